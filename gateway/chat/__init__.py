@@ -1,0 +1,1 @@
+"""Dialect-neutral chat model, translators and the chat service."""

@@ -1,0 +1,1 @@
+"""Wire types and validators for the client-facing dialects."""

@@ -1,0 +1,1 @@
+"""Cursor session tokens: file formats and the pool."""

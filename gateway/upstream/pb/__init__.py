@@ -1,0 +1,1 @@
+"""Generated protobuf modules (proto/regen.sh); never edited by hand."""

@@ -1,0 +1,1 @@
+"""Test suite; tests mirror gateway/ module for module."""

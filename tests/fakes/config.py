@@ -1,0 +1,59 @@
+"""`SimConfig`: every knob of the simulator, each check switchable (SIM-04…SIM-10).
+
+The config is a plain mutable dataclass: tests may flip a check on a running simulator
+(`sim.config.check_checksum = False`). Clocks are injectable so nothing depends on wall time
+unless a test asks for it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from tests.fakes.catalog import ModelSpec, default_models
+
+
+@dataclass(slots=True)
+class SimConfig:
+    # determinism and pacing
+    seed: int = 0
+    pace_s: float = 0.0  # delay between content frames
+    heartbeat_every_s: float = 0.0  # heartbeat period inside pauses
+    gzip_ratio: float = 0.6  # share of gzip frames (SIM-12)
+    writes: str = "frame"  # default write mode (SIM-15)
+    now: Callable[[], float] = time.time  # wall clock: checksum freshness, JWT expiry, billing
+    clock: Callable[[], float] = time.monotonic  # record timestamps
+
+    # header checks (SIM-04…SIM-09)
+    check_auth: bool = True
+    check_content_type: bool = True
+    check_connect_headers: bool = True
+    check_client_version: bool = True
+    min_client_version: str = "1.0.0"
+    outdated_variant: str = "outdated_client"  # or "update_required" (error 28)
+    check_checksum: bool = True
+    check_checksum_fresh: bool = False
+    check_identity_headers: bool = True  # shape checks, recorded as warnings
+    strict_headers: bool = False  # turn identity-header warnings into BAD_REQUEST
+    require_http2: bool = False  # HTTP/1.1 chat RPC → 505 (SIM-23)
+
+    # body checks (SIM-10)
+    check_body: bool = True
+    check_model: bool = True
+    max_body: int = 8 * 1024 * 1024
+
+    # unary and JSON endpoints (SIM-29…SIM-32)
+    models: list[ModelSpec] = field(default_factory=default_models)
+    unary_gzip: bool = True  # gzip unary bodies when the request accepts gzip
+    dry_run_fields: str = "both"  # both | full | user | none
+    server_config_version: str = "5f0c1c7e-3b8a-4d2e-9a51-0c6f2b7d9e11"
+    membership: str = "pro"
+    memberships: dict[str, str] = field(default_factory=dict)  # user id or sub → membershipType
+    exhausted_users: set[str] = field(default_factory=set)  # user ids or subs with a spent plan
+    plan_limit: int = 500
+    refresh_lifetime_s: int = 60 * 86400
+
+    # fronts
+    h2_abort: str = "rst"  # "rst" (RST_STREAM) or "connection" (drop the TCP connection)
+    control_api: bool = True

@@ -1,0 +1,281 @@
+"""Settings: every setting declared once, with its default, parser and help text.
+
+`SETTINGS` is the registry. `Settings.from_mapping()` builds the frozen settings object from any
+mapping (the process environment merged over `.env` in production, a plain dict in tests), and
+stops with a `ConfigError` naming the setting when a value is out of range. The README settings
+table and `env-example` are checked against this registry by the test suite.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal, cast
+from urllib.parse import urlsplit
+
+DEFAULT_API_KEY: Final = "0000"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the gateway cannot run with; the message names the setting."""
+
+
+HttpVersion = Literal["1.1", "2", "auto"]
+ThinkingOutput = Literal["hidden", "reasoning_content", "think_tags"]
+ChecksumAlphabet = Literal["urlsafe", "standard"]
+
+
+def _text(value: str) -> str:
+    return value
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(value: str) -> int:
+        number = int(value.strip())
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low} and {high}, got {number}")
+        return number
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(value: str) -> float:
+        number = float(value.strip())
+        if not low <= number <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}, got {number:g}")
+        return number
+
+    return parse
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        lowered = value.strip().lower()
+        if lowered not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}, got {value!r}")
+        return lowered
+
+    return parse
+
+
+def _route_prefix(value: str) -> str:
+    prefix = value.strip().rstrip("/")
+    if prefix and not prefix.startswith("/"):
+        prefix = "/" + prefix
+    if any(ch in prefix for ch in "?#{} "):
+        raise ValueError(f"must be a plain path such as /api, got {value!r}")
+    return prefix
+
+
+def _base_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
+    return url
+
+
+def _version(value: str) -> str:
+    text = value.strip()
+    pieces = text.split(".")
+    if not 2 <= len(pieces) <= 4 or not all(p.isdigit() for p in pieces):
+        raise ValueError(f"must look like 2.6.21, got {value!r}")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One setting: environment name, default (as text), parser, and the help shown in docs."""
+
+    name: str
+    default: str
+    parse: Callable[[str], object]
+    help: str
+
+    @property
+    def field(self) -> str:
+        return self.name.lower()
+
+
+MIB: Final = 1024 * 1024
+
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting("HOST", "127.0.0.1", _text, "Address to listen on."),
+    Setting("PORT", "3000", _int_range(0, 65535), "Port to listen on (0 picks a free port)."),
+    Setting(
+        "API_KEY",
+        DEFAULT_API_KEY,
+        _text,
+        "Key clients send as `Authorization: Bearer <key>` or `x-api-key`. The default key is refused "
+        "when HOST is not a loopback address.",
+    ),
+    Setting("AUTH_TOKEN", "", _text, "Admin key; also accepted as an API key. Empty disables admin access."),
+    Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
+    Setting("TOKEN_FILE", ".token", _text, "File with Cursor session tokens, one per line."),
+    Setting("TOKEN_LIST_FILE", ".token-list", _text, "File the gateway keeps with `token,checksum` lines."),
+    Setting(
+        "CURSOR_BASE_URL",
+        "https://api2.cursor.sh",
+        _base_url,
+        "Base URL of Cursor's API. Tests and benchmarks point it at the simulator.",
+    ),
+    Setting(
+        "CURSOR_CLIENT_VERSION",
+        "2.6.21",
+        _version,
+        "Cursor client version announced upstream; raise it when Cursor reports an outdated client.",
+    ),
+    Setting("CURSOR_TIMEZONE", "UTC", _text, "IANA time zone sent in `x-cursor-timezone`."),
+    Setting(
+        "CHECKSUM_ALPHABET",
+        "urlsafe",
+        _choice("urlsafe", "standard"),
+        "Base64 alphabet of the checksum time prefix: `urlsafe` or `standard`.",
+    ),
+    Setting(
+        "UPSTREAM_HTTP_VERSION",
+        "auto",
+        _choice("1.1", "2", "auto"),
+        "HTTP version to Cursor: `1.1`, `2`, or `auto` (HTTP/2 for https://, HTTP/1.1 for http://).",
+    ),
+    Setting(
+        "TIMEOUT",
+        "30",
+        _float_range(0.1, 600),
+        "Seconds allowed to connect and receive the upstream response headers. Streams have no total "
+        "timeout.",
+    ),
+    Setting(
+        "IDLE_TIMEOUT",
+        "120",
+        _float_range(0.1, 3600),
+        "Seconds an upstream stream may stay silent (heartbeats count) before it is abandoned.",
+    ),
+    Setting(
+        "KEEPALIVE_SECONDS",
+        "15",
+        _float_range(0.05, 300),
+        "Seconds of silence after which an SSE keep-alive comment is sent.",
+    ),
+    Setting(
+        "SYSTEM_PROMPT_INJECT",
+        "",
+        _text,
+        "Text appended to the system context of every request (after the client's system messages).",
+    ),
+    Setting(
+        "MAX_INPUT_LENGTH",
+        "2000000",
+        _int_range(1000, 100_000_000),
+        "Largest conversation, in characters, sent upstream; longer ones get 400 `context_length_exceeded`.",
+    ),
+    Setting(
+        "MAX_BODY_BYTES",
+        str(16 * MIB),
+        _int_range(1024, 512 * MIB),
+        "Largest accepted request body in bytes; larger bodies get 413.",
+    ),
+    Setting(
+        "THINKING_OUTPUT",
+        "hidden",
+        _choice("hidden", "reasoning_content", "think_tags"),
+        "How thinking of `-thinking` models reaches clients: `hidden`, `reasoning_content`, `think_tags`.",
+    ),
+    Setting(
+        "WEB_DIR",
+        "",
+        _text,
+        "Folder with the page templates; empty means the `web/` folder shipped with the gateway.",
+    ),
+    Setting(
+        "DEMO", "false", _bool, "Run against the bundled upstream simulator with a demo token (offline)."
+    ),
+    Setting("DEBUG", "false", _bool, "Log at DEBUG level (never logs tokens or keys)."),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The gateway's configuration; one field per entry of `SETTINGS`, same order."""
+
+    host: str
+    port: int
+    api_key: str
+    auth_token: str
+    route_prefix: str
+    token_file: str
+    token_list_file: str
+    cursor_base_url: str
+    cursor_client_version: str
+    cursor_timezone: str
+    checksum_alphabet: ChecksumAlphabet
+    upstream_http_version: HttpVersion
+    timeout: float
+    idle_timeout: float
+    keepalive_seconds: float
+    system_prompt_inject: str
+    max_input_length: int
+    max_body_bytes: int
+    thinking_output: ThinkingOutput
+    web_dir: str
+    demo: bool
+    debug: bool
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, str]) -> Settings:
+        """Parse every registered setting from `values` (missing ones take their default)."""
+        parsed: dict[str, object] = {}
+        for setting in SETTINGS:
+            raw = values.get(setting.name, setting.default)
+            try:
+                parsed[setting.field] = setting.parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{setting.name}: {exc}") from None
+        settings = cls(**parsed)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def replace(self, **changes: object) -> Settings:
+        """A copy with some fields changed (values already parsed), re-checked."""
+        settings = dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Rules that involve more than one setting."""
+        if self.api_key == "":
+            raise ConfigError("API_KEY: must not be empty")
+        if self.api_key == DEFAULT_API_KEY and not is_loopback(self.host):
+            raise ConfigError(
+                f"API_KEY: the default key {DEFAULT_API_KEY!r} is only allowed when HOST is a loopback "
+                f"address; set a strong API_KEY to listen on {self.host}"
+            )
+
+    @property
+    def upstream_http2(self) -> bool:
+        """Whether the upstream transport speaks HTTP/2."""
+        if self.upstream_http_version == "auto":
+            return self.cursor_base_url.startswith("https://")
+        return cast(str, self.upstream_http_version) == "2"
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback IP literals."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,114 @@
+"""Every error the gateway reports to a client, and how it renders in the OpenAI envelope.
+
+    GatewayError                      status, type, code, param; renders {"error": {...}}
+    ├── InvalidRequest                400 invalid_request_error (bad JSON, bad field, unknown role …)
+    │   ├── RequestTooLarge           413 invalid_request_error / request_too_large
+    │   └── ContextTooLong            400 invalid_request_error / context_length_exceeded
+    ├── ModelNotFound                 400 invalid_request_error / model_not_found
+    ├── AuthenticationFailed          401 authentication_error / invalid_api_key
+    ├── NotFound                      404 invalid_request_error / not_found
+    ├── MethodNotAllowed              405 invalid_request_error / method_not_allowed
+    ├── NoTokenConfigured             503 server_error / no_token_configured
+    └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
+                                      (502/503/504/429/403 …) with the class that drove it
+
+The error middleware (before a stream starts) and `sse.py` (after) are the only places that
+turn these into bytes; both call `GatewayError.body()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GatewayError(Exception):
+    """An error with an HTTP status and an OpenAI-style type/code/param."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str | None = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status: int | None = None,
+        type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+        if type is not None:
+            self.type = type
+        self.headers: dict[str, str] = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        """The OpenAI error envelope."""
+        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+class InvalidRequest(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class RequestTooLarge(InvalidRequest):
+    status = 413
+    code = "request_too_large"
+
+
+class ContextTooLong(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class ModelNotFound(GatewayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "model_not_found"
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"Invalid model: {model}", param="model")
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    type = "invalid_request_error"
+    code = "method_not_allowed"
+
+
+class NoTokenConfigured(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "no_token_configured"
+
+
+class UpstreamError(GatewayError):
+    """A failure of Cursor's side; `error_class` is the gateway class of cursor-protocol.md §10.4."""
+
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+
+    def __init__(self, message: str, *, error_class: str = "upstream", **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.error_class = error_class

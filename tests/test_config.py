@@ -1,0 +1,73 @@
+"""Settings registry: defaults, parsing, range errors naming the setting, cross-field rules."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from gateway.config import SETTINGS, ConfigError, Settings, is_loopback
+
+
+def test_defaults_parse_and_match_the_issue():
+    s = Settings.from_mapping({})
+    assert (s.host, s.port, s.api_key, s.auth_token, s.route_prefix) == ("127.0.0.1", 3000, "0000", "", "")
+    assert (s.token_file, s.token_list_file) == (".token", ".token-list")
+    assert s.cursor_base_url == "https://api2.cursor.sh"
+    assert s.max_body_bytes == 16 * 1024 * 1024
+    assert s.keepalive_seconds == 15
+    assert s.thinking_output == "hidden"
+
+
+def test_every_setting_has_a_field_in_the_same_order():
+    assert [f.name for f in dataclasses.fields(Settings)] == [s.field for s in SETTINGS]
+    assert all(s.help.strip() for s in SETTINGS)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "70000"),
+        ("PORT", "abc"),
+        ("TIMEOUT", "0"),
+        ("UPSTREAM_HTTP_VERSION", "3"),
+        ("CURSOR_BASE_URL", "ftp://x"),
+        ("CURSOR_CLIENT_VERSION", "latest"),
+        ("DEBUG", "maybe"),
+        ("ROUTE_PREFIX", "/a?b"),
+        ("THINKING_OUTPUT", "shown"),
+    ],
+)
+def test_bad_values_stop_start_up_naming_the_setting(name, value):
+    with pytest.raises(ConfigError, match=f"^{name}: "):
+        Settings.from_mapping({name: value})
+
+
+def test_default_key_refused_off_loopback():
+    with pytest.raises(ConfigError, match="API_KEY"):
+        Settings.from_mapping({"HOST": "0.0.0.0"})
+    assert Settings.from_mapping({"HOST": "0.0.0.0", "API_KEY": "a-long-secret"}).host == "0.0.0.0"
+    assert Settings.from_mapping({"HOST": "::1"}).host == "::1"
+
+
+def test_route_prefix_is_normalised():
+    assert Settings.from_mapping({"ROUTE_PREFIX": "cursor/"}).route_prefix == "/cursor"
+
+
+@pytest.mark.parametrize(
+    ("version", "url", "http2"),
+    [
+        ("auto", "https://api2.cursor.sh", True),
+        ("auto", "http://127.0.0.1:9", False),
+        ("2", "http://127.0.0.1:9", True),
+        ("1.1", "https://api2.cursor.sh", False),
+    ],
+)
+def test_upstream_http_version(version, url, http2):
+    s = Settings.from_mapping({"UPSTREAM_HTTP_VERSION": version, "CURSOR_BASE_URL": url})
+    assert s.upstream_http2 is http2
+
+
+def test_is_loopback():
+    assert is_loopback("localhost") and is_loopback("127.0.0.5") and is_loopback("[::1]")
+    assert not is_loopback("0.0.0.0") and not is_loopback("example.org")

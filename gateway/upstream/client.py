@@ -1,0 +1,142 @@
+"""One chat call to Cursor: build the request, send it, decode the stream, map every failure.
+
+`CursorClient.chat()` is an async generator of chat events ending with `Finish`. Every failure is
+raised as an `UpstreamError` whose class, status and code follow cursor-protocol.md §10; whether
+content was already produced decides between "connection error" and "disconnected" codes.
+Leaving the generator early (the client hung up) closes the upstream response at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+import orjson
+
+from gateway.chat.model import ChatRequest, Finish, TextDelta, ThinkingDelta
+from gateway.errors import InvalidRequest, UpstreamError
+from gateway.upstream import errors as upstream_errors
+from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
+from gateway.upstream.framing import (
+    MAX_FRAME_BYTES,
+    FrameDecoder,
+    FramingError,
+    encode_request_frame,
+    parse_end_stream,
+)
+from gateway.upstream.request import CHAT_PATH, HeaderOptions, UpstreamIdentity, build_headers, build_message
+from gateway.upstream.transport import TransportError, TransportTimeout, UpstreamResponse, UpstreamTransport
+
+log = logging.getLogger(__name__)
+
+ERROR_BODY_LIMIT: Final = 64 * 1024
+ChatEvent = TextDelta | ThinkingDelta | Finish
+
+
+@dataclass(frozen=True, slots=True)
+class ClientOptions:
+    base_url: str
+    headers: HeaderOptions
+
+
+class CursorClient:
+    """Speaks `aiserver.v1.ChatService/StreamUnifiedChatWithTools` over an `UpstreamTransport`."""
+
+    def __init__(self, transport: UpstreamTransport, options: ClientOptions) -> None:
+        self._transport = transport
+        self._options = options
+        self._url = options.base_url + CHAT_PATH
+
+    def encode(self, chat: ChatRequest) -> bytes:
+        """The request body: one Connect envelope; 413 when the message is over the frame limit."""
+        message = build_message(
+            chat, client_version=self._options.headers.client_version, now=datetime.now(UTC)
+        )
+        payload = message.SerializeToString()
+        if len(payload) > MAX_FRAME_BYTES:
+            raise InvalidRequest(
+                f"The conversation encodes to {len(payload)} bytes, over the upstream limit of {MAX_FRAME_BYTES}.",
+                param="messages",
+                code="request_too_large",
+                status=413,
+            )
+        return encode_request_frame(payload)
+
+    async def chat(self, chat: ChatRequest, who: UpstreamIdentity) -> AsyncIterator[ChatEvent]:
+        body = self.encode(chat)
+        headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()))
+        content_seen = False
+        try:
+            async with self._transport.post(self._url, headers, body) as response:
+                if response.status != 200:
+                    raise await _http_error(response.status, response)
+                frames = FrameDecoder()
+                decoder = ResponseDecoder()
+                async for chunk in response.chunks():
+                    for frame in frames.feed(chunk):
+                        if frame.is_end_stream:
+                            end = parse_end_stream(frame.payload)
+                            if end.error is not None:
+                                error = upstream_errors.from_connect_error(end.error)
+                                if error is not None:
+                                    raise error
+                            yield Finish("stop")
+                            return
+                        for event in decoder.message(frame.payload):
+                            if isinstance(event, ToolCallSeen):
+                                if event.complete:
+                                    log.warning(
+                                        "upstream asked for tool %s (%r) that was not declared; ending the turn",
+                                        event.tool,
+                                        event.name,
+                                    )
+                                    yield Finish("stop")
+                                    return
+                                continue
+                            content_seen = True
+                            yield event
+                frames.close()
+                raise _disconnected(content_seen, "the upstream stream ended without an end-of-stream frame")
+        except FramingError as exc:
+            raise upstream_errors.build_error(
+                "protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}"
+            ) from exc
+        except UndecodableFrame as exc:
+            raise upstream_errors.build_error("protocol", f"Cursor sent an undecodable frame: {exc}") from exc
+        except TransportTimeout as exc:
+            raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
+        except TransportError as exc:
+            raise _disconnected(content_seen, str(exc)) from exc
+
+
+def _disconnected(content_seen: bool, reason: str) -> UpstreamError:
+    error = upstream_errors.build_error("transport", f"Connection to Cursor failed: {reason}")
+    if content_seen:
+        error.code = "upstream_disconnected"
+    return error
+
+
+async def _http_error(status: int, response: UpstreamResponse) -> UpstreamError:
+    """Map a non-200 answer; its body (JSON, text or HTML) is read up to 64 KiB."""
+    try:
+        raw = await response.read_capped(ERROR_BODY_LIMIT)
+    except TransportError:
+        raw = b""
+    retry_after = response.headers.get("retry-after")
+    try:
+        parsed = orjson.loads(raw) if raw.lstrip().startswith(b"{") else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        connect = parsed.get("error", parsed)
+        if isinstance(connect, dict) and (connect.get("details") or connect.get("code")):
+            mapped = upstream_errors.from_connect_error(connect)
+            if mapped is not None:
+                if retry_after and mapped.error_class == "rate":
+                    mapped.headers["Retry-After"] = retry_after
+                return mapped
+    return upstream_errors.from_http_status(status, raw.decode("utf-8", "replace"), retry_after)

@@ -1,0 +1,163 @@
+"""The network seam: "POST these headers and this body; give me status, headers and a byte stream".
+
+`UpstreamTransport` is the interface the upstream client uses; `open_transport()` picks the
+implementation from the settings. This module holds the aiohttp (HTTP/1.1) implementation;
+`transport_h2.py` holds the HTTP/2 one. Both raise only `TransportError` / `TransportTimeout`, so
+the client never sees a library's exception types.
+
+Timeouts (cursor-protocol.md §2.3): `connect_timeout` bounds connecting plus waiting for the
+response headers; `idle_timeout` bounds each silence while reading the body. There is no total
+timeout: a stream may run for as long as bytes keep coming.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import aiohttp
+
+
+class TransportError(Exception):
+    """The connection failed or broke (refused, reset, TLS, protocol violation)."""
+
+
+class TransportTimeout(TransportError):
+    """Connecting, the response headers, or a silence in the body took too long."""
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float
+    idle: float
+
+
+class UpstreamResponse(Protocol):
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def http_version(self) -> str: ...
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """Body bytes as they arrive, each chunk as soon as it is read."""
+        ...
+
+    async def read_capped(self, limit: int) -> bytes:
+        """At most `limit` bytes of the body (for error bodies)."""
+        ...
+
+
+class UpstreamTransport(Protocol):
+    def post(
+        self, url: str, headers: Mapping[str, str], body: bytes
+    ) -> AbstractAsyncContextManager[UpstreamResponse]:
+        """Send one request; the response is closed (and the request cancelled) on exit."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class _AiohttpResponse:
+    __slots__ = ("_response",)
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+
+    @property
+    def status(self) -> int:
+        return self._response.status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
+
+    @property
+    def http_version(self) -> str:
+        version = self._response.version
+        return f"{version.major}.{version.minor}" if version else "1.1"
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        content = self._response.content
+        try:
+            while True:
+                chunk = await content.readany()
+                if not chunk:
+                    return
+                yield chunk
+        except TimeoutError as exc:
+            raise TransportTimeout("the upstream stream was idle for too long") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"the upstream connection broke: {type(exc).__name__}") from exc
+
+    async def read_capped(self, limit: int) -> bytes:
+        data = bytearray()
+        async for chunk in self.chunks():
+            data += chunk
+            if len(data) >= limit:
+                break
+        return bytes(data[:limit])
+
+
+class AiohttpTransport:
+    """HTTP/1.1 over one shared `ClientSession`: the simulator, and unary calls."""
+
+    def __init__(self, timeouts: Timeouts) -> None:
+        self._timeouts = timeouts
+        self._session: aiohttp.ClientSession | None = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self._timeouts.connect, sock_read=self._timeouts.idle
+                ),
+                auto_decompress=False,
+                connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+            )
+        return self._session
+
+    @asynccontextmanager
+    async def post(
+        self, url: str, headers: Mapping[str, str], body: bytes
+    ) -> AsyncIterator[UpstreamResponse]:
+        session = self._client()
+        try:
+            async with asyncio.timeout(self._timeouts.connect):
+                response = await session.post(
+                    url,
+                    data=body,
+                    headers=dict(headers),
+                    skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),
+                )
+        except TimeoutError as exc:
+            raise TransportTimeout("no response headers from upstream in time") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"could not reach upstream: {type(exc).__name__}: {exc}") from exc
+        try:
+            yield _AiohttpResponse(response)
+        finally:
+            if response.content.at_eof():
+                response.release()  # fully read: the connection goes back to the pool
+            else:
+                response.close()  # unfinished: drop the connection so the upstream stops at once
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def open_transport(http2: bool, timeouts: Timeouts) -> UpstreamTransport:
+    """The transport for the configured HTTP version."""
+    if http2:
+        from gateway.upstream.transport_h2 import HttpxTransport
+
+        return HttpxTransport(timeouts)
+    return AiohttpTransport(timeouts)

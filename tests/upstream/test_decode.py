@@ -1,0 +1,52 @@
+"""Response frames -> events: text trim, thinking, heartbeats, unknown fields, tool frames."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.chat.model import TextDelta, ThinkingDelta
+from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
+from gateway.upstream.pb import cursor_pb2 as pb
+
+
+def text_frame(text: str) -> bytes:
+    return pb.StreamUnifiedChatResponseWithTools(
+        stream_unified_chat_response=pb.StreamUnifiedChatResponse(text=text)
+    ).SerializeToString()
+
+
+def test_appendix_a_payloads():
+    decoder = ResponseDecoder()
+    assert decoder.message(bytes.fromhex("12 04 0a 02 48 69")) == [TextDelta("Hi")]
+    assert decoder.message(bytes.fromhex("12 07 ca 01 04 0a 02 6f 6b")) == [ThinkingDelta("ok")]
+    assert decoder.message(bytes.fromhex("12 00")) == []
+    assert decoder.message(b"") == []
+
+
+def test_leading_newlines_trimmed_only_before_the_first_text():
+    decoder = ResponseDecoder()
+    assert decoder.message(text_frame("\n\n")) == []
+    assert decoder.message(text_frame("\r\nHello")) == [TextDelta("Hello")]
+    assert decoder.message(text_frame("\n\nworld")) == [TextDelta("\n\nworld")]
+
+
+def test_unknown_fields_are_ignored():
+    inner = pb.StreamUnifiedChatResponse(text="x").SerializeToString()
+    # field 22 (string), field 30 (message of varints), field 13 (varint)
+    unknown = bytes.fromhex("b2 01 03 61 62 63") + bytes.fromhex("f2 01 02 08 01") + bytes.fromhex("68 05")
+    payload = bytes([0x12, len(inner) + len(unknown)]) + inner + unknown
+    assert ResponseDecoder().message(payload) == [TextDelta("x")]
+
+
+def test_tool_call_frames():
+    call = pb.ClientSideToolV2Call(tool=5, name="read_file", is_streaming=True)
+    payload = pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
+    assert ResponseDecoder().message(payload) == [ToolCallSeen(5, "read_file", False)]
+    call.is_last_message = True
+    payload = pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
+    assert ResponseDecoder().message(payload) == [ToolCallSeen(5, "read_file", True)]
+
+
+def test_garbage_is_a_decode_error():
+    with pytest.raises(UndecodableFrame):
+        ResponseDecoder().message(b"\xff\xff\xff\xff")

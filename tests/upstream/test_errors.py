@@ -1,0 +1,143 @@
+"""Classifying Cursor errors (cursor-protocol.md §10) into client-facing statuses and codes."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.upstream.errors import decode_details, from_connect_error, from_http_status, too_many_computers
+from gateway.upstream.pb import cursor_pb2 as pb
+
+RATE_LIMITED_EXAMPLE = {
+    "code": "resource_exhausted",
+    "message": "Error",
+    "details": [
+        {
+            "type": "aiserver.v1.ErrorDetails",
+            "value": "CDISIQoMUmF0ZSBsaW1pdGVkEhFQbGVhc2Ugc2xvdyBkb3duLhgB",
+            "debug": {"error": "ERROR_RATE_LIMITED"},
+        }
+    ],
+}
+
+
+def detail(value: int, title: str = "", text: str = "", urlsafe: bool = False) -> dict:
+    raw = pb.ErrorDetails(
+        error=value, details=pb.CustomErrorDetails(title=title, detail=text)
+    ).SerializeToString()
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    return {"type": "aiserver.v1.ErrorDetails", "value": encode(raw).decode().rstrip("=")}
+
+
+def test_protocol_doc_example_decodes():
+    [d] = decode_details(RATE_LIMITED_EXAMPLE["details"])
+    assert (d.value, d.title, d.detail) == (50, "Rate limited", "Please slow down.")
+    error = from_connect_error(RATE_LIMITED_EXAMPLE)
+    assert (error.status, error.type, error.code) == (429, "rate_limit_error", "rate_limit_exceeded")
+    assert "Rate limited: Please slow down." in error.message
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "type_", "code"),
+    [
+        (1, 503, "server_error", "no_available_tokens"),
+        (2, 503, "server_error", "no_available_tokens"),
+        (5, 404, "invalid_request_error", "model_not_found"),
+        (8, 429, "rate_limit_error", "rate_limit_exceeded"),
+        (9, 429, "insufficient_quota", "insufficient_quota"),
+        (10, 429, "insufficient_quota", "insufficient_quota"),
+        (12, 503, "server_error", "no_available_tokens"),
+        (20, 400, "invalid_request_error", "max_tokens"),
+        (23, 403, "permission_error", "model_requires_pro"),
+        (25, 504, "server_error", "upstream_timeout"),
+        (30, 502, "server_error", "upstream_client_outdated"),
+        (33, 404, "invalid_request_error", "file_not_found"),
+        (35, 429, "rate_limit_error", "rate_limit_exceeded"),
+        (36, 400, "invalid_request_error", "bad_request"),
+        (41, 429, "insufficient_quota", "insufficient_quota"),
+        (43, 400, "invalid_request_error", "context_length_exceeded"),
+        (44, 429, "insufficient_quota", "insufficient_quota"),
+        (4, 403, "permission_error", "upstream_permission_denied"),
+        (0, 502, "server_error", "upstream_error"),
+        (99, 502, "server_error", "upstream_error"),
+    ],
+)
+def test_each_error_value(value, status, type_, code):
+    error = from_connect_error({"code": "unknown", "details": [detail(value, "T", "D")]})
+    assert (error.status, error.type, error.code) == (status, type_, code)
+
+
+def test_user_aborted_is_a_normal_end():
+    assert from_connect_error({"code": "canceled", "details": [detail(21)]}) is None
+
+
+def test_28_is_outdated_when_the_text_says_update():
+    error = from_connect_error(
+        {"details": [detail(28, "Update Required", "Your version of Cursor is no longer supported.")]}
+    )
+    assert error.code == "upstream_client_outdated" and "CURSOR_CLIENT_VERSION" in error.message
+    assert from_connect_error({"details": [detail(28, "Slow down")]}).code == "rate_limit_exceeded"
+
+
+def test_too_many_computers_text():
+    error = from_connect_error({"details": [detail(29, "Too many computers used within the last 24 hours")]})
+    assert error.code == "upstream_error" and too_many_computers(error)
+
+
+def test_multi_detail_highest_status_wins_and_texts_join():
+    error = from_connect_error({"details": [detail(36, "A"), detail(25, "B", "b")]})
+    assert error.status == 504 and "A & B: b" in error.message
+
+
+def test_urlsafe_value_and_debug_fallback():
+    assert from_connect_error({"details": [detail(50, urlsafe=True)]}).status == 429
+    error = from_connect_error({"details": [{"value": "!!", "debug": {"error": "ERROR_PRO_USER_ONLY"}}]})
+    assert error.code == "model_requires_pro"
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [
+        ("unauthenticated", 503),
+        ("resource_exhausted", 429),
+        ("unimplemented", 502),
+        ("deadline_exceeded", 504),
+    ],
+)
+def test_bare_connect_codes(code, status):
+    error = from_connect_error({"code": code, "message": "x"})
+    assert error.status == status
+    if code == "unimplemented":
+        assert error.code == "upstream_rpc_unavailable"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (401, "", "no_available_tokens"),
+        (403, "<html>blocked</html>", "upstream_error"),
+        (403, "denied", "upstream_permission_denied"),
+        (404, "", "upstream_rpc_unavailable"),
+        (415, "", "upstream_client_outdated"),
+        (429, "", "rate_limit_exceeded"),
+        (500, "boom", "upstream_error"),
+        (503, "", "upstream_error"),
+        (505, "", "upstream_http2_required"),
+    ],
+)
+def test_http_statuses(status, body, code):
+    error = from_http_status(status, body, retry_after="7")
+    assert error.code == code
+    assert (error.headers.get("Retry-After") == "7") is (status == 429)
+    assert 400 <= error.status < 600 and error.status not in (500, 533)
+
+
+@given(
+    st.recursive(st.none() | st.text() | st.integers(), lambda s: st.lists(s) | st.dictionaries(st.text(), s))
+)
+def test_garbage_error_objects_never_crash(garbage):
+    result = from_connect_error({"code": "unknown", "details": garbage})
+    assert result is None or 400 <= result.status < 600

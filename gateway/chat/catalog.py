@@ -1,0 +1,116 @@
+"""The models the gateway offers and how a requested id resolves to an upstream model name.
+
+Two static seed lists (cursor-protocol.md §11.1 and §11.2), each base id with a `-thinking` twin
+that asks upstream for high thinking. Pure data and lookups; no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from gateway.chat.model import ModelInfo
+
+CREATED: Final = 1706659200  # fixed, so the list is stable between calls
+THINKING_SUFFIX: Final = "-thinking"
+
+# Seed list A: Cursor upstream names, sent unchanged.
+SEED_A: Final[tuple[str, ...]] = (
+    "claude-3.5-sonnet",
+    "gpt-4",
+    "gpt-4o",
+    "claude-3-opus",
+    "cursor-fast",
+    "cursor-small",
+    "gpt-3.5-turbo",
+    "gpt-4-turbo-2024-04-09",
+    "gpt-4o-128k",
+    "gemini-1.5-flash-500k",
+    "claude-3-haiku-200k",
+    "claude-3-5-sonnet-200k",
+    "claude-3-5-sonnet-20241022",
+    "gpt-4o-mini",
+    "o1-mini",
+    "o1-preview",
+    "o1",
+    "claude-3.5-haiku",
+    "gemini-exp-1206",
+    "gemini-2.0-flash-thinking-exp",
+    "gemini-2.0-flash-exp",
+)
+
+# Seed list B: public alias -> upstream name.
+SEED_B: Final[dict[str, str]] = {
+    "gemini-3-flash": "gemini-3-flash",
+    "claude-sonnet-4-5-20250929": "claude-4.5-sonnet",
+    "claude-sonnet-4-20250514": "claude-4-sonnet",
+    "claude-3-5-sonnet-20241022": "claude-3.5-sonnet",
+}
+
+# Context windows where the seeds (or the model's vendor) state one; others use the fallback.
+_CONTEXT: Final[tuple[tuple[str, int], ...]] = (
+    (r"^claude-", 200_000),
+    (r"^gpt-4o|^gpt-4-turbo|^o1", 128_000),
+    (r"^gpt-4$", 8_192),
+    (r"^gpt-3\.5", 16_385),
+    (r"^gemini-1\.5-flash-500k$", 500_000),
+    (r"^gemini-", 1_000_000),
+)
+_FALLBACK_CONTEXT: Final = 128_000
+
+_OWNERS: Final[tuple[tuple[str, str], ...]] = (
+    (r"^claude", "anthropic"),
+    (r"^(gpt|o\d)", "openai"),
+    (r"^gemini", "google"),
+    (r"^grok", "xai"),
+    (r"^deepseek", "deepseek"),
+)
+
+
+def _owner(model_id: str) -> str:
+    return next((owner for pattern, owner in _OWNERS if re.match(pattern, model_id)), "cursor")
+
+
+def _context(model_id: str) -> int:
+    return next((size for pattern, size in _CONTEXT if re.search(pattern, model_id)), _FALLBACK_CONTEXT)
+
+
+def _base_models() -> dict[str, tuple[str, int]]:
+    models: dict[str, tuple[str, int]] = {}
+    for name in SEED_A:
+        models[name] = (name, _context(name))
+    for alias, upstream in SEED_B.items():
+        models[alias] = (upstream, _context(alias))
+    return models
+
+
+def build_catalog() -> dict[str, ModelInfo]:
+    """Every offered model id, in a stable order, each base followed by its thinking twin."""
+    catalog: dict[str, ModelInfo] = {}
+    for model_id, (upstream, context) in _base_models().items():
+        info = ModelInfo(model_id, upstream, False, _owner(model_id), context, context)
+        catalog[model_id] = info
+        if not model_id.endswith(THINKING_SUFFIX):
+            twin = model_id + THINKING_SUFFIX
+            catalog[twin] = ModelInfo(twin, upstream, True, info.owned_by, context, context)
+    return catalog
+
+
+CATALOG: Final[dict[str, ModelInfo]] = build_catalog()
+
+
+def resolve(model_id: str) -> ModelInfo | None:
+    """The model for a requested id, or None when the gateway does not offer it."""
+    return CATALOG.get(model_id)
+
+
+def model_entry(info: ModelInfo) -> dict[str, object]:
+    """One entry of `GET /v1/models`."""
+    return {
+        "id": info.id,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": info.owned_by,
+        "max_tokens": info.max_tokens,
+        "context_window": info.context_window,
+    }

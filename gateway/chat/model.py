@@ -1,0 +1,112 @@
+"""The dialect-neutral chat model: one request shape in, one stream of events out.
+
+Client dialects (OpenAI now, Anthropic later) translate into `ChatRequest`; the upstream client
+turns Cursor frames into the events below; dialect writers turn events into wire JSON. None of
+these types know about HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+Role = Literal["user", "assistant"]
+FinishReason = Literal["stop", "tool_calls", "length"]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One conversation turn after system text was taken out (roles are user or assistant)."""
+
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A model the gateway offers: the public id and what is sent upstream."""
+
+    id: str
+    upstream_name: str
+    thinking: bool
+    owned_by: str
+    max_tokens: int | None
+    context_window: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """Everything the upstream client needs for one attempt."""
+
+    model: ModelInfo
+    system: str
+    messages: tuple[Message, ...]
+    stream: bool
+    include_usage: bool = False
+    stop: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------- events
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ThinkingDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStart:
+    index: int
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallArgs:
+    index: int
+    fragment: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallEnd:
+    index: int
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    reasoning_tokens: int = 0
+    estimated: bool = True
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: FinishReason
+
+
+Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallArgs | ToolCallEnd | Usage | Finish
+
+
+@dataclass(slots=True)
+class Transcript:
+    """What a finished turn said, accumulated from its events (non-streaming answers, usage)."""
+
+    text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+
+    def add(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.text.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            self.thinking.append(event.text)

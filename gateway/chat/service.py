@@ -1,0 +1,65 @@
+"""The chat service: lease a token, call upstream, yield events, estimate usage, log the outcome.
+
+`ChatService.events()` is what handlers consume: an async generator of chat events that always
+ends with `Usage` then `Finish`, or raises a `GatewayError`. Closing it early (the client hung up)
+closes the upstream call. Usage is estimated (characters / 4): Cursor's stream carries none.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Final
+
+from gateway.chat.model import ChatRequest, Event, Finish, TextDelta, ThinkingDelta, Usage
+from gateway.errors import NoTokenConfigured, UpstreamError
+from gateway.tokens.pool import TokenPool
+from gateway.upstream.client import CursorClient
+from gateway.upstream.request import UpstreamIdentity
+
+log = logging.getLogger(__name__)
+
+CHARS_PER_TOKEN: Final = 4
+
+
+def estimate_tokens(chars: int) -> int:
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
+
+
+class ChatService:
+    def __init__(self, pool: TokenPool, client: CursorClient, *, token_file: str) -> None:
+        self._pool = pool
+        self._client = client
+        self._token_file = token_file
+
+    async def events(self, chat: ChatRequest) -> AsyncIterator[Event]:
+        await self._pool.refresh()
+        lease = self._pool.lease()
+        if lease is None:
+            raise NoTokenConfigured(
+                "No Cursor session token is configured. Add your token (the WorkosCursorSessionToken "
+                f"cookie value, or alias::token) as a line of {self._token_file}; it is picked up "
+                "without a restart. See the README section 'Adding a Cursor token'."
+            )
+        identity = lease.entry.identity
+        assert identity is not None, "merged pool entries always carry an identity"
+        prompt_chars = len(chat.system) + sum(len(m.text) for m in chat.messages)
+        text_chars = thinking_chars = 0
+        log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
+        async for event in self._client.chat(chat, UpstreamIdentity(lease.jwt, identity)):
+            if isinstance(event, TextDelta):
+                text_chars += len(event.text)
+            elif isinstance(event, ThinkingDelta):
+                thinking_chars += len(event.text)
+            elif isinstance(event, Finish):
+                if text_chars == 0 and thinking_chars == 0:
+                    raise UpstreamError(
+                        "Cursor ended the stream without any content", code="upstream_empty_response"
+                    )
+                reasoning = estimate_tokens(thinking_chars)
+                yield Usage(
+                    prompt_tokens=estimate_tokens(prompt_chars),
+                    completion_tokens=estimate_tokens(text_chars) + reasoning,
+                    reasoning_tokens=reasoning,
+                )
+            yield event

@@ -1,0 +1,132 @@
+"""Chat events -> OpenAI `chat.completion.chunk` dicts, or one final `chat.completion` dict.
+
+`ChunkWriter` renders one streamed response; `completion()` renders a non-streaming one. Thinking
+is shown according to `THINKING_OUTPUT`: not at all (`hidden`), as `reasoning_content`, or wrapped
+in `<think>…</think>` inside `content` (`think_tags`). Pure: no I/O, no clock (the caller passes
+`created`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
+
+_ALPHABET: Final = string.ascii_letters + string.digits
+THINK_OPEN: Final = "<think>"
+THINK_CLOSE: Final = "</think>\n\n"
+
+
+def completion_id() -> str:
+    return "chatcmpl-" + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+def usage_dict(usage: Usage) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.reasoning_tokens:
+        out["completion_tokens_details"] = {"reasoning_tokens": usage.reasoning_tokens}
+    if usage.estimated:
+        out["estimated"] = True
+    return out
+
+
+@dataclass(slots=True)
+class ChunkWriter:
+    """Renders the chunks of one streamed response; `render()` returns zero or more chunk dicts."""
+
+    id: str
+    created: int
+    model: str
+    thinking_output: str
+    include_usage: bool = False
+    _thinking_open: bool = field(default=False, init=False)
+    _usage: Usage | None = field(default=None, init=False)
+
+    def _chunk(self, delta: dict[str, Any], finish: FinishReason | None = None) -> dict[str, Any]:
+        chunk: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        }
+        if self.include_usage:
+            chunk["usage"] = None
+        return chunk
+
+    def role(self) -> dict[str, Any]:
+        return self._chunk({"role": "assistant", "content": ""})
+
+    def render(self, event: Event) -> list[dict[str, Any]]:
+        if isinstance(event, TextDelta):
+            text = event.text
+            if self._thinking_open:
+                self._thinking_open = False
+                text = THINK_CLOSE + text
+            return [self._chunk({"content": text})]
+        if isinstance(event, ThinkingDelta):
+            if self.thinking_output == "reasoning_content":
+                return [self._chunk({"reasoning_content": event.text})]
+            if self.thinking_output == "think_tags":
+                text = event.text
+                if not self._thinking_open:
+                    self._thinking_open = True
+                    text = THINK_OPEN + text
+                return [self._chunk({"content": text})]
+            return []
+        if isinstance(event, Finish):
+            chunks = []
+            if self._thinking_open:
+                self._thinking_open = False
+                chunks.append(self._chunk({"content": THINK_CLOSE.rstrip()}))
+            chunks.append(self._chunk({}, event.reason))
+            if self.include_usage and self._usage is not None:
+                chunks.append(
+                    {
+                        "id": self.id,
+                        "object": "chat.completion.chunk",
+                        "created": self.created,
+                        "model": self.model,
+                        "choices": [],
+                        "usage": usage_dict(self._usage),
+                    }
+                )
+            return chunks
+        if isinstance(event, Usage):
+            # Usage arrives before Finish; OpenAI puts it in its own chunk after the finish chunk.
+            self._usage = event
+        return []
+
+
+def completion(
+    *,
+    id: str,
+    created: int,
+    model: str,
+    text: str,
+    thinking: str,
+    finish: FinishReason,
+    usage: Usage,
+    thinking_output: str,
+) -> dict[str, Any]:
+    """A non-streaming `chat.completion` with the same content the stream would carry."""
+    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    if thinking and thinking_output == "reasoning_content":
+        message["reasoning_content"] = thinking
+    elif thinking and thinking_output == "think_tags":
+        message["content"] = THINK_OPEN + thinking + (THINK_CLOSE + text if text else THINK_CLOSE.rstrip())
+    return {
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
+        "usage": usage_dict(usage),
+    }

@@ -1,0 +1,319 @@
+"""OpenAI Chat Completions request: parse the JSON body and validate it, naming the failing field.
+
+`parse_chat_body(raw)` is the only entry point. It returns a typed `ChatBody` or raises
+`InvalidRequest` whose `param` is the JSON path of the problem (`messages[2].content`). Nothing
+past this module sees untyped JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import orjson
+
+from gateway.errors import InvalidRequest
+
+Role = Literal["system", "developer", "user", "assistant"]
+
+# Client role names and their canonical role; `human`/`ai` are aliases some clients send.
+ROLE_ALIASES: Final[dict[str, Role]] = {
+    "system": "system",
+    "developer": "developer",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "ai": "assistant",
+}
+MAX_MESSAGES: Final = 10_000
+MAX_STOP: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Role
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChatBody:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    stream: bool
+    include_usage: bool
+    stop: tuple[str, ...]
+    max_tokens: int | None
+    n: int
+
+
+def parse_chat_body(raw: bytes) -> ChatBody:
+    """Parse and validate a `/v1/chat/completions` body."""
+    data = _load_json(raw)
+    if not isinstance(data, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    model = data.get("model")
+    if model is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
+        )
+    if not isinstance(model, str) or not model.strip():
+        raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
+    messages = _messages(data.get("messages"))
+    _check_tools(data)
+    for name, check in _PARAMETER_CHECKS.items():
+        if name in data and data[name] is not None:
+            check(name, data[name])
+    stream = data.get("stream") is True
+    include_usage = False
+    options = data.get("stream_options")
+    if options is not None:
+        if not isinstance(options, dict):
+            raise InvalidRequest(
+                "'stream_options' must be an object.", param="stream_options", code="invalid_type"
+            )
+        usage_flag = options.get("include_usage")
+        if usage_flag is not None and not isinstance(usage_flag, bool):
+            raise InvalidRequest(
+                "'stream_options.include_usage' must be a boolean.",
+                param="stream_options.include_usage",
+                code="invalid_type",
+            )
+        include_usage = bool(usage_flag) and stream
+    if data.get("logprobs") is True:
+        raise InvalidRequest(
+            "logprobs are not available: Cursor does not return token probabilities.",
+            param="logprobs",
+            code="unsupported_parameter",
+        )
+    n = data.get("n")
+    if isinstance(n, int) and n > 1:
+        raise InvalidRequest("Only n=1 is supported.", param="n", code="unsupported_parameter")
+    max_tokens = data.get("max_completion_tokens", data.get("max_tokens"))
+    return ChatBody(
+        model=model.strip(),
+        messages=messages,
+        stream=stream,
+        include_usage=include_usage,
+        stop=_stop_list(data.get("stop")),
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+        n=1,
+    )
+
+
+def _load_json(raw: bytes) -> object:
+    if not raw.strip():
+        raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        reason = str(exc)
+        if "surrogate" in reason.lower():
+            reason = "the body contains an unpaired UTF-16 surrogate escape (a cut emoji?)"
+        elif "utf-8" in reason.lower():
+            reason = "the body is not valid UTF-8"
+        raise InvalidRequest(f"Invalid JSON body: {reason}", code="invalid_json") from None
+
+
+def _messages(value: object) -> tuple[ChatMessage, ...]:
+    if value is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'messages'.", param="messages", code="missing_required_parameter"
+        )
+    if not isinstance(value, list):
+        raise InvalidRequest("'messages' must be an array.", param="messages", code="invalid_type")
+    if not value:
+        raise InvalidRequest(
+            "'messages' must contain at least one message.", param="messages", code="empty_messages"
+        )
+    if len(value) > MAX_MESSAGES:
+        raise InvalidRequest(
+            f"'messages' has more than {MAX_MESSAGES} entries.", param="messages", code="too_many_messages"
+        )
+    return tuple(_message(item, f"messages[{i}]") for i, item in enumerate(value))
+
+
+def _message(item: object, path: str) -> ChatMessage:
+    if not isinstance(item, dict):
+        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
+    role_value = item.get("role")
+    if not isinstance(role_value, str):
+        raise InvalidRequest(f"'{path}.role' must be a string.", param=f"{path}.role", code="invalid_type")
+    if role_value in ("tool", "function") or item.get("tool_calls") or item.get("function_call"):
+        raise InvalidRequest(
+            "Tool calls and tool results are not supported by this version of the gateway.",
+            param=f"{path}.role" if role_value in ("tool", "function") else f"{path}.tool_calls",
+            code="unsupported_parameter",
+        )
+    role = ROLE_ALIASES.get(role_value)
+    if role is None:
+        allowed = ", ".join(sorted({*ROLE_ALIASES, "tool"}))
+        raise InvalidRequest(
+            f"Invalid role {role_value!r} in '{path}.role'; expected one of: {allowed}.",
+            param=f"{path}.role",
+            code="invalid_role",
+        )
+    return ChatMessage(role, _content(item.get("content"), f"{path}.content", allow_null=role == "assistant"))
+
+
+def _content(value: object, path: str, *, allow_null: bool) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        if allow_null:
+            return ""
+        raise InvalidRequest(f"'{path}' is required.", param=path, code="missing_required_parameter")
+    if not isinstance(value, list):
+        raise InvalidRequest(
+            f"'{path}' must be a string or an array of parts.", param=path, code="invalid_type"
+        )
+    texts: list[str] = []
+    for i, part in enumerate(value):
+        part_path = f"{path}[{i}]"
+        if isinstance(part, str):
+            texts.append(part)
+            continue
+        if not isinstance(part, dict):
+            raise InvalidRequest(f"'{part_path}' must be an object.", param=part_path, code="invalid_type")
+        kind = part.get("type")
+        if kind in ("text", "input_text"):
+            text = part.get("text")
+            if not isinstance(text, str):
+                raise InvalidRequest(
+                    f"'{part_path}.text' must be a string.", param=f"{part_path}.text", code="invalid_type"
+                )
+            texts.append(text)
+        elif kind in ("image_url", "input_image", "image", "input_audio", "file"):
+            raise InvalidRequest(
+                f"Content parts of type {kind!r} are not supported by this version of the gateway.",
+                param=f"{part_path}.type",
+                code="unsupported_content",
+            )
+        else:
+            raise InvalidRequest(
+                f"Unknown content part type {kind!r}.", param=f"{part_path}.type", code="invalid_content_part"
+            )
+    return "\n".join(texts)
+
+
+def _check_tools(data: Mapping[str, object]) -> None:
+    for name in ("functions", "function_call"):
+        if name in data:
+            raise InvalidRequest(
+                f"'{name}' is the legacy function-calling API and is not supported.",
+                param=name,
+                code="unsupported_parameter",
+            )
+    tools = data.get("tools")
+    if tools in (None, []):
+        tool_choice = data.get("tool_choice")
+        if tool_choice not in (None, "auto", "none"):
+            raise InvalidRequest("'tool_choice' requires 'tools'.", param="tool_choice", code="missing_tools")
+        return
+    raise InvalidRequest(
+        "Tool calling is not supported by this version of the gateway.",
+        param="tools",
+        code="unsupported_parameter",
+    )
+
+
+# ---------------------------------------------------------------- sampling parameters
+
+
+def _number(low: float, high: float) -> Callable[[str, object], None]:
+    def check(name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidRequest(f"'{name}' must be a number.", param=name, code="invalid_type")
+        if not low <= value <= high:
+            raise InvalidRequest(
+                f"'{name}' must be between {low:g} and {high:g}, got {value}.",
+                param=name,
+                code="invalid_value",
+            )
+
+    return check
+
+
+def _integer(low: int, high: int) -> Callable[[str, object], None]:
+    def check(name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
+        if not low <= value <= high:
+            raise InvalidRequest(
+                f"'{name}' must be between {low} and {high}, got {value}.", param=name, code="invalid_value"
+            )
+
+    return check
+
+
+def _of_type(kind: type, label: str) -> Callable[[str, object], None]:
+    def check(name: str, value: object) -> None:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise InvalidRequest(f"'{name}' must be {label}.", param=name, code="invalid_type")
+
+    return check
+
+
+def _check_stop(name: str, value: object) -> None:
+    _stop_list(value)
+
+
+def _check_response_format(name: str, value: object) -> None:
+    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
+        raise InvalidRequest(
+            "'response_format' must be an object with a string 'type'.", param=name, code="invalid_type"
+        )
+    if value["type"] not in ("text", "json_object", "json_schema"):
+        raise InvalidRequest(
+            f"Unknown response_format type {value['type']!r}.", param=f"{name}.type", code="invalid_value"
+        )
+
+
+def _check_logit_bias(name: str, value: object) -> None:
+    if not isinstance(value, dict):
+        raise InvalidRequest("'logit_bias' must be an object.", param=name, code="invalid_type")
+    for key, bias in value.items():
+        if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
+            raise InvalidRequest(
+                f"'logit_bias[{key}]' must be a number between -100 and 100.",
+                param=f"{name}.{key}",
+                code="invalid_value",
+            )
+
+
+_PARAMETER_CHECKS: Final[dict[str, Callable[[str, object], None]]] = {
+    "stream": _of_type(bool, "a boolean"),
+    "temperature": _number(0, 2),
+    "top_p": _number(0, 1),
+    "presence_penalty": _number(-2, 2),
+    "frequency_penalty": _number(-2, 2),
+    "max_tokens": _integer(1, 10_000_000),
+    "max_completion_tokens": _integer(1, 10_000_000),
+    "n": _integer(1, 128),
+    "seed": _integer(-(2**63), 2**63 - 1),
+    "user": _of_type(str, "a string"),
+    "logprobs": _of_type(bool, "a boolean"),
+    "top_logprobs": _integer(0, 20),
+    "parallel_tool_calls": _of_type(bool, "a boolean"),
+    "stop": _check_stop,
+    "response_format": _check_response_format,
+    "logit_bias": _check_logit_bias,
+    "reasoning_effort": _of_type(str, "a string"),
+    "metadata": _of_type(dict, "an object"),
+    "store": _of_type(bool, "a boolean"),
+}
+
+
+def _stop_list(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list) and len(value) <= MAX_STOP and all(isinstance(v, str) for v in value):
+        return tuple(v for v in value if v)
+    raise InvalidRequest(
+        f"'stop' must be a string or an array of at most {MAX_STOP} strings.",
+        param="stop",
+        code="invalid_type",
+    )

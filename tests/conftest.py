@@ -2,13 +2,109 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
+from collections.abc import Callable
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.tokens.pool import TokenPool
+from gateway.tokens.store import TokenEntry
+from gateway.upstream.checksum import Identity
+from tests.fakes import CursorSimulator, SimConfig, make_jwt, start_h2c
+from tests.fakes import create_app as create_sim_app
+from tests.scripted import Reply, ScriptedTransport
+
 # `fast` runs in CI on every commit; `deep` (HYPOTHESIS_PROFILE=deep) is the long run.
-settings.register_profile("fast", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile(
+    "fast", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 settings.register_profile(
     "deep", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+# ---------------------------------------------------------------- the gateway with a scripted upstream
+
+API_KEY = "test-key"
+IDENTITY = Identity("0123456789abcdef" * 4, "fedcba9876543210" * 4)
+
+
+def fake_jwt(sub: str = "auth0|user_test", exp: int = 4_102_444_800) -> str:
+    def part(obj: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+
+    payload = part({"sub": sub, "exp": exp, "type": "session", "time": "1700000000"})
+    return f"{part({'alg': 'HS256', 'typ': 'JWT'})}.{payload}.{'s' * 43}"
+
+
+def fixed_pool(jwt: str | None = None) -> TokenPool:
+    token = jwt or fake_jwt()
+    return TokenPool.fixed([TokenEntry("test", token, token, IDENTITY)])
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        values = {
+            "API_KEY": API_KEY,
+            "TOKEN_FILE": str(tmp_path / ".token"),
+            "TOKEN_LIST_FILE": str(tmp_path / ".token-list"),
+            "CURSOR_BASE_URL": "http://127.0.0.1:9",
+        }
+        values.update({key.upper(): str(value) for key, value in overrides.items()})
+        return Settings.from_mapping(values)
+
+    return make
+
+
+@pytest.fixture
+def gateway(aiohttp_client, make_settings):
+    """Start the gateway app with a scripted upstream; returns (test client, transport)."""
+
+    async def start(*replies: Reply, settings: Settings | None = None, pool: TokenPool | None = None):
+        transport = ScriptedTransport(*replies)
+        app = create_app(settings or make_settings(), transport=transport, pool=pool or fixed_pool())
+        client = await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
+        return client, transport
+
+    return start
+
+
+# ---------------------------------------------------------------- the gateway against the simulator
+
+MODEL = "claude-sonnet-4-5-20250929"  # resolves to claude-4.5-sonnet, which the simulator serves
+
+
+@pytest.fixture
+async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
+    """Start the simulator (HTTP/1.1, or h2c with http2=True) and the gateway in front of it.
+
+    Returns (gateway test client, simulator). The gateway uses its real transports.
+    """
+    fronts = []
+
+    async def start(config: SimConfig | None = None, *, http2: bool = False, **overrides: object):
+        sim = CursorSimulator(config or SimConfig(seed=0))
+        if http2:
+            front = await start_h2c(sim, "127.0.0.1", 0)
+            fronts.append(front)
+            base = front.url
+        else:
+            server = await aiohttp_server(create_sim_app(sim))
+            base = str(server.make_url("")).rstrip("/")
+        overrides.setdefault("upstream_http_version", "2" if http2 else "1.1")
+        settings = make_settings(cursor_base_url=base, **overrides)
+        app = create_app(settings, pool=fixed_pool(make_jwt()))
+        client = await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
+        return client, sim
+
+    yield start
+    for front in fronts:
+        await front.close()

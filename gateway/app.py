@@ -1,0 +1,66 @@
+"""The application factory: `create_app(settings)` builds everything; tests call it too."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from gateway import keys
+from gateway.chat.service import ChatService
+from gateway.config import Settings
+from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
+from gateway.routes import setup_routes
+from gateway.tokens.pool import TokenPool
+from gateway.upstream.client import ClientOptions, CursorClient
+from gateway.upstream.request import HeaderOptions
+from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
+
+BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
+
+
+def create_app(
+    settings: Settings, *, transport: UpstreamTransport | None = None, pool: TokenPool | None = None
+) -> web.Application:
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[request_context, render_errors, authenticate],
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.STARTED_AT] = time.time()
+    if transport is None:
+        transport = open_transport(
+            settings.upstream_http2, Timeouts(connect=settings.timeout, idle=settings.idle_timeout)
+        )
+    app[keys.TRANSPORT] = transport
+    if pool is None:
+        pool = TokenPool(Path(settings.token_file), Path(settings.token_list_file))
+    app[keys.POOL] = pool
+    client = CursorClient(
+        transport,
+        ClientOptions(
+            base_url=settings.cursor_base_url,
+            headers=HeaderOptions(
+                client_version=settings.cursor_client_version,
+                timezone=settings.cursor_timezone,
+                alphabet=settings.checksum_alphabet,
+            ),
+        ),
+    )
+    app[keys.CHAT] = ChatService(pool, client, token_file=settings.token_file)
+    web_dir = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
+    app.on_response_prepare.append(add_request_id)
+    app.cleanup_ctx.append(_lifetime)
+    setup_routes(app, settings.route_prefix)
+    return app
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    await app[keys.POOL].load()
+    yield
+    await app[keys.TRANSPORT].close()

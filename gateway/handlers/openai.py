@@ -1,0 +1,108 @@
+"""POST /v1/chat/completions, streamed (SSE) and not.
+
+The handler parses and validates the body, resolves the model, and opens the chat service's event
+stream. Streaming: nothing is written until the first client-visible event (or the first
+keep-alive), so an early upstream failure is still a real HTTP error; after that, failures are
+written into the stream. A client that disconnects cancels the handler, which closes the upstream
+call in the `finally` block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+
+import orjson
+from aiohttp import web
+
+from gateway import keys
+from gateway.chat.catalog import resolve
+from gateway.chat.from_openai import to_chat_request
+from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
+from gateway.chat.to_openai import ChunkWriter, completion, completion_id
+from gateway.errors import GatewayError, ModelNotFound
+from gateway.schemas.openai import parse_chat_body
+from gateway.sse import EventStream, encode_event
+
+log = logging.getLogger(__name__)
+
+
+async def chat_completions(request: web.Request) -> web.StreamResponse:
+    settings = request.app[keys.SETTINGS]
+    body = parse_chat_body(await request.read())
+    model = resolve(body.model)
+    if model is None:
+        raise ModelNotFound(body.model)
+    chat = to_chat_request(
+        body, model, inject=settings.system_prompt_inject, max_input_length=settings.max_input_length
+    )
+    events = request.app[keys.CHAT].events(chat)
+    if body.stream:
+        writer = ChunkWriter(
+            id=completion_id(),
+            created=int(time.time()),
+            model=body.model,
+            thinking_output=settings.thinking_output,
+            include_usage=body.include_usage,
+        )
+        return await _stream(request, events, writer, settings.keepalive_seconds)
+    return await _complete(events, body.model, settings.thinking_output)
+
+
+async def _stream(
+    request: web.Request, events: AsyncIterator[Event], writer: ChunkWriter, keepalive: float
+) -> web.StreamResponse:
+    stream = EventStream(request, keepalive=keepalive)
+    role_sent = False
+    try:
+        async for event in events:
+            chunks = writer.render(event)
+            if not chunks:
+                continue
+            data = b"".join(encode_event(chunk) for chunk in chunks)
+            if not role_sent:
+                data = encode_event(writer.role()) + data
+                role_sent = True
+            await stream.send(data)
+        await stream.done()
+    except GatewayError as exc:
+        if not stream.committed:
+            raise
+        log.warning("stream failed after commit: %s (%s)", exc.code, exc.message)
+        await stream.error(exc)
+    except (asyncio.CancelledError, ConnectionResetError):
+        log.info("client went away request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
+        raise
+    finally:
+        await stream.close()
+        await events.aclose()  # type: ignore[attr-defined]
+    return stream.response
+
+
+async def _complete(events: AsyncIterator[Event], model: str, thinking_output: str) -> web.Response:
+    text: list[str] = []
+    thinking: list[str] = []
+    usage = Usage(0, 0)
+    finish: FinishReason = "stop"
+    async for event in events:
+        if isinstance(event, TextDelta):
+            text.append(event.text)
+        elif isinstance(event, ThinkingDelta):
+            thinking.append(event.text)
+        elif isinstance(event, Usage):
+            usage = event
+        elif isinstance(event, Finish):
+            finish = event.reason
+    payload = completion(
+        id=completion_id(),
+        created=int(time.time()),
+        model=model,
+        text="".join(text),
+        thinking="".join(thinking),
+        finish=finish,
+        usage=usage,
+        thinking_output=thinking_output,
+    )
+    return web.Response(body=orjson.dumps(payload), content_type="application/json")

@@ -1,0 +1,20 @@
+"""Every typed application and request key, in one place."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from aiohttp import web
+
+from gateway.chat.service import ChatService
+from gateway.config import Settings
+from gateway.tokens.pool import TokenPool
+from gateway.upstream.transport import UpstreamTransport
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+POOL: Final = web.AppKey("pool", TokenPool)
+TRANSPORT: Final = web.AppKey("transport", UpstreamTransport)
+CHAT: Final = web.AppKey("chat", ChatService)
+STARTED_AT: Final = web.AppKey("started_at", float)
+
+REQUEST_ID: Final = web.RequestKey("request_id", str)

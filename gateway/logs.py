@@ -1,0 +1,42 @@
+"""Logging setup: one key=value line per record, and a filter that masks anything token-shaped."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Final
+
+# A JWT (three base64url segments starting with eyJ) or a bearer credential in free text.
+_SECRET = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|(?i:bearer\s+)\S+")
+FORMAT: Final = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
+
+
+def mask(text: str) -> str:
+    return _SECRET.sub("***", text)
+
+
+class SecretFilter(logging.Filter):
+    """Replaces tokens and bearer keys in every formatted message before a handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = mask(message)
+        if masked != message:
+            record.msg = masked
+            record.args = None
+        return True
+
+
+def setup_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.addFilter(SecretFilter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # aiohttp's own access log duplicates ours.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    if not debug:
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        logging.getLogger("hpack").setLevel(logging.WARNING)

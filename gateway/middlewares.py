@@ -1,0 +1,128 @@
+"""Request middlewares: request id + access log, error rendering, bearer-key authentication.
+
+Order (outermost first): `request_context` gives every request an id and writes one access-log
+line; `render_errors` turns every error raised before a response starts into the OpenAI envelope;
+`authenticate` checks the client key on every route that is not in `PUBLIC_ROUTES`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+import uuid
+from typing import Final
+
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway import keys
+from gateway.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, NotFound, RequestTooLarge
+
+log = logging.getLogger("gateway.access")
+error_log = logging.getLogger(__name__)
+
+# Route names reachable without a key.
+PUBLIC_ROUTES: Final = frozenset({"health", "index"})
+REQUEST_ID_HEADER: Final = "X-Request-Id"
+
+
+def error_response(error: GatewayError) -> web.Response:
+    return web.Response(
+        status=error.status,
+        body=orjson.dumps(error.body()),
+        content_type="application/json",
+        headers=error.headers,
+    )
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = uuid.uuid4().hex
+    request[keys.REQUEST_ID] = request_id
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    finally:
+        log.info(
+            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
+            request_id,
+            request.method,
+            request.path,
+            status,
+            (time.perf_counter() - started) * 1000,
+        )
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare hook: every response, streamed or not, names its request id."""
+    request_id = request.get(keys.REQUEST_ID)
+    if request_id is not None:
+        response.headers[REQUEST_ID_HEADER] = request_id
+
+
+@web.middleware
+async def render_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except GatewayError as exc:
+        return error_response(exc)
+    except web.HTTPRequestEntityTooLarge:
+        limit = request.app[keys.SETTINGS].max_body_bytes
+        return error_response(
+            RequestTooLarge(f"The request body is larger than {limit} bytes (MAX_BODY_BYTES).")
+        )
+    except web.HTTPNotFound:
+        return error_response(NotFound(f"No route for {request.method} {request.path}."))
+    except web.HTTPMethodNotAllowed as exc:
+        return error_response(
+            MethodNotAllowed(
+                f"Method {request.method} is not allowed here; use {', '.join(sorted(exc.allowed_methods))}."
+            )
+        )
+    except web.HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - last resort: a bug still answers in the envelope
+        error_log.exception("unhandled error request_id=%s", request.get(keys.REQUEST_ID))
+        return error_response(
+            GatewayError("The gateway failed unexpectedly; see its log.", code="internal_error")
+        )
+
+
+def presented_key(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    api_key = request.headers.get("x-api-key", "").strip()
+    return api_key or None
+
+
+def key_matches(presented: str, accepted: tuple[str, ...]) -> bool:
+    """Constant-time comparison against every accepted key (no early exit on a match)."""
+    given = presented.encode()
+    matched = False
+    for key in accepted:
+        matched |= hmac.compare_digest(given, key.encode())
+    return matched
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = request.match_info.route
+    if route.name in PUBLIC_ROUTES or request.match_info.http_exception is not None:
+        return await handler(request)
+    settings = request.app[keys.SETTINGS]
+    accepted = tuple(k for k in (settings.api_key, settings.auth_token) if k)
+    presented = presented_key(request)
+    if presented is None:
+        raise AuthenticationFailed(
+            "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+        )
+    if not key_matches(presented, accepted):
+        raise AuthenticationFailed("Incorrect API key provided.")
+    return await handler(request)

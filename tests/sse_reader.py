@@ -1,0 +1,23 @@
+"""A small SSE reader for tests: splits a body into events and comments."""
+
+from __future__ import annotations
+
+import json
+
+
+def parse_sse(body: str) -> tuple[list[object], list[str]]:
+    """(data payloads in order, comment lines); `[DONE]` is kept as the string."""
+    events: list[object] = []
+    comments: list[str] = []
+    for block in body.split("\n\n"):
+        if not block:
+            continue
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                comments.append(line[1:].strip())
+            elif line.startswith("data: "):
+                data = line[len("data: ") :]
+                events.append(data if data == "[DONE]" else json.loads(data))
+            else:
+                raise AssertionError(f"not an SSE line: {line!r}")
+    return events, comments

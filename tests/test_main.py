@@ -97,3 +97,22 @@ async def test_default_key_refused_on_a_public_address(tmp_path):
     )
     _, err = await asyncio.wait_for(process.communicate(), 20)
     assert process.returncode == 2 and b"API_KEY" in err
+
+
+@pytest.mark.slow
+async def test_demo_mode_answers_offline(tmp_path):
+    process, url = await start_gateway(tmp_path, "--demo")
+    try:
+        async with aiohttp.ClientSession(headers={"Authorization": "Bearer 0000"}) as session:
+            async with session.post(
+                f"{url}/v1/chat/completions",
+                json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hello demo"}]},
+            ) as response:
+                assert response.status == 200
+                body = await response.text()
+            assert '"finish_reason":"stop"' in body and body.endswith("data: [DONE]\n\n")
+            assert "".join(re.findall(r'"content":"([^"]*)"', body)) == "You said: hello demo"
+            async with session.get(f"{url}/") as response:
+                assert "Demo mode" in await response.text()
+    finally:
+        assert await stop(process) == 0

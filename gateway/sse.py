@@ -95,9 +95,6 @@ class EventStream:
         """Write an in-stream error and the terminator (the response must already be committed)."""
         await self._write(encode_event(error.body()) + DONE)
 
-    async def done(self) -> None:
-        await self._write(DONE)
-
     async def close(self) -> None:
         """Stop the keep-alive timer and any keep-alive write in flight."""
         self.closed = True

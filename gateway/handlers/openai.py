@@ -24,7 +24,7 @@ from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingD
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id
 from gateway.errors import GatewayError, ModelNotFound
 from gateway.schemas.openai import parse_chat_body
-from gateway.sse import EventStream, encode_event
+from gateway.sse import DONE, EventStream, encode_event
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +65,9 @@ async def _stream(
             if not role_sent:
                 data = encode_event(writer.role()) + data
                 role_sent = True
+            if isinstance(event, Finish):
+                data += DONE  # the answer is complete; the upstream body may still be closing
             await stream.send(data)
-        await stream.done()
     except GatewayError as exc:
         if not stream.committed:
             raise

@@ -34,6 +34,7 @@ from gateway.upstream.transport import TransportError, TransportTimeout, Upstrea
 log = logging.getLogger(__name__)
 
 ERROR_BODY_LIMIT: Final = 64 * 1024
+TRAILING_LIMIT: Final = 64 * 1024
 ChatEvent = TextDelta | ThinkingDelta | Finish
 
 
@@ -76,7 +77,8 @@ class CursorClient:
                     raise await _http_error(response.status, response)
                 frames = FrameDecoder()
                 decoder = ResponseDecoder()
-                async for chunk in response.chunks():
+                chunks = response.chunks()
+                async for chunk in chunks:
                     for frame in frames.feed(chunk):
                         if frame.is_end_stream:
                             end = parse_end_stream(frame.payload)
@@ -85,6 +87,7 @@ class CursorClient:
                                 if error is not None:
                                     raise error
                             yield Finish("stop")
+                            await _finish_body(chunks)
                             return
                         for event in decoder.message(frame.payload):
                             if isinstance(event, ToolCallSeen):
@@ -111,6 +114,23 @@ class CursorClient:
             raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
         except TransportError as exc:
             raise _disconnected(content_seen, str(exc)) from exc
+
+
+async def _finish_body(chunks: AsyncIterator[bytes]) -> None:
+    """Read what follows the end-of-stream frame (normally only the HTTP body's own end).
+
+    Finishing the body lets HTTP/1.1 reuse the connection instead of dropping it. Whatever
+    happens here no longer concerns the answer, which is complete: errors are ignored, and
+    more than `TRAILING_LIMIT` bytes after the end means the connection is simply closed.
+    """
+    seen = 0
+    try:
+        async for chunk in chunks:
+            seen += len(chunk)
+            if seen > TRAILING_LIMIT:
+                return
+    except TransportError:
+        return
 
 
 def _disconnected(content_seen: bool, reason: str) -> UpstreamError:

@@ -231,7 +231,7 @@ class _H2Protocol(asyncio.Protocol):
                 self.flush()
                 started = True
             elif isinstance(step, Write):
-                await self._send(stream, step.data)
+                await self._send(stream, step.payload())
             elif isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
             elif isinstance(step, Abort):

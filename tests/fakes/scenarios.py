@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, Final
@@ -25,7 +26,17 @@ from typing import Any, Final
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import catalog
 from tests.fakes.script import Context, Params, Script, chunk_text
-from tests.fakes.steps import Abort, Respond, Stall, Step, json_response, text_response
+from tests.fakes.steps import (
+    Abort,
+    Respond,
+    Sleep,
+    Stall,
+    StartStream,
+    Step,
+    Write,
+    json_response,
+    text_response,
+)
 from tests.fakes.toolcalls import build_tool_call
 from tests.fakes.wire import (
     CLEAN_END,
@@ -39,6 +50,7 @@ from tests.fakes.wire import (
     error_detail_json,
     frame_header,
     gzip_bytes,
+    pb_bytes,
     wrap_chat_response,
 )
 
@@ -152,6 +164,27 @@ def build_text(scenario: Scenario, ctx: Context) -> list[Step]:
     s.texts(s.p.text("text", DEFAULT_TEXT), s.p.integer("chunk", 4))
     s.end()
     return s.finish()
+
+
+def build_stamped(scenario: Scenario, ctx: Context) -> list[Step]:
+    """Benchmarks: `frames` plain text frames, `pace` apart, each holding its send time.
+
+    The text of every frame is `"<time.monotonic_ns() at write>;"`, so a client on the same machine
+    can measure the one-way latency of each frame through whatever sits in between.
+    """
+    frames = Params(scenario.params).integer("frames", 50)
+    pace = Params(scenario.params).number("pace", 0.02)
+
+    def stamp() -> bytes:
+        return encode_frame(wrap_chat_response(pb_bytes(1, f"{time.monotonic_ns()};".encode())))
+
+    steps: list[Step] = [StartStream()]
+    for index in range(frames):
+        if index:
+            steps.append(Sleep(pace))
+        steps.append(Write(b"", render=stamp))
+    steps.append(Write(CLEAN_END))
+    return steps
 
 
 def build_thinking(scenario: Scenario, ctx: Context) -> list[Step]:
@@ -384,6 +417,7 @@ def build_broken(scenario: Scenario, ctx: Context) -> list[Step]:
 BUILDERS: Final[dict[str, Callable[[Scenario, Context], list[Step]]]] = {
     "echo": build_echo,
     "text": build_text,
+    "stamped": build_stamped,
     "thinking": build_thinking,
     "empty": build_empty,
     "error": build_error,

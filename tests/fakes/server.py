@@ -81,7 +81,7 @@ async def run_plan(
                 await response.prepare(request)
             elif isinstance(step, Write):
                 assert response is not None, "Write before StartStream"
-                await response.write(step.data)
+                await response.write(step.payload())
             elif isinstance(step, Sleep):
                 await asyncio.sleep(step.seconds)
             elif isinstance(step, Abort):

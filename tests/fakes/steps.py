@@ -9,6 +9,7 @@ or the server shuts down. A plan that runs out after `StartStream` ends the body
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -31,6 +32,11 @@ class StartStream:
 @dataclass(frozen=True, slots=True)
 class Write:
     data: bytes
+    # When set, the bytes are made at the moment of writing (benchmarks stamp the send time).
+    render: Callable[[], bytes] | None = None
+
+    def payload(self) -> bytes:
+        return self.render() if self.render is not None else self.data
 
 
 @dataclass(frozen=True, slots=True)

@@ -277,3 +277,17 @@ def test_directives() -> None:
     assert strip_directives("hi [[sim:echo]]") == "hi"
     with pytest.raises(ValueError, match="unknown scenario"):
         find_directive("[[sim:nope]]")
+
+
+def test_stamped_frames_carry_their_write_time():
+    import time
+
+    from tests.fakes.client_for_tests import decode_stream
+    from tests.fakes.scenarios import Scenario, build
+    from tests.fakes.script import Context, Defaults
+
+    plan = build(Scenario("stamped", frames=3, pace=0.0), Context(None, Defaults()))
+    before = time.monotonic_ns()
+    wire = b"".join(step.payload() for step in plan if isinstance(step, Write))
+    stamps = [int(s) for s in decode_stream(wire).text.split(";") if s]
+    assert len(stamps) == 3 and all(before <= s <= time.monotonic_ns() for s in stamps)

@@ -1,0 +1,258 @@
+"""Gateway overhead, measured side by side with a bare aiohttp relay against the simulator.
+
+Three paths to the same simulator in one run, requests interleaved so they share conditions:
+  direct   the benchmark speaks Connect to the simulator itself (the baseline);
+  relay    through bench/relay.py, the floor for an aiohttp hop;
+  gateway  through `python -m gateway`, OpenAI in, Connect out.
+Measured: non-streaming latency at concurrency 1, and on streams paced at 20 ms the time to first
+token and the one-way latency of every chunk (the simulator stamps each frame with its send time
+on the shared monotonic clock). Results go to bench/RESULTS.md.
+
+    .venv/bin/python bench/bench_gateway.py [--requests 400] [--streams 12]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from gateway.upstream.framing import FrameDecoder  # noqa: E402
+from gateway.upstream.pb import cursor_pb2 as pb  # noqa: E402
+from tests.fakes import CHAT_PATH, make_jwt  # noqa: E402
+from tests.fakes.client_for_tests import build_request, chat_headers, frame_request  # noqa: E402
+
+MODEL_PUBLIC = "claude-sonnet-4-5-20250929"
+MODEL_UPSTREAM = "claude-4.5-sonnet"
+URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
+
+
+async def start(args: list[str], env: dict[str, str], stream: str) -> tuple[asyncio.subprocess.Process, str]:
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=ROOT,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    pipe = process.stdout if stream == "stdout" else process.stderr
+    assert pipe is not None
+    while True:
+        line = (await asyncio.wait_for(pipe.readline(), 30)).decode()
+        if not line:
+            raise RuntimeError(f"{args} exited before it was ready")
+        match = URL.search(line)
+        if match and "listening" in line:
+            asyncio.get_running_loop().create_task(_drain(pipe))
+            return process, match.group(1)
+
+
+async def _drain(pipe: asyncio.StreamReader) -> None:
+    while await pipe.readline():
+        pass
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+class Paths:
+    def __init__(self, sim: str, relay: str, gateway: str, token: str) -> None:
+        self.urls = {"direct": sim + CHAT_PATH, "relay": relay + CHAT_PATH, "gateway": gateway + "/v1/chat/completions"}
+        self.token = token
+
+    def request(self, path: str, text: str, stream: bool) -> tuple[str, bytes, dict[str, str]]:
+        if path == "gateway":
+            body = orjson.dumps({"model": MODEL_PUBLIC, "stream": stream, "messages": [{"role": "user", "content": text}]})
+            return self.urls[path], body, {"Authorization": "Bearer bench", "Content-Type": "application/json"}
+        message = build_request(text, model=MODEL_UPSTREAM)
+        return self.urls[path], frame_request(message), chat_headers(self.token, now=time.time())
+
+
+async def one_request(session: aiohttp.ClientSession, paths: Paths, path: str) -> float:
+    url, body, headers = paths.request(path, "ping", stream=False)
+    started = time.perf_counter()
+    async with session.post(url, data=body, headers=headers) as response:
+        await response.read()
+        assert response.status == 200, (path, response.status)
+    return (time.perf_counter() - started) * 1000
+
+
+def stamps_from_frames(decoder: FrameDecoder, chunk: bytes) -> list[int]:
+    out = []
+    for frame in decoder.feed(chunk):
+        if frame.is_end_stream or not frame.payload:
+            continue
+        text = pb.StreamUnifiedChatResponseWithTools.FromString(frame.payload).stream_unified_chat_response.text
+        out.extend(int(s) for s in text.split(";") if s.strip())
+    return out
+
+
+class SseStamps:
+    def __init__(self) -> None:
+        self.buffer = b""
+        self.multi_stamp_deltas = 0
+
+    def feed(self, chunk: bytes) -> list[int]:
+        self.buffer += chunk
+        out: list[int] = []
+        while b"\n\n" in self.buffer:
+            event, self.buffer = self.buffer.split(b"\n\n", 1)
+            if not event.startswith(b"data: {"):
+                continue
+            payload = orjson.loads(event[6:])
+            for choice in payload.get("choices", []):
+                found = [int(s) for s in choice["delta"].get("content", "").split(";") if s.strip()]
+                self.multi_stamp_deltas += len(found) > 1
+                out.extend(found)
+        return out
+
+
+async def one_stream(
+    session: aiohttp.ClientSession, paths: Paths, path: str, frames: int, pace: float
+) -> tuple[float, list[float], int]:
+    """(time to first token ms, per-chunk one-way latencies in µs, coalesced reads)."""
+    url, body, headers = paths.request(path, f"[[sim:stamped frames={frames} pace={pace}]]", stream=True)
+    latencies: list[float] = []
+    coalesced = 0
+    ttft = 0.0
+    decoder = FrameDecoder()
+    sse = SseStamps()
+    started = time.monotonic_ns()
+    async with session.post(url, data=body, headers=headers) as response:
+        assert response.status == 200, (path, response.status)
+        while chunk := await response.content.readany():
+            now = time.monotonic_ns()
+            stamps = sse.feed(chunk) if path == "gateway" else stamps_from_frames(decoder, chunk)
+            if stamps and not latencies:
+                ttft = (now - started) / 1e6
+            coalesced += len(stamps) > 1
+            latencies.extend((now - stamp) / 1e3 for stamp in stamps)
+    assert len(latencies) == frames, (path, len(latencies))
+    return ttft, latencies, coalesced + sse.multi_stamp_deltas
+
+
+async def run(args: argparse.Namespace) -> str:
+    workdir = Path(tempfile.mkdtemp(prefix="cursor2api-bench-"))
+    token = make_jwt()
+    (workdir / ".token").write_text(f"bench::{token}\n", encoding="utf-8")
+    python = sys.executable
+    sim, sim_url = await start([python, "-m", "tests.fakes", "--port", "0"], {}, "stdout")
+    relay, relay_url = await start([python, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout")
+    gateway_env = {
+        "PORT": "0",
+        "API_KEY": "bench",
+        "CURSOR_BASE_URL": sim_url,
+        "TOKEN_FILE": str(workdir / ".token"),
+        "TOKEN_LIST_FILE": str(workdir / ".token-list"),
+    }
+    gateway, gateway_url = await start([python, "-m", "gateway", "--env-file", "/dev/null"], gateway_env, "stderr")
+    paths = Paths(sim_url, relay_url, gateway_url, token)
+    names = ("direct", "relay", "gateway")
+    try:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
+            for _ in range(50):  # warm up connections, caches and the JIT-less interpreter alike
+                for name in names:
+                    await one_request(session, paths, name)
+            latency: dict[str, list[float]] = {n: [] for n in names}
+            for _ in range(args.requests):
+                for name in names:
+                    latency[name].append(await one_request(session, paths, name))
+            ttft: dict[str, list[float]] = {n: [] for n in names}
+            chunks: dict[str, list[float]] = {n: [] for n in names}
+            coalesced = dict.fromkeys(names, 0)
+            for _ in range(args.streams):
+                for name in names:
+                    first, per_chunk, merged = await one_stream(session, paths, name, args.frames, args.pace_ms / 1000)
+                    ttft[name].append(first)
+                    chunks[name].extend(per_chunk)
+                    coalesced[name] += merged
+    finally:
+        for process in (gateway, relay, sim):
+            process.terminate()
+            await process.wait()
+    return report(args, latency, ttft, chunks, coalesced)
+
+
+def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-untyped-def]
+    def row(label: str, data: dict[str, list[float]], unit: str, scale: float = 1.0) -> list[str]:
+        lines = []
+        for p in (50, 99):
+            base = pct(data["direct"], p)
+            relay_added = pct(data["relay"], p) - base
+            gw_added = pct(data["gateway"], p) - base
+            ratio = pct(data["gateway"], p) / pct(data["relay"], p)
+            lines.append(
+                f"| {label} p{p} | {base * scale:.3f} | {pct(data['relay'], p) * scale:.3f} | "
+                f"{pct(data['gateway'], p) * scale:.3f} | {relay_added * scale:+.3f} | {gw_added * scale:+.3f} | "
+                f"{ratio:.2f}× |"
+            )
+        return [line.replace("UNIT", unit) for line in lines]
+
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        platform.processor(),
+    )
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {loop}, "
+        f"aiohttp {aiohttp.__version__}. Command: `.venv/bin/python bench/bench_gateway.py "
+        f"--requests {args.requests} --streams {args.streams}`.",
+        "",
+        "Each row compares three paths to the same simulator, interleaved in one run: **direct** (the",
+        "benchmark speaks Connect itself), **relay** (a bare aiohttp relay, the floor for this stack) and",
+        "**gateway**. *Added* is the path's figure minus direct's at the same percentile. The ratio is",
+        "gateway / relay (total time).",
+        "",
+        "| measure | direct | relay | gateway | relay added | gateway added | gateway/relay |",
+        "|---|---|---|---|---|---|---|",
+        *row(f"non-streaming latency, ms ({args.requests} requests, concurrency 1)", latency, "ms"),
+        *row(f"time to first token, ms ({args.streams} streams)", ttft, "ms"),
+        *row(f"per-chunk one-way latency, µs ({args.frames} frames × {args.streams} streams, {args.pace_ms:g} ms pace)", chunks, "µs"),
+        "",
+        f"Coalesced chunks (two upstream frames in one client read or delta): direct {coalesced['direct']}, "
+        f"relay {coalesced['relay']}, gateway {coalesced['gateway']}.",
+        "",
+        f"Non-streaming mean: direct {statistics.mean(latency['direct']):.3f} ms, relay "
+        f"{statistics.mean(latency['relay']):.3f} ms, gateway {statistics.mean(latency['gateway']):.3f} ms.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--streams", type=int, default=12)
+    parser.add_argument("--frames", type=int, default=50)
+    parser.add_argument("--pace-ms", type=float, default=20.0)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    args = parser.parse_args()
+    text = asyncio.run(run(args))
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

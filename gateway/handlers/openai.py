@@ -16,22 +16,33 @@ from collections.abc import AsyncIterator
 
 import orjson
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from gateway import keys
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id
-from gateway.errors import GatewayError, ModelNotFound
+from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
 from gateway.schemas.openai import parse_chat_body
 from gateway.sse import DONE, EventStream, encode_event
 
 log = logging.getLogger(__name__)
 
 
+async def read_body(request: web.Request) -> bytes:
+    """The raw body; a body that cannot be read (bad Content-Encoding data) is the client's error."""
+    try:
+        return await request.read()
+    except RequestPayloadError as exc:
+        raise InvalidRequest(
+            f"The request body could not be read: {exc.__cause__ or exc}", code="invalid_body"
+        ) from None
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    body = parse_chat_body(await request.read())
+    body = parse_chat_body(await read_body(request))
     model = resolve(body.model)
     if model is None:
         raise ModelNotFound(body.model)

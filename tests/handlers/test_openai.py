@@ -227,3 +227,20 @@ async def test_system_prompt_and_model_reach_upstream(gateway, make_settings):
     assert request.explicit_context.context == "S\n\nBe brief."
     assert request.model_details.model_name == "claude-4-sonnet" and request.thinking_level == 2
     assert [(m.type, m.text) for m in request.conversation] == [(1, "Q")]
+
+
+async def test_undecodable_compressed_body_is_400(gateway):
+    client, _ = await gateway()
+    response = await client.post(CHAT, data=b"not gzip", headers={"Content-Encoding": "gzip"})
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_body"
+
+
+async def test_compressed_body_is_bounded_after_decompression(gateway, make_settings):
+    import gzip
+
+    client, _ = await gateway(settings=make_settings(max_body_bytes=4096))
+    bomb = gzip.compress(b"{" + b" " * 1_000_000 + b"}")
+    assert len(bomb) < 4096
+    response = await client.post(CHAT, data=bomb, headers={"Content-Encoding": "gzip"})
+    assert response.status == 413

@@ -5,7 +5,6 @@ from __future__ import annotations
 import gzip
 import os
 import struct
-import time
 import zlib
 
 import pytest
@@ -133,18 +132,17 @@ def test_buffered_counts_partial_frame():
     assert decoder.buffered == 0
 
 
-def test_four_mib_frame_fed_one_byte_at_a_time_is_linear():
-    payload = os.urandom(MAX_FRAME_BYTES)
+def test_large_frame_fed_one_byte_at_a_time_buffers_only_that_frame():
+    # Speed and linearity are measured in bench/bench_framing.py; this checks the bookkeeping.
+    payload = os.urandom(256 * 1024)
     data = encode_frame(payload)
     decoder = FrameDecoder()
-    feed = decoder.feed
     frames: list[Frame] = []
-    started = time.perf_counter()
     for i in range(len(data)):
-        frames += feed(data[i : i + 1])
-    elapsed = time.perf_counter() - started
+        frames += decoder.feed(data[i : i + 1])
+        assert decoder.buffered <= len(payload) + 5
     assert frames == [Frame(0, payload)]
-    assert elapsed < 30, elapsed
+    assert decoder.buffered == 0
 
 
 def test_frame_exactly_at_the_cap_is_accepted():

@@ -72,13 +72,23 @@ def pct(values: list[float], p: float) -> float:
 
 class Paths:
     def __init__(self, sim: str, relay: str, gateway: str, token: str) -> None:
-        self.urls = {"direct": sim + CHAT_PATH, "relay": relay + CHAT_PATH, "gateway": gateway + "/v1/chat/completions"}
+        self.urls = {
+            "direct": sim + CHAT_PATH,
+            "relay": relay + CHAT_PATH,
+            "gateway": gateway + "/v1/chat/completions",
+        }
         self.token = token
 
     def request(self, path: str, text: str, stream: bool) -> tuple[str, bytes, dict[str, str]]:
         if path == "gateway":
-            body = orjson.dumps({"model": MODEL_PUBLIC, "stream": stream, "messages": [{"role": "user", "content": text}]})
-            return self.urls[path], body, {"Authorization": "Bearer bench", "Content-Type": "application/json"}
+            body = orjson.dumps(
+                {"model": MODEL_PUBLIC, "stream": stream, "messages": [{"role": "user", "content": text}]}
+            )
+            return (
+                self.urls[path],
+                body,
+                {"Authorization": "Bearer bench", "Content-Type": "application/json"},
+            )
         message = build_request(text, model=MODEL_UPSTREAM)
         return self.urls[path], frame_request(message), chat_headers(self.token, now=time.time())
 
@@ -97,7 +107,9 @@ def stamps_from_frames(decoder: FrameDecoder, chunk: bytes) -> list[int]:
     for frame in decoder.feed(chunk):
         if frame.is_end_stream or not frame.payload:
             continue
-        text = pb.StreamUnifiedChatResponseWithTools.FromString(frame.payload).stream_unified_chat_response.text
+        text = pb.StreamUnifiedChatResponseWithTools.FromString(
+            frame.payload
+        ).stream_unified_chat_response.text
         out.extend(int(s) for s in text.split(";") if s.strip())
     return out
 
@@ -152,7 +164,9 @@ async def run(args: argparse.Namespace) -> str:
     (workdir / ".token").write_text(f"bench::{token}\n", encoding="utf-8")
     python = sys.executable
     sim, sim_url = await start([python, "-m", "tests.fakes", "--port", "0"], {}, "stdout")
-    relay, relay_url = await start([python, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout")
+    relay, relay_url = await start(
+        [python, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout"
+    )
     gateway_env = {
         "PORT": "0",
         "API_KEY": "bench",
@@ -160,7 +174,9 @@ async def run(args: argparse.Namespace) -> str:
         "TOKEN_FILE": str(workdir / ".token"),
         "TOKEN_LIST_FILE": str(workdir / ".token-list"),
     }
-    gateway, gateway_url = await start([python, "-m", "gateway", "--env-file", "/dev/null"], gateway_env, "stderr")
+    gateway, gateway_url = await start(
+        [python, "-m", "gateway", "--env-file", "/dev/null"], gateway_env, "stderr"
+    )
     paths = Paths(sim_url, relay_url, gateway_url, token)
     names = ("direct", "relay", "gateway")
     try:
@@ -178,7 +194,9 @@ async def run(args: argparse.Namespace) -> str:
             coalesced = dict.fromkeys(names, 0)
             for _ in range(args.streams):
                 for name in names:
-                    first, per_chunk, merged = await one_stream(session, paths, name, args.frames, args.pace_ms / 1000)
+                    first, per_chunk, merged = await one_stream(
+                        session, paths, name, args.frames, args.pace_ms / 1000
+                    )
                     ttft[name].append(first)
                     chunks[name].extend(per_chunk)
                     coalesced[name] += merged
@@ -200,7 +218,7 @@ def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
             lines.append(
                 f"| {label} p{p} | {base * scale:.3f} | {pct(data['relay'], p) * scale:.3f} | "
                 f"{pct(data['gateway'], p) * scale:.3f} | {relay_added * scale:+.3f} | {gw_added * scale:+.3f} | "
-                f"{ratio:.2f}× |"
+                f"{ratio:.2f}x |"
             )
         return [line.replace("UNIT", unit) for line in lines]
 
@@ -211,7 +229,11 @@ def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
     except ImportError:
         loop = "asyncio"
     cpu = next(
-        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line),
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if "model name" in line
+        ),
         platform.processor(),
     )
     lines = [
@@ -230,7 +252,11 @@ def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
         "|---|---|---|---|---|---|---|",
         *row(f"non-streaming latency, ms ({args.requests} requests, concurrency 1)", latency, "ms"),
         *row(f"time to first token, ms ({args.streams} streams)", ttft, "ms"),
-        *row(f"per-chunk one-way latency, µs ({args.frames} frames × {args.streams} streams, {args.pace_ms:g} ms pace)", chunks, "µs"),
+        *row(
+            f"per-chunk one-way latency, µs ({args.frames} frames x {args.streams} streams, {args.pace_ms:g} ms pace)",
+            chunks,
+            "µs",
+        ),
         "",
         f"Coalesced chunks (two upstream frames in one client read or delta): direct {coalesced['direct']}, "
         f"relay {coalesced['relay']}, gateway {coalesced['gateway']}.",
@@ -242,7 +268,9 @@ def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--streams", type=int, default=12)
     parser.add_argument("--frames", type=int, default=50)

@@ -22,7 +22,10 @@ async def relay(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     headers = {k: v for k, v in request.headers.items() if k.lower() not in DROP}
     async with request.app[SESSION].post(
-        request.app[UPSTREAM] + request.path, data=body, headers=headers, skip_auto_headers=("Accept-Encoding",)
+        request.app[UPSTREAM] + request.path,
+        data=body,
+        headers=headers,
+        skip_auto_headers=("Accept-Encoding",),
     ) as upstream:
         response = web.StreamResponse(
             status=upstream.status, headers={"Content-Type": upstream.headers.get("Content-Type", "")}
@@ -35,7 +38,9 @@ async def relay(request: web.Request) -> web.StreamResponse:
 
 async def session_ctx(app: web.Application):  # type: ignore[no-untyped-def]
     app[SESSION] = aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=None), auto_decompress=False, connector=aiohttp.TCPConnector(limit=0)
+        timeout=aiohttp.ClientTimeout(total=None),
+        auto_decompress=False,
+        connector=aiohttp.TCPConnector(limit=0),
     )
     yield
     await app[SESSION].close()

@@ -106,7 +106,11 @@ async def test_demo_mode_answers_offline(tmp_path):
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer 0000"}) as session:
             async with session.post(
                 f"{url}/v1/chat/completions",
-                json={"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "hello demo"}]},
+                json={
+                    "model": "gpt-4o",
+                    "stream": True,
+                    "messages": [{"role": "user", "content": "hello demo"}],
+                },
             ) as response:
                 assert response.status == 200
                 body = await response.text()

@@ -18,6 +18,7 @@ from typing import Final
 from google.protobuf.message import DecodeError
 
 from gateway.errors import UpstreamError
+from gateway.logs import mask
 from gateway.upstream.pb import cursor_pb2 as pb
 
 
@@ -219,6 +220,7 @@ def build_error(
     code = spec.code or (name or "upstream_request_error").lower()
     status = 404 if (error_class == "request" and not_found) else spec.status
     hint = _HINTS.get(error_class)
+    message = mask(message)  # upstream text is untrusted: never relay anything token-shaped
     text = f"{message} ({hint})" if hint else message
     headers = {"Retry-After": retry_after} if retry_after and error_class == "rate" else None
     return UpstreamError(

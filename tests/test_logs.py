@@ -1,0 +1,42 @@
+"""Secrets never reach the log: the masking filter, and a whole request logged at DEBUG."""
+
+from __future__ import annotations
+
+import logging
+
+from gateway.logs import SecretFilter, mask
+from tests.conftest import API_KEY, fake_jwt, fixed_pool
+from tests.scripted import END, Reply, end_error, text
+
+
+def test_mask_hides_jwts_and_bearer_credentials():
+    jwt = fake_jwt()
+    assert jwt not in mask(f"token={jwt} rest")
+    assert "s3cret" not in mask("Authorization: Bearer s3cret")
+    assert mask("nothing secret here") == "nothing secret here"
+
+
+def test_filter_rewrites_formatted_records():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "using %s", (fake_jwt(),), None)
+    SecretFilter().filter(record)
+    assert "eyJ" not in record.getMessage()
+
+
+async def test_no_token_or_key_in_logs_of_a_request(gateway, caplog):
+    jwt = fake_jwt("auth0|user_logcheck")
+    caplog.set_level(logging.DEBUG)
+    client, _ = await gateway(
+        Reply([text("hi"), END]),
+        Reply([end_error(1, "Unauthorized", f"bad token {jwt}")]),
+        pool=fixed_pool(jwt),
+    )
+    answers = []
+    for _ in range(2):
+        response = await client.post(
+            "/v1/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
+        )
+        answers.append(await response.text())
+    assert "bad token ***" in answers[1] and jwt not in answers[1]
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "request_id=" in logged
+    assert jwt not in logged and API_KEY not in logged

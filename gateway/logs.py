@@ -16,6 +16,13 @@ def mask(text: str) -> str:
     return _SECRET.sub("***", text)
 
 
+class MaskingFormatter(logging.Formatter):
+    """Masks secrets in the whole formatted record, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask(super().format(record))
+
+
 class SecretFilter(logging.Filter):
     """Replaces tokens and bearer keys in every formatted message before a handler sees it."""
 
@@ -30,7 +37,7 @@ class SecretFilter(logging.Filter):
 
 def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(MaskingFormatter(FORMAT))
     handler.addFilter(SecretFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -38,5 +45,4 @@ def setup_logging(debug: bool) -> None:
     # aiohttp's own access log duplicates ours.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     if not debug:
-        logging.getLogger("httpx").setLevel(logging.WARNING)
         logging.getLogger("hpack").setLevel(logging.WARNING)

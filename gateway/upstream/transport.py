@@ -157,7 +157,7 @@ class AiohttpTransport:
 def open_transport(http2: bool, timeouts: Timeouts) -> UpstreamTransport:
     """The transport for the configured HTTP version."""
     if http2:
-        from gateway.upstream.transport_h2 import HttpxTransport
+        from gateway.upstream.transport_h2 import H2Transport
 
-        return HttpxTransport(timeouts)
+        return H2Transport(timeouts)
     return AiohttpTransport(timeouts)

@@ -7,6 +7,7 @@ line; `render_errors` turns every error raised before a response starts into the
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import time
@@ -47,6 +48,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         response = await handler(request)
         status = response.status
         return response
+    except asyncio.CancelledError:
+        status = 499  # the client went away before the answer was complete
+        raise
     finally:
         log.info(
             "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
@@ -104,10 +108,11 @@ def presented_key(request: web.Request) -> str | None:
 
 def key_matches(presented: str, accepted: tuple[str, ...]) -> bool:
     """Constant-time comparison against every accepted key (no early exit on a match)."""
-    given = presented.encode()
+    # Header bytes that are not UTF-8 arrive surrogate-escaped; they simply never match.
+    given = presented.encode("utf-8", "surrogateescape")
     matched = False
     for key in accepted:
-        matched |= hmac.compare_digest(given, key.encode())
+        matched |= hmac.compare_digest(given, key.encode("utf-8", "surrogateescape"))
     return matched
 
 

@@ -51,6 +51,7 @@ class EventStream:
         self._timer: asyncio.TimerHandle | None = self._loop.call_later(keepalive, self._tick)
         self._pinger: asyncio.Task[None] | None = None
         self.closed = False
+        self._ended = False
 
     @property
     def committed(self) -> bool:
@@ -62,6 +63,8 @@ class EventStream:
 
     async def _write(self, data: bytes) -> None:
         async with self._lock:
+            if self._ended:
+                return
             if not self._response.prepared:
                 await self._response.prepare(self._request)
             await self._response.write(data)
@@ -92,8 +95,9 @@ class EventStream:
             log.debug("keep-alive not written: %s", exc)
 
     async def error(self, error: GatewayError) -> None:
-        """Write an in-stream error and the terminator (the response must already be committed)."""
+        """Write an in-stream error and the terminator; nothing is written after it."""
         await self._write(encode_event(error.body()) + DONE)
+        self._ended = True
 
     async def close(self) -> None:
         """Stop the keep-alive timer and any keep-alive write in flight."""

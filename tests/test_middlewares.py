@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from gateway.app import create_app
@@ -93,3 +95,22 @@ async def test_request_id_header(bare_client):
     first = (await client.get("/health")).headers["X-Request-Id"]
     second = (await client.get("/health")).headers["X-Request-Id"]
     assert len(first) == 32 and first != second
+
+
+async def test_non_utf8_header_bytes_are_refused_not_a_crash(bare_client):
+    client, _ = await bare_client()
+    port = client.port
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"GET /v1/models HTTP/1.1\r\nHost: x\xff\r\nAuthorization: Bearer k\xe9\xff\r\nConnection: close\r\n\r\n"
+    )
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    assert b" 401 " in status
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET / HTTP/1.1\r\nHost: x\xff\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    status = await reader.readline()
+    writer.close()
+    assert b" 200 " in status

@@ -7,8 +7,9 @@ closes the upstream call. Usage is estimated (characters / 4): Cursor's stream c
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Final
 
 from gateway.chat.model import ChatRequest, Event, Finish, TextDelta, ThinkingDelta, Usage
@@ -32,7 +33,7 @@ class ChatService:
         self._client = client
         self._token_file = token_file
 
-    async def events(self, chat: ChatRequest) -> AsyncIterator[Event]:
+    async def events(self, chat: ChatRequest) -> AsyncGenerator[Event, None]:
         await self._pool.refresh()
         lease = self._pool.lease()
         if lease is None:
@@ -46,20 +47,23 @@ class ChatService:
         prompt_chars = len(chat.system) + sum(len(m.text) for m in chat.messages)
         text_chars = thinking_chars = 0
         log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
-        async for event in self._client.chat(chat, UpstreamIdentity(lease.jwt, identity)):
-            if isinstance(event, TextDelta):
-                text_chars += len(event.text)
-            elif isinstance(event, ThinkingDelta):
-                thinking_chars += len(event.text)
-            elif isinstance(event, Finish):
-                if text_chars == 0 and thinking_chars == 0:
-                    raise UpstreamError(
-                        "Cursor ended the stream without any content", code="upstream_empty_response"
+        upstream = self._client.chat(chat, UpstreamIdentity(lease.jwt, identity))
+        # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
+        async with contextlib.aclosing(upstream):
+            async for event in upstream:
+                if isinstance(event, TextDelta):
+                    text_chars += len(event.text)
+                elif isinstance(event, ThinkingDelta):
+                    thinking_chars += len(event.text)
+                elif isinstance(event, Finish):
+                    if text_chars == 0 and thinking_chars == 0:
+                        raise UpstreamError(
+                            "Cursor ended the stream without any content", code="upstream_empty_response"
+                        )
+                    reasoning = estimate_tokens(thinking_chars)
+                    yield Usage(
+                        prompt_tokens=estimate_tokens(prompt_chars),
+                        completion_tokens=estimate_tokens(text_chars) + reasoning,
+                        reasoning_tokens=reasoning,
                     )
-                reasoning = estimate_tokens(thinking_chars)
-                yield Usage(
-                    prompt_tokens=estimate_tokens(prompt_chars),
-                    completion_tokens=estimate_tokens(text_chars) + reasoning,
-                    reasoning_tokens=reasoning,
-                )
-            yield event
+                yield event

@@ -14,7 +14,8 @@ from gateway.chat.catalog import CATALOG
 def base_url(request: web.Request) -> str:
     """The API base URL as this client reached the gateway."""
     prefix = request.app[keys.SETTINGS].route_prefix
-    return f"{request.scheme}://{request.host}{prefix}/v1"
+    host = request.host.encode("utf-8", "replace").decode("utf-8")  # a Host header is client input
+    return f"{request.scheme}://{host}{prefix}/v1"
 
 
 @aiohttp_jinja2.template("index.html")

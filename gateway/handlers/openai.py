@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import orjson
 from aiohttp import web
@@ -63,7 +63,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
 
 async def _stream(
-    request: web.Request, events: AsyncIterator[Event], writer: ChunkWriter, keepalive: float
+    request: web.Request, events: AsyncGenerator[Event, None], writer: ChunkWriter, keepalive: float
 ) -> web.StreamResponse:
     stream = EventStream(request, keepalive=keepalive)
     role_sent = False
@@ -77,23 +77,34 @@ async def _stream(
                 data = encode_event(writer.role()) + data
                 role_sent = True
             if isinstance(event, Finish):
-                data += DONE  # the answer is complete; the upstream body may still be closing
+                # The answer is complete: no keep-alive may follow [DONE] while upstream closes.
+                await stream.close()
+                data += DONE
             await stream.send(data)
     except GatewayError as exc:
         if not stream.committed:
             raise
         log.warning("stream failed after commit: %s (%s)", exc.code, exc.message)
         await stream.error(exc)
-    except (asyncio.CancelledError, ConnectionResetError):
+    except ConnectionResetError:
+        log.info("client went away request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
+    except asyncio.CancelledError:
         log.info("client went away request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
         raise
+    except Exception:
+        # A bug, not the client's or Cursor's fault. After the commit the status is fixed, so the
+        # stream still ends the documented way: one in-band error, then [DONE].
+        if not stream.committed:
+            raise
+        log.exception("stream failed after commit request_id=%s", request.get(keys.REQUEST_ID))
+        await stream.error(GatewayError("The gateway failed unexpectedly; see its log."))
     finally:
         await stream.close()
-        await events.aclose()  # type: ignore[attr-defined]
+        await events.aclose()
     return stream.response
 
 
-async def _complete(events: AsyncIterator[Event], model: str, thinking_output: str) -> web.Response:
+async def _complete(events: AsyncGenerator[Event, None], model: str, thinking_output: str) -> web.Response:
     text: list[str] = []
     thinking: list[str] = []
     usage = Usage(0, 0)

@@ -60,6 +60,10 @@ def _mtime(path: Path) -> float | None:
         return None
 
 
+def _mtimes(token_file: Path, list_file: Path) -> tuple[float | None, float | None]:
+    return _mtime(token_file), _mtime(list_file)
+
+
 class TokenPool:
     """Round-robin over the tokens of the token files (or over a fixed list, for demo mode)."""
 
@@ -95,7 +99,12 @@ class TokenPool:
         if self._token_file is None or self._list_file is None:
             return
         async with self._lock:
-            await asyncio.to_thread(self._load_sync, self._token_file, self._list_file)
+            try:
+                await asyncio.to_thread(self._load_sync, self._token_file, self._list_file)
+            except (OSError, ValueError) as exc:
+                # Keep serving with the tokens already loaded; the operator sees why in the log.
+                log.warning("token files not (re)loaded: %s", exc)
+                self.problems = (f"token files could not be read or written: {exc}",)
             self._checked_at = time.monotonic()
 
     async def refresh(self) -> None:
@@ -105,7 +114,7 @@ class TokenPool:
         if time.monotonic() - self._checked_at < RECHECK_SECONDS:
             return
         self._checked_at = time.monotonic()
-        mtimes = await asyncio.to_thread(lambda: (_mtime(self._token_file), _mtime(self._list_file)))  # type: ignore[arg-type]
+        mtimes = await asyncio.to_thread(_mtimes, self._token_file, self._list_file)
         if mtimes != self._mtimes:
             await self.load()
 

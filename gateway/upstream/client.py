@@ -8,9 +8,11 @@ Leaving the generator early (the client hung up) closes the upstream response at
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 ERROR_BODY_LIMIT: Final = 64 * 1024
 TRAILING_LIMIT: Final = 64 * 1024
+TRAILING_SECONDS: Final = 0.05
 ChatEvent = TextDelta | ThinkingDelta | Finish
 
 
@@ -67,7 +70,7 @@ class CursorClient:
             )
         return encode_request_frame(payload)
 
-    async def chat(self, chat: ChatRequest, who: UpstreamIdentity) -> AsyncIterator[ChatEvent]:
+    async def chat(self, chat: ChatRequest, who: UpstreamIdentity) -> AsyncGenerator[ChatEvent, None]:
         body = self.encode(chat)
         headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()))
         content_seen = False
@@ -105,6 +108,8 @@ class CursorClient:
                 frames.close()
                 raise _disconnected(content_seen, "the upstream stream ended without an end-of-stream frame")
         except FramingError as exc:
+            if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect (§6.3, §10.6)
+                raise _disconnected(content_seen, str(exc)) from exc
             raise upstream_errors.build_error(
                 "protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}"
             ) from exc
@@ -117,20 +122,19 @@ class CursorClient:
 
 
 async def _finish_body(chunks: AsyncIterator[bytes]) -> None:
-    """Read what follows the end-of-stream frame (normally only the HTTP body's own end).
+    """Read what follows the end-of-stream frame: normally only the HTTP body's own end.
 
-    Finishing the body lets HTTP/1.1 reuse the connection instead of dropping it. Whatever
-    happens here no longer concerns the answer, which is complete: errors are ignored, and
-    more than `TRAILING_LIMIT` bytes after the end means the connection is simply closed.
+    Finishing the body lets HTTP/1.1 reuse the connection instead of dropping it. The answer is
+    already complete, so this is bounded hard: at most `TRAILING_SECONDS` and `TRAILING_LIMIT`
+    bytes, errors ignored; past that the connection is simply closed (§6.3: ignore what follows).
     """
     seen = 0
-    try:
-        async for chunk in chunks:
-            seen += len(chunk)
-            if seen > TRAILING_LIMIT:
-                return
-    except TransportError:
-        return
+    with contextlib.suppress(TimeoutError, TransportError):
+        async with asyncio.timeout(TRAILING_SECONDS):
+            async for chunk in chunks:
+                seen += len(chunk)
+                if seen > TRAILING_LIMIT:
+                    return
 
 
 def _disconnected(content_seen: bool, reason: str) -> UpstreamError:

@@ -244,3 +244,54 @@ async def test_compressed_body_is_bounded_after_decompression(gateway, make_sett
     assert len(bomb) < 4096
     response = await client.post(CHAT, data=bomb, headers={"Content-Encoding": "gzip"})
     assert response.status == 413
+
+
+async def test_unexpected_failure_after_commit_ends_the_stream_properly(gateway):
+    client, _ = await gateway(Reply([text("partial"), RuntimeError("a bug")]))
+    response = await client.post(CHAT, json=chat(stream=True))
+    events, _ = parse_sse(await response.text())
+    assert events[-2]["error"]["code"] == "internal_error" and events[-1] == "[DONE]"
+
+
+async def test_nothing_follows_done_while_upstream_lingers(gateway, make_settings):
+    client, _ = await gateway(
+        Reply([text("x"), END, asyncio.Event()]), settings=make_settings(keepalive_seconds=0.05)
+    )
+    response = await client.post(CHAT, json=chat(stream=True))
+    body = await asyncio.wait_for(response.text(), 5)
+    assert body.endswith("data: [DONE]\n\n") and "keep-alive" not in body
+
+
+async def test_non_streaming_answer_does_not_wait_for_a_lingering_upstream(gateway):
+    client, _ = await gateway(Reply([text("x"), END, asyncio.Event()]))
+    response = await asyncio.wait_for(client.post(CHAT, json=chat()), 2)
+    assert (await response.json())["choices"][0]["message"]["content"] == "x"
+
+
+async def test_keepalive_commit_then_early_error_is_in_band(gateway, make_settings):
+    client, _ = await gateway(
+        Reply([HEARTBEAT, 0.2, end_error(50, "Rate limited")]), settings=make_settings(keepalive_seconds=0.05)
+    )
+    response = await client.post(CHAT, json=chat(stream=True))
+    assert response.status == 200
+    events, comments = parse_sse(await response.text())
+    assert comments and events[0]["error"]["code"] == "rate_limit_exceeded" and events[1:] == ["[DONE]"]
+
+
+async def test_eof_inside_a_frame_after_content_is_a_disconnect(gateway):
+    client, _ = await gateway(Reply([text("partial"), text("cut")[:7]]))
+    events, _ = parse_sse(await (await client.post(CHAT, json=chat(stream=True))).text())
+    assert events[-2]["error"]["code"] == "upstream_disconnected"
+
+
+async def test_closing_the_service_closes_the_upstream_at_once(gateway):
+    client, transport = await gateway(Reply([text("one"), asyncio.Event()]))
+    from gateway import keys
+    from gateway.chat.catalog import resolve
+    from gateway.chat.model import ChatRequest, Message
+
+    service = client.app[keys.CHAT]
+    events = service.events(ChatRequest(resolve("gpt-4o"), "", (Message("user", "x"),), True))
+    await events.__anext__()
+    await events.aclose()
+    assert transport.opened == transport.closed == 1

@@ -140,12 +140,15 @@ def _message(item: object, path: str) -> ChatMessage:
     role_value = item.get("role")
     if not isinstance(role_value, str):
         raise InvalidRequest(f"'{path}.role' must be a string.", param=f"{path}.role", code="invalid_type")
-    if role_value in ("tool", "function") or item.get("tool_calls") or item.get("function_call"):
-        raise InvalidRequest(
-            "Tool calls and tool results are not supported by this version of the gateway.",
-            param=f"{path}.role" if role_value in ("tool", "function") else f"{path}.tool_calls",
-            code="unsupported_parameter",
-        )
+    if role_value in ("tool", "function"):
+        # Without tool support a result is kept as text, so nothing the client sent is lost (§8.2).
+        ident = item.get("tool_call_id", item.get("name"))
+        if ident is not None and not isinstance(ident, str):
+            raise InvalidRequest(
+                f"'{path}.tool_call_id' must be a string.", param=f"{path}.tool_call_id", code="invalid_type"
+            )
+        text = _content(item.get("content"), f"{path}.content", allow_null=True)
+        return ChatMessage("user", f"[tool result {ident or 'unknown'}]\n{text}")
     role = ROLE_ALIASES.get(role_value)
     if role is None:
         allowed = ", ".join(sorted({*ROLE_ALIASES, "tool"}))
@@ -154,7 +157,34 @@ def _message(item: object, path: str) -> ChatMessage:
             param=f"{path}.role",
             code="invalid_role",
         )
-    return ChatMessage(role, _content(item.get("content"), f"{path}.content", allow_null=role == "assistant"))
+    text = _content(item.get("content"), f"{path}.content", allow_null=role == "assistant")
+    if role == "assistant" and item.get("tool_calls") is not None:
+        text = "\n".join(filter(None, [text, *_tool_call_lines(item["tool_calls"], f"{path}.tool_calls")]))
+    return ChatMessage(role, text)
+
+
+def _tool_call_lines(calls: object, path: str) -> list[str]:
+    """Earlier tool calls of an assistant turn, kept as text lines for the model's context."""
+    if not isinstance(calls, list):
+        raise InvalidRequest(f"'{path}' must be an array.", param=path, code="invalid_type")
+    lines = []
+    for i, call in enumerate(calls):
+        function = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            raise InvalidRequest(
+                f"'{path}[{i}].function.name' must be a string.",
+                param=f"{path}[{i}].function.name",
+                code="invalid_type",
+            )
+        arguments = function.get("arguments", "")
+        if not isinstance(arguments, str):
+            raise InvalidRequest(
+                f"'{path}[{i}].function.arguments' must be a string.",
+                param=f"{path}[{i}].function.arguments",
+                code="invalid_type",
+            )
+        lines.append(f"[tool call {call.get('id') or i}] {function['name']}({arguments})")
+    return lines
 
 
 def _content(value: object, path: str, *, allow_null: bool) -> str:
@@ -206,7 +236,7 @@ def _check_tools(data: Mapping[str, object]) -> None:
                 code="unsupported_parameter",
             )
     tools = data.get("tools")
-    if tools in (None, []):
+    if tools in (None, []) or data.get("tool_choice") == "none":
         tool_choice = data.get("tool_choice")
         if tool_choice not in (None, "auto", "none"):
             raise InvalidRequest("'tool_choice' requires 'tools'.", param="tool_choice", code="missing_tools")

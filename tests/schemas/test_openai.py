@@ -95,7 +95,17 @@ def test_lone_surrogate_is_a_clear_400():
             "messages[0].content[0].type",
             None,
         ),
-        ({"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role", "unsupported_parameter"),
+        (
+            {"messages": [{"role": "tool", "content": "x", "tool_call_id": 5}]},
+            "messages[0].tool_call_id",
+            "invalid_type",
+        ),
+        ({"messages": [{"role": "assistant", "tool_calls": {}}]}, "messages[0].tool_calls", "invalid_type"),
+        (
+            {"messages": [{"role": "assistant", "tool_calls": [{"function": {}}]}]},
+            "messages[0].tool_calls[0].function.name",
+            "invalid_type",
+        ),
         ({"temperature": 3}, "temperature", "invalid_value"),
         ({"temperature": "hot"}, "temperature", "invalid_type"),
         ({"top_p": -1}, "top_p", "invalid_value"),
@@ -156,3 +166,31 @@ def test_arbitrary_bytes_never_crash(raw):
         parse_chat_body(raw)
     except InvalidRequest as exc:
         assert exc.status == 400
+
+
+def test_tool_history_is_kept_as_text():
+    parsed = parse_chat_body(
+        body(
+            messages=[
+                {"role": "user", "content": "read a.txt"},
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {"id": "call_1", "type": "function", "function": {"name": "read", "arguments": "{}"}}
+                    ],
+                },
+                {"role": "tool", "tool_call_id": "call_1", "content": "hello"},
+            ]
+        )
+    )
+    assert [(m.role, m.text) for m in parsed.messages] == [
+        ("user", "read a.txt"),
+        ("assistant", "[tool call call_1] read({})"),
+        ("user", "[tool result call_1]\nhello"),
+    ]
+
+
+def test_tools_with_tool_choice_none_count_as_no_tools():
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    assert parse_chat_body(body(tools=tools, tool_choice="none")).model == "gpt-4o"

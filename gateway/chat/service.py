@@ -46,7 +46,8 @@ class ChatService:
         assert identity is not None, "merged pool entries always carry an identity"
         prompt_chars = len(chat.system) + sum(len(m.text) for m in chat.messages)
         text_chars = thinking_chars = 0
-        log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
         upstream = self._client.chat(chat, UpstreamIdentity(lease.jwt, identity))
         # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
         async with contextlib.aclosing(upstream):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import secrets
@@ -142,6 +143,7 @@ def _suffix(rotation_epoch: int | None) -> str:
     return "" if rotation_epoch is None else f":{rotation_epoch}"
 
 
+@functools.lru_cache(maxsize=4096)
 def client_key(identity: Identity, *, rotation_epoch: int | None = None) -> str:
     """`x-client-key` (§3.2 rule 2): SHA-256 hex of `"<machineId>:client-key"`.
 
@@ -151,6 +153,7 @@ def client_key(identity: Identity, *, rotation_epoch: int | None = None) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+@functools.lru_cache(maxsize=4096)
 def session_id(identity: Identity, *, rotation_epoch: int | None = None) -> str:
     """`x-session-id` (§3.2 rule 3): UUIDv5 (URL namespace) of `"cursor2api:<machineId>"`."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cursor2api:{identity.machine_id}{_suffix(rotation_epoch)}"))

@@ -63,7 +63,12 @@ def build_headers(who: UpstreamIdentity, options: HeaderOptions, *, unix_seconds
 
 
 def _timestamp(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    """RFC 3339 in UTC with milliseconds and `Z`, e.g. `2023-11-14T22:13:20.123Z`."""
+    utc = now.astimezone(UTC)
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+        f".{utc.microsecond // 1000:03d}Z"
+    )
 
 
 def build_message(

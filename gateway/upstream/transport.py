@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
+from yarl import URL
 
 
 class TransportError(Exception):
@@ -111,6 +112,7 @@ class AiohttpTransport:
     def __init__(self, timeouts: Timeouts) -> None:
         self._timeouts = timeouts
         self._session: aiohttp.ClientSession | None = None
+        self._urls: dict[str, URL] = {}  # parsed once: the gateway posts to a handful of URLs
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -120,6 +122,7 @@ class AiohttpTransport:
                 ),
                 auto_decompress=False,
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
+                cookie_jar=aiohttp.DummyCookieJar(),  # upstream cookies are never wanted or sent
             )
         return self._session
 
@@ -128,10 +131,15 @@ class AiohttpTransport:
         self, url: str, headers: Mapping[str, str], body: bytes
     ) -> AsyncIterator[UpstreamResponse]:
         session = self._client()
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = URL(url)
+            if len(self._urls) < 64:
+                self._urls[url] = parsed
         try:
             async with asyncio.timeout(self._timeouts.connect):
                 response = await session.post(
-                    url,
+                    parsed,
                     data=body,
                     headers=dict(headers),
                     skip_auto_headers=("Accept-Encoding", "User-Agent", "Content-Type"),

@@ -57,7 +57,10 @@ async def serve(settings: Settings) -> None:
 
             settings, pool = await stack.enter_async_context(start_demo(settings))
         runner = web.AppRunner(
-            create_app(settings, pool=pool), handler_cancellation=True, access_log=None, shutdown_timeout=30.0
+            create_app(settings, pool=pool),
+            handler_cancellation=True,
+            access_log=None,
+            shutdown_timeout=settings.shutdown_grace,
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

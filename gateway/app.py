@@ -13,8 +13,10 @@ from aiohttp import web
 from gateway import keys
 from gateway.chat.service import ChatService
 from gateway.config import Settings
+from gateway.errors import UpstreamError
 from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
 from gateway.routes import setup_routes
+from gateway.sse import LiveStreams
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.client import ClientOptions, CursorClient
 from gateway.upstream.request import HeaderOptions
@@ -54,10 +56,20 @@ def create_app(
     app[keys.CHAT] = ChatService(pool, client, token_file=settings.token_file)
     web_dir = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
+    app[keys.LIVE_STREAMS] = LiveStreams()
     app.on_response_prepare.append(add_request_id)
+    app.on_shutdown.append(_finish_streams)
     app.cleanup_ctx.append(_lifetime)
     setup_routes(app, settings.route_prefix)
     return app
+
+
+async def _finish_streams(app: web.Application) -> None:
+    """On SIGTERM: streams get SHUTDOWN_GRACE seconds, then end with an in-stream error."""
+    await app[keys.LIVE_STREAMS].finish(
+        app[keys.SETTINGS].shutdown_grace,
+        UpstreamError("The gateway is shutting down; retry the request.", code="gateway_shutting_down"),
+    )
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -170,6 +170,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Seconds of silence after which an SSE keep-alive comment is sent.",
     ),
     Setting(
+        "SHUTDOWN_GRACE",
+        "30",
+        _float_range(0, 3600),
+        "Seconds running streams may take to finish after SIGTERM; then they end with an in-stream error.",
+    ),
+    Setting(
         "SYSTEM_PROMPT_INJECT",
         "",
         _text,
@@ -225,6 +231,7 @@ class Settings:
     timeout: float
     idle_timeout: float
     keepalive_seconds: float
+    shutdown_grace: float
     system_prompt_inject: str
     max_input_length: int
     max_body_bytes: int

@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.chat.service import ChatService
 from gateway.config import Settings
+from gateway.sse import LiveStreams
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.transport import UpstreamTransport
 
@@ -16,5 +17,6 @@ POOL: Final = web.AppKey("pool", TokenPool)
 TRANSPORT: Final = web.AppKey("transport", UpstreamTransport)
 CHAT: Final = web.AppKey("chat", ChatService)
 STARTED_AT: Final = web.AppKey("started_at", float)
+LIVE_STREAMS: Final = web.AppKey("live_streams", LiveStreams)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)

@@ -12,6 +12,7 @@ Keep-alive comments (`: keep-alive`) are written by a timer whenever nothing was
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any, Final
 
@@ -99,6 +100,19 @@ class EventStream:
         await self._write(encode_event(error.body()) + DONE)
         self._ended = True
 
+    async def abort(self, error: GatewayError) -> None:
+        """End a committed stream from outside its handler: `error`, `[DONE]`, end of body.
+
+        Best effort within 1 s: a client that is gone, or a slow one, is not an error here. An
+        uncommitted response is left to its handler.
+        """
+        if not self.committed or self._ended:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self.error(error)
+                await self._response.write_eof()
+
     async def close(self) -> None:
         """Stop the keep-alive timer and any keep-alive write in flight."""
         self.closed = True
@@ -109,3 +123,36 @@ class EventStream:
         if pinger is not None and not pinger.done():
             pinger.cancel()
             await asyncio.wait((pinger,))
+
+
+class LiveStreams:
+    """The streams in progress, so a shutdown can let them finish and then end them properly."""
+
+    def __init__(self) -> None:
+        self._streams: dict[EventStream, asyncio.Task[object]] = {}
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def add(self, stream: EventStream) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._streams[stream] = task
+
+    def discard(self, stream: EventStream) -> None:
+        self._streams.pop(stream, None)
+
+    async def finish(self, grace: float, error: GatewayError) -> None:
+        """Wait up to `grace` seconds; then end what still runs with `error` and cancel it."""
+        tasks = set(self._streams.values())
+        if not tasks:
+            return
+        log.info("waiting up to %.1f s for %d running stream(s)", grace, len(tasks))
+        await asyncio.wait(tasks, timeout=grace)
+        late = [(stream, task) for stream, task in self._streams.items() if not task.done()]
+        for stream, task in late:
+            await stream.abort(error)
+            task.cancel()
+        if late:
+            log.warning("ended %d stream(s) still running after the grace period", len(late))
+            await asyncio.wait([task for _, task in late], timeout=1.0)

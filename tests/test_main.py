@@ -120,3 +120,20 @@ async def test_demo_mode_answers_offline(tmp_path):
                 assert "Demo mode" in await response.text()
     finally:
         assert await stop(process) == 0
+
+
+@pytest.mark.slow
+async def test_sigterm_ends_a_running_stream_in_band_after_the_grace_period(tmp_path):
+    process, url = await start_gateway(tmp_path, "--demo", SHUTDOWN_GRACE="0.3")
+    try:
+        ask = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "long " * 300}]}
+        async with (
+            aiohttp.ClientSession(headers={"Authorization": "Bearer 0000"}) as session,
+            session.post(f"{url}/v1/chat/completions", json=ask) as response,
+        ):
+            await response.content.readany()
+            process.send_signal(signal.SIGTERM)
+            body = (await asyncio.wait_for(response.content.read(), 20)).decode()
+        assert '"code":"gateway_shutting_down"' in body and body.endswith("data: [DONE]\n\n")
+    finally:
+        assert await asyncio.wait_for(process.wait(), 20) == 0

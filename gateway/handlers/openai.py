@@ -66,6 +66,8 @@ async def _stream(
     request: web.Request, events: AsyncGenerator[Event, None], writer: ChunkWriter, keepalive: float
 ) -> web.StreamResponse:
     stream = EventStream(request, keepalive=keepalive)
+    live = request.app[keys.LIVE_STREAMS]
+    live.add(stream)
     role_sent = False
     try:
         async for event in events:
@@ -89,7 +91,7 @@ async def _stream(
     except ConnectionResetError:
         log.info("client went away request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
     except asyncio.CancelledError:
-        log.info("client went away request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
+        log.info("stream cancelled request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
         raise
     except Exception:
         # A bug, not the client's or Cursor's fault. After the commit the status is fixed, so the
@@ -99,6 +101,7 @@ async def _stream(
         log.exception("stream failed after commit request_id=%s", request.get(keys.REQUEST_ID))
         await stream.error(GatewayError("The gateway failed unexpectedly; see its log."))
     finally:
+        live.discard(stream)
         await stream.close()
         await events.aclose()
     return stream.response

@@ -65,10 +65,6 @@ class ScriptedResponse:
             else:
                 raise step
 
-    async def read_capped(self, limit: int) -> bytes:
-        data = b"".join(s for s in self._reply.steps if isinstance(s, bytes))
-        return data[:limit]
-
 
 class ScriptedTransport:
     def __init__(self, *replies: Reply) -> None:

@@ -31,7 +31,13 @@ from gateway.upstream.framing import (
     parse_end_stream,
 )
 from gateway.upstream.request import CHAT_PATH, HeaderOptions, UpstreamIdentity, build_headers, build_message
-from gateway.upstream.transport import TransportError, TransportTimeout, UpstreamResponse, UpstreamTransport
+from gateway.upstream.transport import (
+    TransportError,
+    TransportTimeout,
+    UpstreamResponse,
+    UpstreamTransport,
+    read_capped,
+)
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +153,7 @@ def _disconnected(content_seen: bool, reason: str) -> UpstreamError:
 async def _http_error(status: int, response: UpstreamResponse) -> UpstreamError:
     """Map a non-200 answer; its body (JSON, text or HTML) is read up to 64 KiB."""
     try:
-        raw = await response.read_capped(ERROR_BODY_LIMIT)
+        raw = await read_capped(response, ERROR_BODY_LIMIT)
     except TransportError:
         raw = b""
     retry_after = response.headers.get("retry-after")

@@ -50,9 +50,15 @@ class UpstreamResponse(Protocol):
         """Body bytes as they arrive, each chunk as soon as it is read."""
         ...
 
-    async def read_capped(self, limit: int) -> bytes:
-        """At most `limit` bytes of the body (for error bodies)."""
-        ...
+
+async def read_capped(response: UpstreamResponse, limit: int) -> bytes:
+    """At most `limit` bytes of a response body (error bodies: JSON, text or HTML)."""
+    data = bytearray()
+    async for chunk in response.chunks():
+        data += chunk
+        if len(data) >= limit:
+            break
+    return bytes(data[:limit])
 
 
 class UpstreamTransport(Protocol):
@@ -96,14 +102,6 @@ class _AiohttpResponse:
             raise TransportTimeout("the upstream stream was idle for too long") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"the upstream connection broke: {type(exc).__name__}") from exc
-
-    async def read_capped(self, limit: int) -> bytes:
-        data = bytearray()
-        async for chunk in self.chunks():
-            data += chunk
-            if len(data) >= limit:
-                break
-        return bytes(data[:limit])
 
 
 class AiohttpTransport:

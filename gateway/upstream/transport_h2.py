@@ -433,14 +433,6 @@ class _H2Response:
     def chunks(self) -> AsyncIterator[bytes]:
         return _Chunks(self._stream, self._idle)
 
-    async def read_capped(self, limit: int) -> bytes:
-        data = bytearray()
-        async for chunk in self.chunks():
-            data += chunk
-            if len(data) >= limit:
-                break
-        return bytes(data[:limit])
-
 
 class H2Transport:
     """HTTP/2 over pooled, multiplexed connections (TLS with ALPN `h2`, or h2c prior knowledge).

@@ -15,7 +15,7 @@ import h2.errors
 import h2.events
 import pytest
 
-from gateway.upstream.transport import Timeouts, TransportError, TransportTimeout
+from gateway.upstream.transport import Timeouts, TransportError, TransportTimeout, read_capped
 from gateway.upstream.transport_h2 import STREAM_WINDOW, H2Transport
 from tests.fakes import CHAT_PATH, CursorSimulator, H2Front, Scenario, SimConfig, make_tls_pair, start_h2c
 from tests.fakes.client_for_tests import build_request, chat_headers, decode_stream, frame_request
@@ -143,7 +143,7 @@ async def test_error_status_and_capped_body(
     async with transport.post(front.url + CHAT_PATH, chat_headers(), body()) as response:
         assert response.status == 429
         assert response.headers.get("retry-after") == "7"
-        assert await response.read_capped(3) == b"Too"
+        assert await read_capped(response, 3) == b"Too"
 
 
 # ---------------------------------------------------------------- multiplexing and pooling

@@ -14,6 +14,7 @@ from gateway import keys
 from gateway.chat.service import ChatService
 from gateway.config import Settings
 from gateway.errors import UpstreamError
+from gateway.metrics import Metrics
 from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
 from gateway.routes import setup_routes
 from gateway.sse import LiveStreams
@@ -56,7 +57,10 @@ def create_app(
     app[keys.CHAT] = ChatService(pool, client, token_file=settings.token_file)
     web_dir = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
-    app[keys.LIVE_STREAMS] = LiveStreams()
+    live = app[keys.LIVE_STREAMS] = LiveStreams()
+    metrics = app[keys.METRICS] = Metrics()
+    metrics.active_streams.set_function(lambda: len(live))
+    metrics.tokens.set_function(lambda: pool.size)
     app.on_response_prepare.append(add_request_id)
     app.on_shutdown.append(_finish_streams)
     app.cleanup_ctx.append(_lifetime)

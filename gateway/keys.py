@@ -8,6 +8,7 @@ from aiohttp import web
 
 from gateway.chat.service import ChatService
 from gateway.config import Settings
+from gateway.metrics import Metrics
 from gateway.sse import LiveStreams
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.transport import UpstreamTransport
@@ -18,5 +19,7 @@ TRANSPORT: Final = web.AppKey("transport", UpstreamTransport)
 CHAT: Final = web.AppKey("chat", ChatService)
 STARTED_AT: Final = web.AppKey("started_at", float)
 LIVE_STREAMS: Final = web.AppKey("live_streams", LiveStreams)
+METRICS: Final = web.AppKey("metrics", Metrics)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
+REQUEST_STARTED: Final = web.RequestKey("request_started", float)  # time.perf_counter()

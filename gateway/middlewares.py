@@ -42,7 +42,7 @@ def error_response(error: GatewayError) -> web.Response:
 async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = uuid.uuid4().hex
     request[keys.REQUEST_ID] = request_id
-    started = time.perf_counter()
+    started = request[keys.REQUEST_STARTED] = time.perf_counter()
     status = 500
     try:
         response = await handler(request)
@@ -52,13 +52,18 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = 499  # the client went away before the answer was complete
         raise
     finally:
+        elapsed = time.perf_counter() - started
+        endpoint = request.match_info.route.name or "unmatched"
+        metrics = request.app[keys.METRICS]
+        metrics.requests.labels(endpoint, str(status)).inc()
+        metrics.duration.labels(endpoint).observe(elapsed)
         log.info(
             "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
             request_id,
             request.method,
             request.path,
             status,
-            (time.perf_counter() - started) * 1000,
+            elapsed * 1000,
         )
 
 
@@ -74,27 +79,26 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
     try:
         return await handler(request)
     except GatewayError as exc:
-        return error_response(exc)
+        error = exc
     except web.HTTPRequestEntityTooLarge:
         limit = request.app[keys.SETTINGS].max_body_bytes
-        return error_response(
-            RequestTooLarge(f"The request body is larger than {limit} bytes (MAX_BODY_BYTES).")
-        )
+        error = RequestTooLarge(f"The request body is larger than {limit} bytes (MAX_BODY_BYTES).")
     except web.HTTPNotFound:
-        return error_response(NotFound(f"No route for {request.method} {request.path}."))
+        error = NotFound(f"No route for {request.method} {request.path}.")
     except web.HTTPMethodNotAllowed as exc:
-        return error_response(
-            MethodNotAllowed(
-                f"Method {request.method} is not allowed here; use {', '.join(sorted(exc.allowed_methods))}."
-            )
-        )
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        error = MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}.")
     except web.HTTPException:
         raise
     except Exception:  # noqa: BLE001 - last resort: a bug still answers in the envelope
         error_log.exception("unhandled error request_id=%s", request.get(keys.REQUEST_ID))
-        return error_response(
-            GatewayError("The gateway failed unexpectedly; see its log.", code="internal_error")
-        )
+        error = GatewayError("The gateway failed unexpectedly; see its log.", code="internal_error")
+    count_error(request, error)
+    return error_response(error)
+
+
+def count_error(request: web.Request, error: GatewayError) -> None:
+    request.app[keys.METRICS].errors.labels(error.code or error.type).inc()
 
 
 def presented_key(request: web.Request) -> str | None:

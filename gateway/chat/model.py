@@ -7,7 +7,7 @@ these types know about HTTP.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Role = Literal["user", "assistant"]
@@ -44,6 +44,23 @@ class ChatRequest:
     stream: bool
     include_usage: bool = False
     stop: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class Timing:
+    """`time.perf_counter()` readings of one chat request: metrics and the overhead header."""
+
+    received: float
+    upstream_sent: float | None = None
+    # When the upstream answer we relay was there: its first event when streaming, its end otherwise.
+    upstream_answer: float | None = None
+    first_output: float | None = None
+
+    def overhead(self) -> float | None:
+        """Seconds the gateway itself added: before the upstream call, and from its first event to us."""
+        if self.upstream_sent is None or self.upstream_answer is None or self.first_output is None:
+            return None
+        return (self.upstream_sent - self.received) + max(self.first_output - self.upstream_answer, 0.0)
 
 
 # ---------------------------------------------------------------- events
@@ -96,17 +113,3 @@ class Finish:
 
 
 Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallArgs | ToolCallEnd | Usage | Finish
-
-
-@dataclass(slots=True)
-class Transcript:
-    """What a finished turn said, accumulated from its events (non-streaming answers, usage)."""
-
-    text: list[str] = field(default_factory=list)
-    thinking: list[str] = field(default_factory=list)
-
-    def add(self, event: Event) -> None:
-        if isinstance(event, TextDelta):
-            self.text.append(event.text)
-        elif isinstance(event, ThinkingDelta):
-            self.thinking.append(event.text)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from gateway.chat.model import ChatRequest, Event, Finish, TextDelta, ThinkingDelta, Usage
+from gateway.chat.model import ChatRequest, Event, Finish, TextDelta, ThinkingDelta, Timing, Usage
 from gateway.errors import NoTokenConfigured, UpstreamError
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.client import CursorClient
@@ -33,7 +33,7 @@ class ChatService:
         self._client = client
         self._token_file = token_file
 
-    async def events(self, chat: ChatRequest) -> AsyncGenerator[Event, None]:
+    async def events(self, chat: ChatRequest, timing: Timing | None = None) -> AsyncGenerator[Event, None]:
         await self._pool.refresh()
         lease = self._pool.lease()
         if lease is None:
@@ -48,7 +48,7 @@ class ChatService:
         text_chars = thinking_chars = 0
         if log.isEnabledFor(logging.DEBUG):
             log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
-        upstream = self._client.chat(chat, UpstreamIdentity(lease.jwt, identity))
+        upstream = self._client.chat(chat, UpstreamIdentity(lease.jwt, identity), timing)
         # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
         async with contextlib.aclosing(upstream):
             async for event in upstream:

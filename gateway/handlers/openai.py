@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncGenerator
+from typing import Final
 
 import orjson
 from aiohttp import web
@@ -21,13 +22,16 @@ from aiohttp.web_protocol import RequestPayloadError
 from gateway import keys
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
-from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
+from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Timing, Usage
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id
 from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
+from gateway.middlewares import count_error
 from gateway.schemas.openai import parse_chat_body
 from gateway.sse import DONE, EventStream, encode_event
 
 log = logging.getLogger(__name__)
+
+OVERHEAD_HEADER: Final = "X-Gateway-Overhead-Ms"
 
 
 async def read_body(request: web.Request) -> bytes:
@@ -49,7 +53,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     chat = to_chat_request(
         body, model, inject=settings.system_prompt_inject, max_input_length=settings.max_input_length
     )
-    events = request.app[keys.CHAT].events(chat)
+    timing = Timing(request[keys.REQUEST_STARTED])
+    events = request.app[keys.CHAT].events(chat, timing)
     if body.stream:
         writer = ChunkWriter(
             id=completion_id(),
@@ -58,12 +63,30 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             thinking_output=settings.thinking_output,
             include_usage=body.include_usage,
         )
-        return await _stream(request, events, writer, settings.keepalive_seconds)
-    return await _complete(events, body.model, settings.thinking_output)
+        return await _stream(request, events, writer, timing, settings.keepalive_seconds)
+    response = await _complete(events, body.model, settings.thinking_output, timing)
+    _first_output(request, response, timing)
+    return response
+
+
+def _first_output(request: web.Request, response: web.StreamResponse, timing: Timing) -> None:
+    """Record TTFT and overhead when the first answer bytes are about to go out."""
+    timing.first_output = time.perf_counter()
+    metrics = request.app[keys.METRICS]
+    metrics.ttft.observe(timing.first_output - timing.received)
+    overhead = timing.overhead()
+    if overhead is not None:
+        metrics.overhead.observe(overhead)
+        if not response.prepared:
+            response.headers[OVERHEAD_HEADER] = f"{overhead * 1000:.3f}"
 
 
 async def _stream(
-    request: web.Request, events: AsyncGenerator[Event, None], writer: ChunkWriter, keepalive: float
+    request: web.Request,
+    events: AsyncGenerator[Event, None],
+    writer: ChunkWriter,
+    timing: Timing,
+    keepalive: float,
 ) -> web.StreamResponse:
     stream = EventStream(request, keepalive=keepalive)
     live = request.app[keys.LIVE_STREAMS]
@@ -78,6 +101,7 @@ async def _stream(
             if not role_sent:
                 data = encode_event(writer.role()) + data
                 role_sent = True
+                _first_output(request, stream.response, timing)
             if isinstance(event, Finish):
                 # The answer is complete: no keep-alive may follow [DONE] while upstream closes.
                 await stream.close()
@@ -87,6 +111,7 @@ async def _stream(
         if not stream.committed:
             raise
         log.warning("stream failed after commit: %s (%s)", exc.code, exc.message)
+        count_error(request, exc)
         await stream.error(exc)
     except ConnectionResetError:
         log.info("client went away request_id=%s; upstream call closed", request.get(keys.REQUEST_ID))
@@ -99,7 +124,9 @@ async def _stream(
         if not stream.committed:
             raise
         log.exception("stream failed after commit request_id=%s", request.get(keys.REQUEST_ID))
-        await stream.error(GatewayError("The gateway failed unexpectedly; see its log."))
+        error = GatewayError("The gateway failed unexpectedly; see its log.")
+        count_error(request, error)
+        await stream.error(error)
     finally:
         live.discard(stream)
         await stream.close()
@@ -107,7 +134,9 @@ async def _stream(
     return stream.response
 
 
-async def _complete(events: AsyncGenerator[Event, None], model: str, thinking_output: str) -> web.Response:
+async def _complete(
+    events: AsyncGenerator[Event, None], model: str, thinking_output: str, timing: Timing
+) -> web.Response:
     text: list[str] = []
     thinking: list[str] = []
     usage = Usage(0, 0)
@@ -121,6 +150,7 @@ async def _complete(events: AsyncGenerator[Event, None], model: str, thinking_ou
             usage = event
         elif isinstance(event, Finish):
             finish = event.reason
+            timing.upstream_answer = time.perf_counter()
     payload = completion(
         id=completion_id(),
         created=int(time.time()),

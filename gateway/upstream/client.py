@@ -19,7 +19,7 @@ from typing import Final
 
 import orjson
 
-from gateway.chat.model import ChatRequest, Finish, TextDelta, ThinkingDelta
+from gateway.chat.model import ChatRequest, Finish, TextDelta, ThinkingDelta, Timing
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
@@ -76,10 +76,14 @@ class CursorClient:
             )
         return encode_request_frame(payload)
 
-    async def chat(self, chat: ChatRequest, who: UpstreamIdentity) -> AsyncGenerator[ChatEvent, None]:
+    async def chat(
+        self, chat: ChatRequest, who: UpstreamIdentity, timing: Timing | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
         body = self.encode(chat)
         headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()))
         content_seen = False
+        if timing is not None:
+            timing.upstream_sent = time.perf_counter()
         try:
             async with self._transport.post(self._url, headers, body) as response:
                 if response.status != 200:
@@ -109,6 +113,8 @@ class CursorClient:
                                     yield Finish("stop")
                                     return
                                 continue
+                            if not content_seen and timing is not None:
+                                timing.upstream_answer = time.perf_counter()
                             content_seen = True
                             yield event
                 frames.close()

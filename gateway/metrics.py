@@ -1,0 +1,73 @@
+"""Prometheus metrics: one registry per app (no process globals), rendered by GET /metrics.
+
+What is counted: requests by endpoint and status, errors by code, request duration, time to first
+token, the gateway's own overhead (time spent before the upstream call plus after its first event
+until the client got it), live streams, and the token pool's size.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+# Seconds; from 100 µs (gateway overhead) to 2 minutes (long answers).
+BUCKETS: Final = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+    5,
+    10,
+    30,
+    60,
+    120,
+)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "cursor2api_requests", "HTTP requests answered.", ("endpoint", "status"), registry=self.registry
+        )
+        self.errors = Counter(
+            "cursor2api_errors", "Errors reported to clients, by code.", ("code",), registry=self.registry
+        )
+        self.duration = Histogram(
+            "cursor2api_request_seconds",
+            "Time from request to the end of the answer.",
+            ("endpoint",),
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.ttft = Histogram(
+            "cursor2api_ttft_seconds",
+            "Time from request to the first answer byte of a chat completion.",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.overhead = Histogram(
+            "cursor2api_overhead_seconds",
+            "Time the gateway itself added to a chat completion (before the upstream call, and from "
+            "the first upstream event to the client).",
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.active_streams = Gauge(
+            "cursor2api_active_streams", "Streaming answers in progress.", registry=self.registry
+        )
+        self.tokens = Gauge("cursor2api_tokens", "Cursor tokens in the pool.", registry=self.registry)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.chat.model import TextDelta, ThinkingDelta
 from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
@@ -50,3 +52,20 @@ def test_tool_call_frames():
 def test_garbage_is_a_decode_error():
     with pytest.raises(UndecodableFrame):
         ResponseDecoder().message(b"\xff\xff\xff\xff")
+
+
+@given(st.binary(max_size=512))
+def test_arbitrary_payloads_decode_or_raise_undecodable(payload):
+    try:
+        events = ResponseDecoder().message(payload)
+    except UndecodableFrame:
+        return
+    assert all(isinstance(e, TextDelta | ThinkingDelta | ToolCallSeen) for e in events)
+    assert all(e.text for e in events if isinstance(e, TextDelta | ThinkingDelta))
+
+
+@given(st.lists(st.text(min_size=1), min_size=1, max_size=8))
+def test_text_frames_round_trip_with_only_leading_newlines_trimmed(pieces):
+    decoder = ResponseDecoder()
+    out = "".join(e.text for p in pieces for e in decoder.message(text_frame(p)))
+    assert out == "".join(pieces).lstrip("\r\n")

@@ -2,8 +2,9 @@
 
 This module owns cursor-protocol.md §5.4. `.token` is the user's file (`token`, `alias::token`,
 `alias::user_id::token`, the cookie value `user_id%3A%3Atoken`, `#` comments); `.token-list` is
-ours (`[alias::]token,checksum`). Parsing, merging and rendering are pure functions of text;
-`write_atomic()` is the only I/O and is synchronous (callers run it in `asyncio.to_thread`).
+ours (`[alias::]token,checksum`). Parsing, merging and rendering are pure functions of text; the
+file I/O (`load_files()`, `file_mtimes()`, `write_atomic()`) is synchronous, and callers on the
+event loop run it in `asyncio.to_thread`.
 
 Rules decided here where the protocol text leaves room:
 
@@ -25,8 +26,10 @@ import contextlib
 import os
 import re
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Final
 
 from gateway.tokens.jwt import SEPARATOR, decode_separators, is_jwt
@@ -341,3 +344,67 @@ def _fsync_directory(directory: str) -> None:
             os.fsync(fd)
     finally:
         os.close(fd)
+
+
+# ---------------------------------------------------------------- loading both files
+
+MAX_TOKEN_FILE_BYTES: Final = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    entries: tuple[TokenEntry, ...]
+    problems: tuple[str, ...]
+    mtimes: tuple[float | None, float | None]
+
+
+def load_files(token_file: Path, list_file: Path) -> Loaded:
+    """Read and merge both files; rewrite `.token-list` when its content changes. SYNC (blocking).
+
+    Callers on the event loop use `asyncio.to_thread`. Raises `OSError`, or `ValueError` for a file
+    over `MAX_TOKEN_FILE_BYTES`.
+    """
+    token_text, token_mtime = _read(token_file)
+    list_text, _ = _read(list_file)
+    tokens = parse_token_file(token_text, source=str(token_file))
+    listed = parse_token_list(list_text, source=str(list_file))
+    entries = merge(tokens, listed)
+    rendered = render_token_list(entries, int(time.time())) if entries else ""
+    if entries and _without_prefixes(rendered) != _without_prefixes(list_text):
+        write_atomic(list_file, rendered)
+    return Loaded(tuple(entries), (*tokens.problems, *listed.problems), (token_mtime, _mtime(list_file)))
+
+
+def file_mtimes(token_file: Path, list_file: Path) -> tuple[float | None, float | None]:
+    """Modification times (None for a missing file), to notice edits cheaply. SYNC."""
+    return _mtime(token_file), _mtime(list_file)
+
+
+def _read(path: Path) -> tuple[str, float | None]:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return "", None
+    if stat.st_size > MAX_TOKEN_FILE_BYTES:
+        raise ValueError(f"{path} is larger than {MAX_TOKEN_FILE_BYTES} bytes")
+    return path.read_text(encoding="utf-8", errors="replace"), stat.st_mtime
+
+
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _without_prefixes(text: str) -> list[str]:
+    """`.token-list` lines without the 8-character checksum time prefix (it changes every 1000 s)."""
+    lines = []
+    for raw_line in text.replace("\r\n", "\n").split("\n"):
+        line = raw_line.strip()
+        if line.startswith("#"):
+            lines.append(line)
+        elif line:
+            head, _, tail = line.rpartition(",")
+            lines.append(f"{head},{tail[8:] if len(tail) in (137, 72) else tail}")
+    return lines

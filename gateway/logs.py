@@ -35,6 +35,19 @@ class SecretFilter(logging.Filter):
         return True
 
 
+class ClientErrorFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (bad encoding, broken chunking…) at ERROR with a
+    traceback. That is the client's mistake, already answered with a 400: one INFO line is enough,
+    and nobody can flood the error log with it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and any(cls.__name__ == "HttpProcessingError" for cls in type(error).__mro__):
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.msg, record.args, record.exc_info = "refused a malformed request: %s", (error,), None
+        return True
+
+
 def setup_logging(debug: bool) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(MaskingFormatter(FORMAT))
@@ -44,5 +57,6 @@ def setup_logging(debug: bool) -> None:
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # aiohttp's own access log duplicates ours.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(ClientErrorFilter())
     if not debug:
         logging.getLogger("hpack").setLevel(logging.WARNING)

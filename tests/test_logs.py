@@ -40,3 +40,27 @@ async def test_no_token_or_key_in_logs_of_a_request(gateway, caplog):
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "request_id=" in logged
     assert jwt not in logged and API_KEY not in logged
+
+
+def test_malformed_requests_are_not_logged_as_errors():
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    from gateway.logs import ClientErrorFilter
+
+    try:
+        raise ContentEncodingError("Can not decode content-encoding: br")
+    except ContentEncodingError:
+        import sys
+
+        record = logging.LogRecord(
+            "aiohttp.server", logging.ERROR, __file__, 1, "Error handling request", (), sys.exc_info()
+        )
+    assert ClientErrorFilter().filter(record)
+    assert (
+        record.levelno == logging.INFO
+        and record.exc_info is None
+        and "content-encoding" in record.getMessage()
+    )
+    other = logging.LogRecord("aiohttp.server", logging.ERROR, __file__, 1, "boom", (), None)
+    ClientErrorFilter().filter(other)
+    assert other.levelno == logging.ERROR

@@ -64,7 +64,7 @@ async def serve(settings: Settings) -> None:
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=settings.backlog)
         await site.start()
         for host, port in (addr[:2] for addr in runner.addresses):
             display = f"[{host}]" if ":" in host else host

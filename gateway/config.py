@@ -121,6 +121,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Key clients send as `Authorization: Bearer <key>` or `x-api-key`. The default key is refused "
         "when HOST is not a loopback address.",
     ),
+    Setting(
+        "BACKLOG",
+        "1024",
+        _int_range(16, 65535),
+        "Listen backlog: connections the kernel queues while the gateway is busy (capped by somaxconn).",
+    ),
     Setting("AUTH_TOKEN", "", _text, "Admin key; also accepted as an API key. Empty disables admin access."),
     Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
     Setting("TOKEN_FILE", ".token", _text, "File with Cursor session tokens, one per line."),
@@ -219,6 +225,7 @@ class Settings:
     host: str
     port: int
     api_key: str
+    backlog: int
     auth_token: str
     route_prefix: str
     token_file: str

@@ -26,6 +26,11 @@ def test_unit_verifies(tmp_path):
 
 def test_unit_hardening():
     lines = set(UNIT.read_text(encoding="utf-8").splitlines())
-    for line in ("NoNewPrivileges=true", "ProtectSystem=strict", "ReadWritePaths=/opt/cursor2api", "UMask=0077"):
+    for line in (
+        "NoNewPrivileges=true",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/opt/cursor2api",
+        "UMask=0077",
+    ):
         assert line in lines
     assert "ExecStart=/opt/cursor2api/.venv/bin/python -m gateway" in lines

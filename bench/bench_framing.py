@@ -9,6 +9,7 @@ an SSE chunk, in MB/s of upstream payload; (2) that one-byte feeds stay linear: 
 
 from __future__ import annotations
 
+import argparse
 import random
 import sys
 import time
@@ -16,6 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from loadlib import write_section  # noqa: E402
 
 from gateway.chat.to_openai import ChunkWriter  # noqa: E402
 from gateway.sse import encode_event  # noqa: E402
@@ -65,6 +69,11 @@ def one_byte_feed_seconds(size: int) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", help="also write the figures as the `framing` section of this Markdown file")
+    args = parser.parse_args()
     data, payload = upstream_bytes(frames=20_000, text_size=60)
     best = 0.0
     for _ in range(3):
@@ -73,12 +82,20 @@ def main() -> None:
         best = max(best, payload / (time.perf_counter() - started) / 1e6)
     small = one_byte_feed_seconds(1024 * 1024)
     large = one_byte_feed_seconds(4 * 1024 * 1024)
-    print(
-        f"decode + SSE render: {best:.1f} MB/s of upstream payload (20,000 frames of ~60 characters, 60 % gzip)"
-    )
-    print(
-        f"one-byte feeds: 1 MiB {small:.2f} s, 4 MiB {large:.2f} s, ratio {large / small:.2f} (4.0 = linear)"
-    )
+    lines = [
+        f"- decode + SSE render: {best:.1f} MB/s of upstream payload (20,000 frames of ~60 characters, 60 % gzip)",
+        f"- one-byte feeds: 1 MiB {small:.2f} s, 4 MiB {large:.2f} s, ratio {large / small:.2f} (4.0 = linear)",
+    ]
+    print("\n".join(lines))
+    if args.out:
+        section = [
+            "## Decode and render without sockets",
+            "",
+            "Command: `.venv/bin/python bench/bench_framing.py`.",
+            "",
+            *lines,
+        ]
+        write_section(Path(args.out), "framing", "\n".join(section) + "\n")
 
 
 if __name__ == "__main__":

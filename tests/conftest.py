@@ -108,3 +108,11 @@ async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
     yield start
     for front in fronts:
         await front.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deep profile runs 10,000 cases per property: allow it 15 minutes a test, not 60 s."""
+    if os.environ.get("HYPOTHESIS_PROFILE") == "deep":
+        for item in items:
+            if item.get_closest_marker("timeout") is None:
+                item.add_marker(pytest.mark.timeout(900))

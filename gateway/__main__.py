@@ -21,6 +21,8 @@ from gateway.logs import setup_logging
 
 log = logging.getLogger("gateway")
 
+AFTER_GRACE_SECONDS = 5.0
+
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
     parser = argparse.ArgumentParser(prog="python -m gateway", description="cursor2api gateway")
@@ -60,7 +62,9 @@ async def serve(settings: Settings) -> None:
             create_app(settings, pool=pool),
             handler_cancellation=True,
             access_log=None,
-            shutdown_timeout=settings.shutdown_grace,
+            # Streams already had SHUTDOWN_GRACE in on_shutdown (LiveStreams.finish); other requests
+            # ran during that time too, so aiohttp's own wait afterwards can stay short.
+            shutdown_timeout=AFTER_GRACE_SECONDS,
         )
         await runner.setup()
         stack.push_async_callback(runner.cleanup)

@@ -179,7 +179,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "SHUTDOWN_GRACE",
         "30",
         _float_range(0, 3600),
-        "Seconds running streams may take to finish after SIGTERM; then they end with an in-stream error.",
+        "Seconds running requests may take to finish after SIGTERM; then streams end with an in-stream error.",
     ),
     Setting(
         "SYSTEM_PROMPT_INJECT",

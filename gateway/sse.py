@@ -96,17 +96,21 @@ class EventStream:
             log.debug("keep-alive not written: %s", exc)
 
     async def error(self, error: GatewayError) -> None:
-        """Write an in-stream error and the terminator; nothing is written after it."""
-        await self._write(encode_event(error.body()) + DONE)
+        """Write an in-stream error and the terminator; nothing is written after it.
+
+        A client that went away meanwhile is not an error of ours: there is nobody left to tell.
+        """
+        with contextlib.suppress(ConnectionResetError):
+            await self._write(encode_event(error.body()) + DONE)
         self._ended = True
 
     async def abort(self, error: GatewayError) -> None:
-        """End a committed stream from outside its handler: `error`, `[DONE]`, end of body.
+        """End a stream from outside its handler: `error`, `[DONE]`, end of body.
 
-        Best effort within 1 s: a client that is gone, or a slow one, is not an error here. An
-        uncommitted response is left to its handler.
+        A stream that has not written anything yet is committed for it (status 200, as a keep-alive
+        would). Best effort within 1 s: a client that is gone, or a slow one, is not an error here.
         """
-        if not self.committed or self._ended:
+        if self._ended:
             return
         with contextlib.suppress(Exception):
             async with asyncio.timeout(1.0):
@@ -150,8 +154,8 @@ class LiveStreams:
         log.info("waiting up to %.1f s for %d running stream(s)", grace, len(tasks))
         await asyncio.wait(tasks, timeout=grace)
         late = [(stream, task) for stream, task in self._streams.items() if not task.done()]
-        for stream, task in late:
-            await stream.abort(error)
+        await asyncio.gather(*(stream.abort(error) for stream, _ in late))
+        for _, task in late:
             task.cancel()
         if late:
             log.warning("ended %d stream(s) still running after the grace period", len(late))

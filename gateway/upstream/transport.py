@@ -111,8 +111,11 @@ class AiohttpTransport:
         self._timeouts = timeouts
         self._session: aiohttp.ClientSession | None = None
         self._urls: dict[str, URL] = {}  # parsed once: the gateway posts to a handful of URLs
+        self._closed = False
 
     def _client(self) -> aiohttp.ClientSession:
+        if self._closed:
+            raise TransportError("the upstream transport is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(
@@ -155,6 +158,7 @@ class AiohttpTransport:
                 response.close()  # unfinished: drop the connection so the upstream stops at once
 
     async def close(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -42,9 +42,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from gateway.upstream.transport import Timeouts, TransportError, TransportTimeout, UpstreamResponse
 
 MAX_HEADER_LIST_SIZE: Final = 64 * 1024  # the response header block we accept
-STREAM_WINDOW: Final = 1024 * 1024  # receive window per stream: the bound on its buffered body
-CONNECTION_WINDOW: Final = 16 * 1024 * 1024  # receive window shared by a connection's streams
+STREAM_WINDOW: Final = 256 * 1024  # receive window per stream: the bound on its buffered body
 MAX_STREAMS_PER_CONNECTION: Final = 100  # our own cap, below a peer that allows "unlimited"
+# Large enough that slow readers holding their full stream windows never starve the others.
+CONNECTION_WINDOW: Final = MAX_STREAMS_PER_CONNECTION * STREAM_WINDOW
 LAST_STREAM_ID: Final = 2**31 - 1
 CLOSE_GRACE: Final = 1.0  # seconds `close()` waits for sockets to close before aborting them
 DEFAULT_WINDOW: Final = 65_535
@@ -116,9 +117,12 @@ class _H2Connection(h2.connection.H2Connection):
     machine open so they can; the pool opens no new streams on such a connection."""
 
     def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[h2.events.Event]]:
+        was_open = self.state_machine.state == h2.connection.ConnectionState.CLIENT_OPEN
+        pending = bytes(self._data_to_send)  # h2 drops queued frames (SETTINGS/PING ACKs) here
         result = super()._receive_goaway_frame(frame)
-        if frame.error_code == h2.errors.ErrorCodes.NO_ERROR:
+        if frame.error_code == h2.errors.ErrorCodes.NO_ERROR and was_open:
             self.state_machine.state = h2.connection.ConnectionState.CLIENT_OPEN
+            self._data_to_send = bytearray(pending) + self._data_to_send
         return result
 
 
@@ -305,6 +309,8 @@ class _Connection(asyncio.Protocol):
             self.h2.send_headers(stream_id, headers, end_stream=end_stream)
         except h2.exceptions.H2Error as exc:
             self.usable = False
+            if not self.streams:
+                self.shutdown()
             raise TransportError(f"could not open an HTTP/2 stream: {type(exc).__name__}: {exc}") from exc
         if stream_id + 2 > LAST_STREAM_ID:
             self.usable = False  # out of stream ids: retire once its streams are done
@@ -450,11 +456,14 @@ class H2Transport:
         self._connections: set[_Connection] = set()
         self._connecting: dict[_Origin, asyncio.Task[_Connection]] = {}
         self._tasks: set[asyncio.Task[_Connection]] = set()
+        self._closed = False
 
     @asynccontextmanager
     async def post(
         self, url: str, headers: Mapping[str, str], body: bytes
     ) -> AsyncIterator[UpstreamResponse]:
+        if self._closed:
+            raise TransportError("the upstream transport is closed")
         origin, request_headers = _request(url, headers)
         stream: _Stream | None = None
         try:
@@ -473,6 +482,7 @@ class H2Transport:
                 stream.conn.release(stream)
 
     async def close(self) -> None:
+        self._closed = True
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()

@@ -295,3 +295,23 @@ async def test_closing_the_service_closes_the_upstream_at_once(gateway):
     await events.__anext__()
     await events.aclose()
     assert transport.opened == transport.closed == 1
+
+
+async def test_late_stream_that_never_wrote_is_ended_in_band_at_shutdown(gateway):
+    from gateway import keys
+    from gateway.errors import UpstreamError
+
+    gate = asyncio.Event()
+    client, _ = await gateway(Reply([HEARTBEAT, gate, text("never"), END]))
+    request = asyncio.ensure_future(client.post(CHAT, json=chat(stream=True)))
+    live = client.app[keys.LIVE_STREAMS]
+    for _ in range(200):
+        if len(live):
+            break
+        await asyncio.sleep(0.005)
+    await live.finish(0.05, UpstreamError("stopping", code="gateway_shutting_down"))
+    response = await request
+    assert response.status == 200
+    events, _ = parse_sse(await asyncio.wait_for(response.text(), 5))
+    assert events == [{"error": events[0]["error"]}, "[DONE]"]
+    assert events[0]["error"]["code"] == "gateway_shutting_down"

@@ -401,7 +401,7 @@ def report(args: argparse.Namespace, idle: dict[str, int], results: list[LevelRe
     )
     lines = [
         "## Concurrent paced streams"
-        + (f" (experiment: gateway listen backlog {args.gateway_backlog})" if args.gateway_backlog else ""),
+        + (f" (gateway BACKLOG {args.gateway_backlog})" if args.gateway_backlog else ""),
         "",
         machine_line(),
         f"Command: `{command}`.",
@@ -411,8 +411,8 @@ def report(args: argparse.Namespace, idle: dict[str, int], results: list[LevelRe
         f"is open at once for about {(nominal_ms / 1000 - args.ramp):g} s. Relay and gateway runs alternate "
         f"per level against the same simulator (run on uvloop); clients are {args.workers} separate driver "
         "processes (aiohttp, `limit=0`, stamps found with one regex over the raw bytes, no JSON or "
-        "protobuf decoding). The simulator listens with a backlog of 4096 (the relay and the gateway with "
-        "aiohttp's default 128 unless stated). Latency is arrival minus the simulator's `time.monotonic_ns()` at write. "
+        "protobuf decoding). The simulator listens with a backlog of 4096, the relay with aiohttp's default "
+        "128, the gateway with its BACKLOG setting (default 1024) unless stated. Latency is arrival minus the simulator's `time.monotonic_ns()` at write. "
         "*Pace* is the p99 stream duration (first to last stamp) over the nominal one: above 1 the "
         "chain could not keep up. *CPU* is the share of one core each process used during the level "
         "(200% = both cores); *busy* is the whole machine's (kernel included, 100% = both cores). "
@@ -493,7 +493,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--gateway-backlog",
         type=int,
         default=0,
-        help="experiment: start the gateway with this listen backlog (0: as shipped, aiohttp's 128)",
+        help="start the gateway with this BACKLOG (0: as shipped, default 1024)",
     )
     parser.add_argument("--section", default="concurrency", help="section of --out to replace")
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS-load.md"))

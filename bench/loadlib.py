@@ -4,9 +4,8 @@ Also two launchers. `python bench/loadlib.py serve-sim --port 0 [simulator optio
 simulator (`tests.fakes`) on uvloop, as the relay and the gateway run, so that the upstream side
 spends as little of the machine's two cores as it can, and with a listen backlog of 4096 instead
 of aiohttp's 128, so that bursts of new upstream connections are not reset by the simulator
-(the real upstream is not a single Python process). `python bench/loadlib.py gateway-backlog N
-[gateway options]` runs `python -m gateway` with its listen backlog raised to N: an experiment,
-the gateway has no setting for it.
+(the real upstream is not a single Python process). The gateway is started as shipped, with its
+`BACKLOG` setting (default 1024) unless a benchmark asks for another value.
 """
 
 from __future__ import annotations
@@ -190,12 +189,11 @@ async def start_stack(*, with_relay: bool, gateway_backlog: int = 0) -> Stack:
         "TOKEN_FILE": str(workdir / ".token"),
         "TOKEN_LIST_FILE": str(workdir / ".token-list"),
     }
-    launch = (
-        ["bench/loadlib.py", "gateway-backlog", str(gateway_backlog)]
-        if gateway_backlog
-        else ["-m", "gateway"]
+    if gateway_backlog:
+        gateway_env["BACKLOG"] = str(gateway_backlog)
+    gateway, gateway_url = await start(
+        [python, "-m", "gateway", "--env-file", "/dev/null"], gateway_env, "stderr"
     )
-    gateway, gateway_url = await start([python, *launch, "--env-file", "/dev/null"], gateway_env, "stderr")
     return Stack(sim, sim_url, gateway, gateway_url, relay, relay_url, token)
 
 
@@ -240,10 +238,5 @@ def serve_sim(argv: list[str]) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["serve-sim"]:
         serve_sim(sys.argv[2:])
-    elif sys.argv[1:2] == ["gateway-backlog"]:
-        from gateway.__main__ import main
-
-        set_listen_backlog(int(sys.argv[2]))
-        sys.exit(main(sys.argv[3:]))
     else:
-        sys.exit("usage: python bench/loadlib.py serve-sim|gateway-backlog N [options]")
+        sys.exit("usage: python bench/loadlib.py serve-sim [options]")

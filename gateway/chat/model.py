@@ -10,16 +10,61 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Role = Literal["user", "assistant"]
+Role = Literal["user", "assistant", "tool"]
 FinishReason = Literal["stop", "tool_calls", "length"]
+ToolChoiceMode = Literal["auto", "none", "required", "named"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """One tool of the request's catalog, validated (tool-calls.md §7.1)."""
+
+    name: str
+    description: str
+    # The JSON Schema as the client sent it (key order kept) and as compact JSON text.
+    parameters: dict[str, object]
+    parameters_json: str
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call the assistant made earlier in the conversation (history), as the client sent it."""
+
+    id: str
+    name: str
+    arguments: str  # the client's raw text; need not be valid JSON (H5)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """The answer to one historical call; `name` comes from the paired call."""
+
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolChoice:
+    mode: ToolChoiceMode = "auto"
+    name: str | None = None  # set when mode == "named"
 
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One conversation turn after system text was taken out (roles are user or assistant)."""
+    """One conversation turn after system text was taken out.
+
+    `user`: text. `assistant`: text (thinking removed, H9) and its `tool_calls`. `tool`: the
+    results answering the directly preceding assistant message, in client order (H6); its
+    `text` is empty. Consecutive user turns are not merged here: encoders own merging (H7).
+    """
 
     role: Role
     text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    results: tuple[ToolResult, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +89,13 @@ class ChatRequest:
     stream: bool
     include_usage: bool = False
     stop: tuple[str, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = ToolChoice()
+    parallel_tool_calls: bool = True
+
+    @property
+    def has_tool_history(self) -> bool:
+        return any(m.tool_calls or m.results for m in self.messages)
 
 
 @dataclass(slots=True)
@@ -113,3 +165,42 @@ class Finish:
 
 
 Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallArgs | ToolCallEnd | Usage | Finish
+
+
+# ---------------------------------------------------------------- the encoded upstream prompt
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayedResult:
+    """One historical call and its result, replayed natively as a `ToolResult` (H10)."""
+
+    tool_call_id: str
+    name: str
+    index: int  # 1-based position in its assistant message
+    raw_args: str
+    parameters_json: str | None
+    content: str
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PromptMessage:
+    """One upstream `ConversationMessage`: HUMAN (`user`) or AI (`assistant`)."""
+
+    role: Literal["user", "assistant"]
+    text: str
+    tool_results: tuple[ReplayedResult, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """What one upstream attempt sends: built from a `ChatRequest` by `tools/encode.py`.
+
+    A non-empty `mcp_tools` selects the native agent flags (N2); otherwise the chat flags.
+    `anchor` is the conversation anchor (M2, M4) the upstream conversation id is derived from.
+    """
+
+    system: str
+    messages: tuple[PromptMessage, ...]
+    mcp_tools: tuple[ToolSpec, ...] = ()
+    anchor: str = ""

@@ -12,10 +12,11 @@ import logging
 from collections.abc import AsyncGenerator
 from typing import Final
 
-from gateway.chat.model import ChatRequest, Event, Finish, TextDelta, ThinkingDelta, Timing, Usage
+from gateway.chat.model import ChatRequest, Event, Finish, Prompt, TextDelta, ThinkingDelta, Timing, Usage
 from gateway.errors import NoTokenConfigured, UpstreamError
 from gateway.tokens.pool import TokenPool
-from gateway.upstream.client import CursorClient
+from gateway.tools.encode import plain_prompt
+from gateway.upstream.client import ChatEvent, CursorClient
 from gateway.upstream.request import UpstreamIdentity
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,10 @@ class ChatService:
         self._client = client
         self._token_file = token_file
 
-    async def events(self, chat: ChatRequest, timing: Timing | None = None) -> AsyncGenerator[Event, None]:
+    async def attempt(
+        self, chat: ChatRequest, prompt: Prompt, timing: Timing | None = None
+    ) -> AsyncGenerator[ChatEvent, None]:
+        """One upstream attempt: lease a token and relay the upstream events as they come."""
         await self._pool.refresh()
         lease = self._pool.lease()
         if lease is None:
@@ -44,12 +48,20 @@ class ChatService:
             )
         identity = lease.entry.identity
         assert identity is not None, "merged pool entries always carry an identity"
-        prompt_chars = len(chat.system) + sum(len(m.text) for m in chat.messages)
-        text_chars = thinking_chars = 0
         if log.isEnabledFor(logging.DEBUG):
             log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
-        upstream = self._client.chat(chat, UpstreamIdentity(lease.jwt, identity), timing)
+        upstream = self._client.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
         # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
+        async with contextlib.aclosing(upstream):
+            async for event in upstream:
+                yield event
+
+    async def events(self, chat: ChatRequest, timing: Timing | None = None) -> AsyncGenerator[Event, None]:
+        """The client-visible events of one chat request, ending with `Usage` then `Finish`."""
+        prompt = plain_prompt(chat)
+        prompt_chars = len(prompt.system) + sum(len(m.text) for m in prompt.messages)
+        text_chars = thinking_chars = 0
+        upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
             async for event in upstream:
                 if isinstance(event, TextDelta):

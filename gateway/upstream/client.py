@@ -19,7 +19,7 @@ from typing import Final
 
 import orjson
 
-from gateway.chat.model import ChatRequest, Finish, TextDelta, ThinkingDelta, Timing
+from gateway.chat.model import ChatRequest, Finish, Prompt, TextDelta, ThinkingDelta, Timing
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
@@ -61,10 +61,10 @@ class CursorClient:
         self._options = options
         self._url = options.base_url + CHAT_PATH
 
-    def encode(self, chat: ChatRequest) -> bytes:
+    def encode(self, chat: ChatRequest, prompt: Prompt) -> bytes:
         """The request body: one Connect envelope; 413 when the message is over the frame limit."""
         message = build_message(
-            chat, client_version=self._options.headers.client_version, now=datetime.now(UTC)
+            chat, prompt, client_version=self._options.headers.client_version, now=datetime.now(UTC)
         )
         payload = message.SerializeToString()
         if len(payload) > MAX_FRAME_BYTES:
@@ -77,9 +77,9 @@ class CursorClient:
         return encode_request_frame(payload)
 
     async def chat(
-        self, chat: ChatRequest, who: UpstreamIdentity, timing: Timing | None = None
+        self, chat: ChatRequest, prompt: Prompt, who: UpstreamIdentity, timing: Timing | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
-        body = self.encode(chat)
+        body = self.encode(chat, prompt)
         headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()))
         content_seen = False
         if timing is not None:

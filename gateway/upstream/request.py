@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-from gateway.chat.model import ChatRequest
+from gateway.chat.model import ChatRequest, Prompt
 from gateway.upstream import checksum
 from gateway.upstream.pb import cursor_pb2 as pb
 
@@ -72,13 +72,12 @@ def _timestamp(now: datetime) -> str:
 
 
 def build_message(
-    chat: ChatRequest, *, client_version: str, now: datetime
+    chat: ChatRequest, prompt: Prompt, *, client_version: str, now: datetime
 ) -> pb.StreamUnifiedChatRequestWithTools:
-    """The request message for a chat without tools (§7.2, §8)."""
+    """The request message for one attempt: `chat` gives the model, `prompt` the conversation (§7.2, §8)."""
     request = pb.StreamUnifiedChatRequest()
     mode = pb.UNIFIED_MODE_CHAT
-    turns = chat.messages or ()
-    conversation = [(HUMAN if m.role == "user" else AI, m.text) for m in turns]
+    conversation = [(HUMAN if m.role == "user" else AI, m.text) for m in prompt.messages]
     if not conversation:
         conversation = [(HUMAN, "")]
     for kind, text in conversation:
@@ -89,8 +88,8 @@ def build_message(
             server_bubble_id = str(uuid.uuid4())
             message.server_bubble_id = server_bubble_id
             header.server_bubble_id = server_bubble_id
-    if chat.system.strip():
-        request.explicit_context.context = chat.system
+    if prompt.system.strip():
+        request.explicit_context.context = prompt.system
     details = request.model_details
     details.model_name = chat.model.upstream_name
     details.azure_state.SetInParent()

@@ -8,8 +8,15 @@ from datetime import UTC, datetime
 
 from gateway.chat.catalog import resolve
 from gateway.chat.model import ChatRequest, Message
+from gateway.tools.encode import plain_prompt
 from gateway.upstream.checksum import Identity, decode_prefix
-from gateway.upstream.request import HeaderOptions, UpstreamIdentity, build_headers, build_message
+from gateway.upstream.request import HeaderOptions, UpstreamIdentity, build_headers
+from gateway.upstream.request import build_message as build_for
+
+
+def build_message(chat: ChatRequest, **kwargs: object):  # type: ignore[no-untyped-def]
+    return build_for(chat, plain_prompt(chat), **kwargs)  # type: ignore[arg-type]
+
 
 IDENTITY = Identity("0123456789abcdef" * 4, "fedcba9876543210" * 4)
 NOW = datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.chat.service import ChatService
+from gateway.chat.turn import ToolOptions
 from gateway.config import Settings
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
@@ -54,11 +56,13 @@ def create_app(
             ),
         ),
     )
-    app[keys.CHAT] = ChatService(pool, client, token_file=settings.token_file)
+    metrics = app[keys.METRICS] = Metrics()
+    app[keys.CHAT] = ChatService(
+        pool, client, token_file=settings.token_file, tools=tool_options(settings), metrics=metrics
+    )
     web_dir = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     live = app[keys.LIVE_STREAMS] = LiveStreams()
-    metrics = app[keys.METRICS] = Metrics()
     metrics.active_streams.set_function(lambda: len(live))
     metrics.tokens.set_function(lambda: pool.size)
     app.on_response_prepare.append(add_request_id)
@@ -66,6 +70,20 @@ def create_app(
     app.cleanup_ctx.append(_lifetime)
     setup_routes(app, settings.route_prefix)
     return app
+
+
+def tool_options(settings: Settings) -> ToolOptions:
+    secret = settings.tool_nonce_secret.encode() if settings.tool_nonce_secret else secrets.token_bytes(32)
+    return ToolOptions(
+        mode=settings.tool_mode,
+        kilo_strict=settings.kilo_tool_strict,
+        retry_max=settings.tool_retry_max,
+        required_prose_max=settings.tool_required_prose_max,
+        call_max_bytes=settings.tool_call_max_bytes,
+        nonce_scope=settings.tool_nonce_scope,
+        nonce_secret=secret,
+        settle_seconds=settings.native_tool_settle_ms / 1000,
+    )
 
 
 async def _finish_streams(app: web.Application) -> None:

@@ -24,6 +24,9 @@ class ConfigError(ValueError):
 
 HttpVersion = Literal["1.1", "2", "auto"]
 ThinkingOutput = Literal["hidden", "reasoning_content", "think_tags"]
+ToolMode = Literal["auto", "native", "emulate"]
+ToolStreamMode = Literal["complete", "fragmented"]
+NonceScope = Literal["conversation", "request"]
 ChecksumAlphabet = Literal["urlsafe", "standard"]
 
 
@@ -66,6 +69,23 @@ def _choice(*allowed: str) -> Callable[[str], str]:
         if lowered not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}, got {value!r}")
         return lowered
+
+    return parse
+
+
+def _thinking_output(value: str) -> str:
+    """`tags` is accepted as another name for `think_tags`."""
+    lowered = value.strip().lower()
+    return (
+        "think_tags" if lowered == "tags" else _choice("hidden", "reasoning_content", "think_tags")(lowered)
+    )
+
+
+def _secret(min_length: int) -> Callable[[str], str]:
+    def parse(value: str) -> str:
+        if value and len(value) < min_length:
+            raise ValueError(f"must be empty or at least {min_length} characters long")
+        return value
 
     return parse
 
@@ -202,8 +222,70 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting(
         "THINKING_OUTPUT",
         "hidden",
-        _choice("hidden", "reasoning_content", "think_tags"),
-        "How thinking of `-thinking` models reaches clients: `hidden`, `reasoning_content`, `think_tags`.",
+        _thinking_output,
+        "How thinking reaches clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled `tags`).",
+    ),
+    # ---- tool calls (tool-calls.md §11)
+    Setting(
+        "TOOL_MODE",
+        "auto",
+        _choice("auto", "native", "emulate"),
+        "How client tools reach Cursor: `native` MCP tools, `emulate` (a text grammar), or `auto` "
+        "(native, falling back to emulation once when Cursor rejects it).",
+    ),
+    Setting(
+        "KILO_TOOL_STRICT",
+        "false",
+        _bool,
+        "With tools and `tool_choice: auto`, require a tool call (retrying a reply without one).",
+    ),
+    Setting(
+        "TOOL_RETRY_MAX",
+        "1",
+        _int_range(0, 3),
+        "Hidden corrective retries for a missing or invalid tool call.",
+    ),
+    Setting(
+        "TOOL_REQUIRED_PROSE_MAX",
+        "4000",
+        _int_range(0, 1_000_000),
+        "When a tool call is required, cut an attempt after this many characters of prose and retry (0: off).",
+    ),
+    Setting(
+        "TOOL_STREAM_MODE",
+        "complete",
+        _choice("complete", "fragmented"),
+        "Stream each tool call as one complete delta, or its arguments in pieces.",
+    ),
+    Setting(
+        "TOOL_ARGS_CHUNK_CHARS",
+        "512",
+        _int_range(16, 65_536),
+        "Largest argument piece in `fragmented` tool stream mode, in characters.",
+    ),
+    Setting(
+        "TOOL_CALL_MAX_BYTES",
+        str(8 * MIB),
+        _int_range(1024, 64 * MIB),
+        "Largest tool call body the gateway buffers; a larger call is refused as invalid.",
+    ),
+    Setting(
+        "TOOL_NONCE_SCOPE",
+        "conversation",
+        _choice("conversation", "request"),
+        "Emulation markers carry a nonce per `conversation` (keeps prompt caching) or per `request`.",
+    ),
+    Setting(
+        "TOOL_NONCE_SECRET",
+        "",
+        _secret(16),
+        "Secret for conversation nonces (at least 16 characters); empty picks a random one at start-up.",
+    ),
+    Setting(
+        "NATIVE_TOOL_SETTLE_MS",
+        "250",
+        _int_range(0, 5000),
+        "After a native tool call, how long to wait for further parallel calls, in milliseconds.",
     ),
     Setting(
         "WEB_DIR",
@@ -243,6 +325,16 @@ class Settings:
     max_input_length: int
     max_body_bytes: int
     thinking_output: ThinkingOutput
+    tool_mode: ToolMode
+    kilo_tool_strict: bool
+    tool_retry_max: int
+    tool_required_prose_max: int
+    tool_stream_mode: ToolStreamMode
+    tool_args_chunk_chars: int
+    tool_call_max_bytes: int
+    tool_nonce_scope: NonceScope
+    tool_nonce_secret: str
+    native_tool_settle_ms: int
     web_dir: str
     demo: bool
     debug: bool

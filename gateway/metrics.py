@@ -68,6 +68,28 @@ class Metrics:
             "cursor2api_active_streams", "Streaming answers in progress.", registry=self.registry
         )
         self.tokens = Gauge("cursor2api_tokens", "Cursor tokens in the pool.", registry=self.registry)
+        # tool calls (tool-calls.md §11)
+        self.tool_calls = Counter(
+            "tool_calls",
+            "Tool calls by source (native, emulated) and outcome (emitted, repaired, coerced, dropped).",
+            ("source", "outcome"),
+            registry=self.registry,
+        )
+        self.tool_invalid = Counter(
+            "tool_invalid", "Invalid tool calls by reason.", ("reason",), registry=self.registry
+        )
+        self.tool_retries = Counter(
+            "tool_retries",
+            "Hidden corrective attempts by reason (invalid, miss).",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.tool_truncated = Counter(
+            "tool_truncated", "Turns whose last tool call was cut off and dropped.", registry=self.registry
+        )
+        self.tool_mode_fallback = Counter(
+            "tool_mode_fallback", "Native tool attempts redone in emulation.", registry=self.registry
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncGenerator
 from typing import Final
 
 from gateway.chat.model import ChatRequest, Event, Finish, Prompt, TextDelta, ThinkingDelta, Timing, Usage
+from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
 from gateway.errors import NoTokenConfigured, UpstreamError
+from gateway.metrics import Metrics
 from gateway.tokens.pool import TokenPool
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.client import ChatEvent, CursorClient
@@ -29,10 +32,20 @@ def estimate_tokens(chars: int) -> int:
 
 
 class ChatService:
-    def __init__(self, pool: TokenPool, client: CursorClient, *, token_file: str) -> None:
+    def __init__(
+        self,
+        pool: TokenPool,
+        client: CursorClient,
+        *,
+        token_file: str,
+        tools: ToolOptions | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._pool = pool
         self._client = client
         self._token_file = token_file
+        self._tools = tools or ToolOptions(nonce_secret=secrets.token_bytes(32))
+        self._metrics = metrics
 
     async def attempt(
         self, chat: ChatRequest, prompt: Prompt, timing: Timing | None = None
@@ -58,6 +71,12 @@ class ChatService:
 
     async def events(self, chat: ChatRequest, timing: Timing | None = None) -> AsyncGenerator[Event, None]:
         """The client-visible events of one chat request, ending with `Usage` then `Finish`."""
+        if tool_layer_active(chat):
+            turn = ToolTurn(self.attempt, chat, self._tools, timing, metrics=self._metrics)
+            async with contextlib.aclosing(turn.events()) as tool_events:
+                async for tool_event in tool_events:
+                    yield tool_event
+            return
         prompt = plain_prompt(chat)
         prompt_chars = len(prompt.system) + sum(len(m.text) for m in prompt.messages)
         text_chars = thinking_chars = 0

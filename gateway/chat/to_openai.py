@@ -9,10 +9,20 @@ in `<think>…</think>` inside `content` (`think_tags`). Pure: no I/O, no clock 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Usage
+from gateway.chat.model import (
+    Event,
+    Finish,
+    FinishReason,
+    TextDelta,
+    ThinkingDelta,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
 
 THINK_OPEN: Final = "<think>"
 THINK_CLOSE: Final = "</think>\n\n"
@@ -45,7 +55,10 @@ class ChunkWriter:
     model: str
     thinking_output: str
     include_usage: bool = False
+    tool_stream_mode: str = "complete"
+    args_chunk_chars: int = 512
     _thinking_open: bool = field(default=False, init=False)
+    _call: ToolCallStart | None = field(default=None, init=False)
     _usage: Usage | None = field(default=None, init=False)
 
     def _chunk(self, delta: dict[str, Any], finish: FinishReason | None = None) -> dict[str, Any]:
@@ -62,6 +75,19 @@ class ChunkWriter:
 
     def role(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
+
+    def _close_thinking(self) -> list[dict[str, Any]]:
+        """K4: `</think>` alone when a call or the end follows the thinking."""
+        if not self._thinking_open:
+            return []
+        self._thinking_open = False
+        return [self._chunk({"content": THINK_CLOSE.rstrip()})]
+
+    def _tool_chunk(self, call: ToolCallStart, arguments: str) -> dict[str, Any]:
+        function = {"name": call.name, "arguments": arguments}
+        return self._chunk(
+            {"tool_calls": [{"index": call.index, "id": call.id, "type": "function", "function": function}]}
+        )
 
     def render(self, event: Event) -> list[dict[str, Any]]:
         if isinstance(event, TextDelta):
@@ -80,11 +106,24 @@ class ChunkWriter:
                     text = THINK_OPEN + text
                 return [self._chunk({"content": text})]
             return []
+        if isinstance(event, ToolCallStart):
+            self._call = event
+            chunks = self._close_thinking()
+            if self.tool_stream_mode == "fragmented":
+                chunks.append(self._tool_chunk(event, ""))
+            return chunks
+        if isinstance(event, ToolCallEnd):
+            start, self._call = self._call, None
+            assert start is not None and start.index == event.index, "ToolCallEnd without its start (E2)"
+            if self.tool_stream_mode != "fragmented":
+                return [self._tool_chunk(start, event.arguments)]  # O8
+            size = self.args_chunk_chars
+            return [  # O9: pieces of the validated arguments, at code-point boundaries
+                self._chunk({"tool_calls": [{"index": event.index, "function": {"arguments": piece}}]})
+                for piece in (event.arguments[i : i + size] for i in range(0, len(event.arguments), size))
+            ]
         if isinstance(event, Finish):
-            chunks = []
-            if self._thinking_open:
-                self._thinking_open = False
-                chunks.append(self._chunk({"content": THINK_CLOSE.rstrip()}))
+            chunks = self._close_thinking()
             chunks.append(self._chunk({}, event.reason))
             if self.include_usage and self._usage is not None:
                 chunks.append(
@@ -114,13 +153,25 @@ def completion(
     finish: FinishReason,
     usage: Usage,
     thinking_output: str,
+    tool_calls: Sequence[tuple[str, str, str]] = (),
 ) -> dict[str, Any]:
-    """A non-streaming `chat.completion` with the same content the stream would carry."""
-    message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+    """A non-streaming `chat.completion` with the same content the stream would carry.
+
+    `tool_calls` are `(id, name, arguments)`; with calls and no text, `content` is null (O1).
+    """
+    content: str | None = text
+    if thinking and thinking_output == "think_tags":
+        content = THINK_OPEN + thinking + (THINK_CLOSE + text if text else THINK_CLOSE.rstrip())
+    elif not text and tool_calls:
+        content = None
+    message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
     if thinking and thinking_output == "reasoning_content":
         message["reasoning_content"] = thinking
-    elif thinking and thinking_output == "think_tags":
-        message["content"] = THINK_OPEN + thinking + (THINK_CLOSE + text if text else THINK_CLOSE.rstrip())
+    if tool_calls:
+        message["tool_calls"] = [
+            {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+            for call_id, name, arguments in tool_calls
+        ]
     return {
         "id": id,
         "object": "chat.completion",

@@ -22,7 +22,17 @@ from aiohttp.web_protocol import RequestPayloadError
 from gateway import keys
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
-from gateway.chat.model import Event, Finish, FinishReason, TextDelta, ThinkingDelta, Timing, Usage
+from gateway.chat.model import (
+    Event,
+    Finish,
+    FinishReason,
+    TextDelta,
+    ThinkingDelta,
+    Timing,
+    ToolCallEnd,
+    ToolCallStart,
+    Usage,
+)
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id
 from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
 from gateway.middlewares import count_error
@@ -62,6 +72,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
             model=body.model,
             thinking_output=settings.thinking_output,
             include_usage=body.include_usage,
+            tool_stream_mode=settings.tool_stream_mode,
+            args_chunk_chars=settings.tool_args_chunk_chars,
         )
         return await _stream(request, events, writer, timing, settings.keepalive_seconds)
     response = await _complete(events, body.model, settings.thinking_output, timing)
@@ -139,6 +151,8 @@ async def _complete(
 ) -> web.Response:
     text: list[str] = []
     thinking: list[str] = []
+    calls: list[tuple[str, str, str]] = []
+    started: dict[int, ToolCallStart] = {}
     usage = Usage(0, 0)
     finish: FinishReason = "stop"
     async for event in events:
@@ -146,6 +160,11 @@ async def _complete(
             text.append(event.text)
         elif isinstance(event, ThinkingDelta):
             thinking.append(event.text)
+        elif isinstance(event, ToolCallStart):
+            started[event.index] = event
+        elif isinstance(event, ToolCallEnd):
+            start = started[event.index]
+            calls.append((start.id, start.name, event.arguments))
         elif isinstance(event, Usage):
             usage = event
         elif isinstance(event, Finish):
@@ -160,5 +179,6 @@ async def _complete(
         finish=finish,
         usage=usage,
         thinking_output=thinking_output,
+        tool_calls=calls,
     )
     return web.Response(body=orjson.dumps(payload), content_type="application/json")

@@ -1,4 +1,4 @@
-"""The event-stream invariants E1–E6 of tool-calls.md §2.4, applied to every pipeline test's output."""
+"""The event-stream invariants E1-E6 of tool-calls.md §2.4, applied to every pipeline test's output."""
 
 from __future__ import annotations
 

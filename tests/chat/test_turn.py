@@ -44,12 +44,13 @@ def tool(name: str, schema: dict[str, object] | None = None, *, strict: bool = F
 
 
 TOOLS = (tool("read_file"), tool("write_file"))
+AUTO = ToolChoice()
 
 
 def chat(
     *,
     tools: tuple[ToolSpec, ...] = TOOLS,
-    choice: ToolChoice = ToolChoice(),
+    choice: ToolChoice = AUTO,
     parallel: bool = True,
 ) -> ChatRequest:
     model = resolve("gpt-4o")
@@ -276,6 +277,7 @@ async def test_truncation_after_one_good_call_keeps_the_call_p13() -> None:
     events, metrics = await run(Attempts([[TextDelta(text), Finish("stop")]]), chat())
     assert calls(events) == [("read_file", {"path": "a"})]
     assert finish(events) == "tool_calls"
+    assert metric(metrics, "tool_truncated_total") == 1
 
 
 async def test_upstream_failure_after_a_decided_turn_is_not_an_error_p14() -> None:

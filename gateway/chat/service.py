@@ -15,6 +15,7 @@ from typing import Final
 from gateway.chat.model import ChatRequest, Event, Finish, Prompt, TextDelta, ThinkingDelta, Timing, Usage
 from gateway.errors import NoTokenConfigured, UpstreamError
 from gateway.tokens.pool import TokenPool
+from gateway.tools.calls import NativeToolFrame
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.client import ChatEvent, CursorClient
 from gateway.upstream.request import UpstreamIdentity
@@ -64,6 +65,8 @@ class ChatService:
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
             async for event in upstream:
+                if isinstance(event, NativeToolFrame):
+                    continue  # no tools are declared on this path: a tool request is not relayed
                 if isinstance(event, TextDelta):
                     text_chars += len(event.text)
                 elif isinstance(event, ThinkingDelta):

@@ -247,3 +247,21 @@ async def test_the_simulator_accepts_native_requests_and_returns_tool_frames(sim
     frames = [e for e in events if isinstance(e, NativeToolFrame)]
     assert frames and all(f.tool == 19 and f.mcp_name == "grep" for f in frames)
     assert frames[-1].is_last_message and json.loads(frames[-1].raw_args)
+
+
+async def test_s1_plain_request_through_the_gateway_reaches_upstream_unchanged(sim_gateway):
+    """S1, H8: no tools, no history: no preamble, no note, and `<<call:` in user text is sent as is."""
+    client, sim = await sim_gateway()
+    user = "Explain <<call:0123abcd>> and <write_to_file><path>a</path></write_to_file>"
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": user}],
+        "tool_choice": "auto",
+        "tools": [],
+    }
+    response = await client.post("/v1/chat/completions", json=body)
+    assert response.status == 200
+    record = sim.chat_records[-1].chat
+    assert record is not None
+    assert [m.text for m in record.conversation] == [user]
+    assert not record.HasField("explicit_context") and not record.mcp_tools and record.is_chat

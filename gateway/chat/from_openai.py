@@ -7,8 +7,9 @@ encoders merge, H7); the `tool` messages answering one assistant message become 
 
 `MAX_INPUT_LENGTH` trimming: when the conversation is longer, the oldest units are dropped first.
 A unit is one message, or an assistant message with tool calls together with its results (H4).
-The system context, the last user message and the newest unit are never dropped; if the rest
-still does not fit, the request is refused with 400 `context_length_exceeded`. Pure.
+The system context and the tool catalog count against the limit and are never dropped, nor are the
+last user message and the newest unit (the latest results the model is to act on); if these
+alone do not fit, the request is refused with 400 `context_length_exceeded`. Pure.
 """
 
 from __future__ import annotations
@@ -27,15 +28,16 @@ def to_chat_request(body: ChatBody, model: ModelInfo, *, inject: str, max_input_
     if inject.strip():
         system_parts.append(inject)
     system = "\n\n".join(system_parts)
-    turns = _turns(body.messages)
+    tools = tuple(tool_spec(t) for t in body.tools)
+    fixed = len(system) + sum(len(t.name) + len(t.description) + len(t.parameters_json) for t in tools)
     return ChatRequest(
         model=model,
         system=system,
-        messages=trim(turns, max_input_length - len(system)),
+        messages=trim(_turns(body.messages), max_input_length - fixed),
         stream=body.stream,
         include_usage=body.include_usage,
         stop=body.stop,
-        tools=tuple(tool_spec(t) for t in body.tools),
+        tools=tools,
         tool_choice=body.tool_choice or ToolChoice(),
         parallel_tool_calls=body.parallel_tool_calls,
     )
@@ -115,7 +117,7 @@ def trim(turns: Sequence[Message], budget: int) -> tuple[Message, ...]:
     if total > budget:
         raise ContextTooLong(
             f"The conversation needs {total} characters even after dropping its oldest turns, over this "
-            f"gateway's limit (MAX_INPUT_LENGTH, less the system context). Shorten the latest messages.",
+            f"gateway's limit (MAX_INPUT_LENGTH, less the system context and tools). Shorten the latest messages.",
             param="messages",
         )
     return tuple(m for unit, kept in zip(units, keep, strict=True) if kept for m in unit)

@@ -244,3 +244,18 @@ def test_trim_properties(turns, budget):
     assert sum(size[k] for k in kept_units) <= budget
     if dropped:
         assert sum(size) - sum(size[k] for k in dropped[:-1]) > budget
+
+
+def test_the_tool_catalog_counts_against_the_limit():
+    tools = [{"type": "function", "function": {"name": "t", "description": "d" * 40}}]
+    messages = [
+        {"role": "user", "content": "1" * 30},
+        {"role": "assistant", "content": "2" * 30},
+        {"role": "user", "content": "3" * 30},
+    ]
+    catalog = 1 + 40 + len('{"type":"object","properties":{}}')
+    assert len(convert_body(limit=catalog + 90, messages=messages, tools=tools).messages) == 3
+    assert [m.text for m in convert_body(limit=catalog + 89, messages=messages, tools=tools).messages] == [
+        "2" * 30,
+        "3" * 30,
+    ]

@@ -211,7 +211,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "MAX_INPUT_LENGTH",
         "2000000",
         _int_range(1000, 100_000_000),
-        "Largest conversation, in characters, sent upstream; longer ones get 400 `context_length_exceeded`.",
+        "Largest conversation, in characters, sent upstream; the oldest turns are dropped to fit, else 400 `context_length_exceeded`.",
     ),
     Setting(
         "MAX_BODY_BYTES",

@@ -18,6 +18,7 @@ from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
 from gateway.errors import NoTokenConfigured, UpstreamError
 from gateway.metrics import Metrics
 from gateway.tokens.pool import TokenPool
+from gateway.tools.calls import NativeToolFrame
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.client import ChatEvent, CursorClient
 from gateway.upstream.request import UpstreamIdentity
@@ -83,6 +84,8 @@ class ChatService:
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
             async for event in upstream:
+                if isinstance(event, NativeToolFrame):
+                    continue  # no tools are declared on this path: a tool request is not relayed
                 if isinstance(event, TextDelta):
                     text_chars += len(event.text)
                 elif isinstance(event, ThinkingDelta):

@@ -83,9 +83,17 @@ class ChatService:
         text_chars = thinking_chars = 0
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
-            async for event in upstream:
-                if isinstance(event, NativeToolFrame):
-                    continue  # no tools are declared on this path: a tool request is not relayed
+            async for frame in upstream:
+                event: TextDelta | ThinkingDelta | Finish
+                if isinstance(frame, NativeToolFrame):
+                    # No tools are declared on this path: a tool request is not relayed. Once it is
+                    # complete the upstream waits for a result that never comes, so the turn ends.
+                    if frame.is_streaming and not frame.is_last_message:
+                        continue
+                    log.warning("upstream asked for tool %s (%r); ending the turn", frame.tool, frame.name)
+                    event = Finish("stop")
+                else:
+                    event = frame
                 if isinstance(event, TextDelta):
                     text_chars += len(event.text)
                 elif isinstance(event, ThinkingDelta):
@@ -101,4 +109,6 @@ class ChatService:
                         completion_tokens=estimate_tokens(text_chars) + reasoning,
                         reasoning_tokens=reasoning,
                     )
+                    yield event
+                    return
                 yield event

@@ -18,7 +18,7 @@ from typing import Final, Literal
 
 import orjson
 from jsonschema.exceptions import SchemaError
-from jsonschema.validators import Draft202012Validator, validator_for
+from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
 from gateway.chat.model import ToolCall, ToolChoice
 from gateway.errors import InvalidRequest
@@ -470,7 +470,12 @@ def _check_schema(schema: object, path: str) -> None:
         raise _schema_error(
             path, f"the reference {remote!r} is not local; only '#...' references are allowed."
         )
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):
+        raise _schema_error(path, "'$schema' must be a string.")
     cls = validator_for(schema, default=Draft202012Validator)
+    if cls is Draft3Validator:
+        raise _schema_error(path, "draft-03 schemas are not supported; use draft-04 or later.")
     try:
         cls.check_schema(schema)
     except SchemaError as exc:

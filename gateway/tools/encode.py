@@ -42,9 +42,19 @@ NONE_CHOICE: Final = ToolChoice("none")
 
 
 def plain_prompt(chat: ChatRequest) -> Prompt:
+    """S1: the conversation as it is. Tool history (which the inert path never gets from a
+    tool-aware caller) is kept as plain text lines so that nothing is lost."""
     messages: list[PromptMessage] = []
     for m in chat.messages:
-        _append(messages, "user" if m.role == "user" else "assistant", m.text)
+        if m.role == "tool":
+            _append(
+                messages, "user", "\n\n".join(f"[tool result {r.call_id}]\n{r.content}" for r in m.results)
+            )
+            continue
+        lines = [f"[tool call {c.id}] {c.name}({c.arguments})" for c in m.tool_calls]
+        _append(
+            messages, m.role, "\n".join([m.text, *lines]) if m.text and lines else m.text or "\n".join(lines)
+        )
     if not messages:
         messages.append(PromptMessage("user", ""))
     return Prompt(system=chat.system, messages=tuple(messages), anchor=anchor(chat))

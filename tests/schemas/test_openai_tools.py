@@ -95,6 +95,13 @@ SEVEN_ONE = [
         "invalid_tool_schema",
     ),
     ({"tools": [tool(parameters=nested(33))]}, "tools[0].function.parameters", "invalid_tool_schema"),
+    ({"tools": [tool(parameters={"$schema": []})]}, "tools[0].function.parameters", "invalid_tool_schema"),
+    ({"tools": [tool(parameters={"$schema": 5})]}, "tools[0].function.parameters", "invalid_tool_schema"),
+    (
+        {"tools": [tool(parameters={"$schema": "http://json-schema.org/draft-03/schema#"})]},
+        "tools[0].function.parameters",
+        "invalid_tool_schema",
+    ),
     (
         {"tools": [tool(parameters={"type": "object", "description": "x" * 65_536})]},
         "tools[0].function.parameters",
@@ -398,9 +405,11 @@ schemas = st.one_of(
                 [
                     "http://json-schema.org/draft-07/schema#",
                     "https://json-schema.org/draft/2020-12/schema",
+                    "http://json-schema.org/draft-03/schema#",
                     "x",
                 ]
-            ),
+            )
+            | json_values,
         },
     ),
 )
@@ -516,3 +525,68 @@ def test_fuzz_tools_choice_and_history_never_500(data):
     ):
         message = build_message(chat, prompt, client_version="2.6.21", now=now)
         assert message.SerializeToString()
+
+
+KEYWORDS = [
+    "$schema",
+    "$id",
+    "$ref",
+    "$anchor",
+    "$dynamicRef",
+    "$dynamicAnchor",
+    "$defs",
+    "definitions",
+    "$vocabulary",
+    "$recursiveRef",
+    "id",
+    "type",
+    "properties",
+    "required",
+    "items",
+    "prefixItems",
+    "additionalProperties",
+    "pattern",
+    "patternProperties",
+    "format",
+    "enum",
+    "const",
+    "minLength",
+    "maximum",
+    "exclusiveMaximum",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "not",
+    "if",
+    "then",
+    "else",
+    "dependentSchemas",
+    "dependencies",
+    "unevaluatedProperties",
+    "contentMediaType",
+    "propertyNames",
+    "contains",
+    "minContains",
+]
+
+
+@given(
+    st.recursive(
+        st.dictionaries(st.sampled_from(KEYWORDS), json_values, max_size=4),
+        lambda inner: st.dictionaries(
+            st.sampled_from(KEYWORDS), inner | st.lists(inner, max_size=2), max_size=4
+        ),
+        max_leaves=12,
+    )
+)
+def test_fuzz_schema_keywords_are_accepted_or_a_400(schema):
+    try:
+        parsed = parse_chat_body(body(tools=[tool(parameters=schema)]))
+    except InvalidRequest as exc:
+        assert (exc.status, exc.code, exc.param) == (
+            400,
+            "invalid_tool_schema",
+            "tools[0].function.parameters",
+        )
+        return
+    assert parsed.tools[0].parameters == schema

@@ -526,3 +526,17 @@ def test_b2_a_message_encoding_does_not_depend_on_later_messages(turns):
         assert head.system == full.system
         for x, y in zip(head.messages[:-1], full.messages, strict=False):
             assert x == y
+
+
+def test_plain_prompt_keeps_tool_history_as_text_lines():
+    """The inert path is not meant for tool history; if it gets some, nothing is lost."""
+    chat = chat_of(HISTORY)
+    assert texts(plain_prompt(chat)) == [
+        ("user", "read a and b"),
+        (
+            "assistant",
+            'Reading both.\n[tool call c1] read_file({ "path" : "a.txt", "n": 1.50, "z": "é" })\n'
+            "[tool call c2] ls(not json {)",
+        ),
+        ("user", '[tool result c2]\nline "1"\n\\back\\slash\n```code```\n\n[tool result c1]\nA\nB\n\nthanks'),
+    ]

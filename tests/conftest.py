@@ -57,6 +57,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "TOKEN_FILE": str(tmp_path / ".token"),
             "TOKEN_LIST_FILE": str(tmp_path / ".token-list"),
             "CURSOR_BASE_URL": "http://127.0.0.1:9",
+            "DATA_DIR": str(tmp_path / "data"),
         }
         values.update({key.upper(): str(value) for key, value in overrides.items()})
         return Settings.from_mapping(values)

@@ -15,7 +15,11 @@ from gateway.upstream.checksum import Identity
 
 ELLIPSIS: Final = "…"
 _JWT_IN_TEXT: Final = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_HEX64: Final = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{64}(?![0-9a-fA-F])")
+_HEX64: Final = re.compile(r"[0-9a-fA-F]{64}")
+# A stored checksum: optional 8-character time prefix, machine id, optional "/" + mac machine id.
+_CHECKSUM: Final = re.compile(
+    r"(?P<prefix>[A-Za-z0-9+/_-]{8})?(?P<m>[0-9a-fA-F]{64})(?:/(?P<c>[0-9a-fA-F]{64}))?"
+)
 
 
 def mask_token(jwt: str) -> str:
@@ -35,7 +39,24 @@ def mask_identity(identity: Identity) -> str:
     return masked
 
 
+def _mask_checksum(match: re.Match[str]) -> str:
+    masked = (match.group("prefix") or "") + mask_hex(match.group("m"))
+    if match.group("c") is not None:
+        masked += "/" + mask_hex(match.group("c"))
+    return masked
+
+
+def _mask_line(line: str) -> str:
+    line = _JWT_IN_TEXT.sub(lambda m: mask_token(m.group()), line)
+    head, comma, tail = line.rpartition(",")
+    if comma:
+        stripped = tail.strip()
+        match = _CHECKSUM.fullmatch(stripped)
+        if match is not None:
+            tail = tail.replace(stripped, _mask_checksum(match))
+    return _HEX64.sub(lambda m: mask_hex(m.group()), head + comma + tail)
+
+
 def mask_file_text(text: str) -> str:
-    """`.token` / `.token-list` text with every token and machine id masked."""
-    text = _JWT_IN_TEXT.sub(lambda m: mask_token(m.group()), text)
-    return _HEX64.sub(lambda m: mask_hex(m.group()), text)
+    """`.token` / `.token-list` text with every token and machine id masked, line by line."""
+    return "\n".join(_mask_line(line) for line in text.split("\n"))

@@ -150,3 +150,17 @@ async def test_the_log_row_names_the_token_that_answered(sim_gateway):
     assert row["token_info"]["alias"] == "b" and row["attempts"] == 2 and row["status"] == "success"
     assert row["token_info"]["fingerprint"] == fingerprint(jwts["b"])
     assert jwts["b"] not in repr(answer)
+
+
+async def test_no_token_configured_and_no_healthy_token_are_distinct(sim_gateway):
+    client, sim = await sim_gateway(pool=TokenPool.fixed([]))
+    response = await client.post(CHAT, json=body())
+    assert response.status == 503 and (await response.json())["error"]["code"] == "no_token_configured"
+    pool, _ = pool_of("a")
+    pool.failed(pool.lease(), "rate", "rate_limit_exceeded: slow down", hint=42)
+    client, sim = await sim_gateway(pool=pool)
+    response = await client.post(CHAT, json=body())
+    error = (await response.json())["error"]
+    assert response.status == 503 and error["code"] == "no_available_tokens"
+    assert "1 cooling down" in error["message"] and 40 <= int(response.headers["Retry-After"]) <= 42
+    assert sim.chat_records == []

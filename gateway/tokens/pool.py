@@ -259,34 +259,33 @@ class TokenPool:
 
     # ---------------------------------------------------------------- selection
 
-    def state_of(self, jwt: str, *, model: str | None = None) -> State:
+    def state_of(self, jwt: str) -> State:
         """The token's state now (lazily ends cooldowns and exhaustion that have run out)."""
-        health = self._health[jwt]
-        now = self._clock()
+        return self._state(self._health[jwt], self._clock(), self._wall() + self.policy.expiry_margin)
+
+    @staticmethod
+    def _state(health: Health, now: float, expires_before: float) -> State:
         if health.state in ("cooling_down", "exhausted") and health.until is not None and health.until <= now:
             health.state, health.until, health.until_wall = "active", None, None
-        expiring = health.exp is not None and health.exp <= self._wall() + self.policy.expiry_margin
-        if health.state == "active" and expiring:
+        if health.state == "active" and health.exp is not None and health.exp <= expires_before:
             return "expired"
         return health.state
-
-    def _usable(self, entry: TokenEntry, model: str | None) -> bool:
-        if entry.identity is None or self.state_of(entry.jwt) != "active":
-            return False
-        if model is not None:
-            blocked = self._health[entry.jwt].plan_blocked.get(model)
-            if blocked is not None and blocked > self._clock():
-                return False
-        return True
 
     def lease(self, *, exclude: Collection[str] = (), model: str | None = None) -> Lease | None:
         """The next usable token not in `exclude` (JWTs), per the strategy; None if there is none."""
         count = len(self._entries)
-        candidates = [
-            i
-            for i in range(count)
-            if self._entries[i].jwt not in exclude and self._usable(self._entries[i], model)
-        ]
+        now = self._clock()
+        expires_before = self._wall() + self.policy.expiry_margin
+        candidates = []
+        for i, entry in enumerate(self._entries):
+            if entry.identity is None or entry.jwt in exclude:
+                continue
+            health = self._health[entry.jwt]
+            if self._state(health, now, expires_before) != "active":
+                continue
+            if model is not None and health.plan_blocked.get(model, -math.inf) > now:
+                continue
+            candidates.append(i)
         if not candidates:
             return None
         strategy = self.policy.strategy

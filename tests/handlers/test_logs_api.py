@@ -93,3 +93,21 @@ async def test_logging_off_with_an_empty_data_dir(gateway, make_settings):
     assert (await client.post(CHAT, json=chat())).status == 200
     answer = await logs(client)
     assert answer["total"] == 0 and answer["enabled"] is False
+
+
+async def test_closing_the_app_writes_the_queued_rows(aiohttp_client, make_settings, tmp_path):
+    import sqlite3
+
+    from gateway.app import create_app
+    from tests.scripted import ScriptedTransport
+
+    settings = make_settings()
+    app = create_app(
+        settings, transport=ScriptedTransport(*[reply("ok") for _ in range(5)]), pool=fixed_pool()
+    )
+    client = await aiohttp_client(app, headers={"Authorization": "Bearer test-key"})
+    for _ in range(5):
+        assert (await client.post(CHAT, json=chat())).status == 200
+    await client.close()  # runs the cleanup context: no explicit flush
+    with sqlite3.connect(tmp_path / "data" / "requests.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM requests").fetchone()[0] == 5

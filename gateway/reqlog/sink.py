@@ -169,13 +169,19 @@ class RequestLog:
         """Create the folder and schema, prune once, start the writer thread. Blocking."""
         if self.path is None or self._thread is not None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        connection = self._connect()
         try:
-            connection.executescript(_SCHEMA)
-            self._prune(connection)
-        finally:
-            connection.close()
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            connection = self._connect()
+            try:
+                connection.executescript(_SCHEMA)
+                self._prune(connection)
+            finally:
+                connection.close()
+        except (OSError, sqlite3.Error) as exc:
+            # Request logging is bookkeeping: the gateway still serves, and says why nothing is logged.
+            log.error("request log disabled: %s cannot be used (%s); check DATA_DIR", self.path, exc)
+            self.path = None
+            return
         self._thread = threading.Thread(target=self._run, name="reqlog-writer", daemon=True)
         self._thread.start()
 

@@ -170,3 +170,13 @@ def test_killing_the_writer_mid_write_leaves_a_readable_database(tmp_path):
     sink.submit(record(1))
     sink.close()
     assert sink.query(LogQuery(limit=1)).total == count + 1
+
+
+def test_an_unusable_data_dir_disables_logging_instead_of_failing(tmp_path, caplog):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    sink = RequestLog(blocker / "data", Retention(1, 1))
+    sink.open()
+    sink.submit(record(1))
+    assert not sink.enabled and "request log disabled" in caplog.text
+    sink.close()

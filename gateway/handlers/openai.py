@@ -57,6 +57,9 @@ async def read_body(request: web.Request) -> bytes:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     body = parse_chat_body(await read_body(request))
+    record = request.get(keys.REQUEST_RECORD)
+    if record is not None:
+        record.describe(model=body.model, stream=body.stream)
     model = resolve(body.model)
     if model is None:
         raise ModelNotFound(body.model)
@@ -65,6 +68,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     )
     timing = Timing(request[keys.REQUEST_STARTED])
     events = request.app[keys.CHAT].events(chat, timing)
+    if record is not None:
+        record.follow(timing, chat)
+        events = record.watch(events)
     if body.stream:
         writer = ChunkWriter(
             id=completion_id(),

@@ -127,3 +127,17 @@ def end_error(value: int, title: str = "", detail: str = "", code: str = "unknow
 def reply(*pieces: str) -> Reply:
     """A clean reply streaming `pieces` as text frames."""
     return Reply([*(text(p) for p in pieces), END])
+
+
+def sent_request(transport: ScriptedTransport, index: int = 0) -> pb.StreamUnifiedChatRequest:
+    """The protobuf request of the `index`-th upstream call (the envelope is decoded, gunzipped)."""
+    from gateway.upstream.framing import FrameDecoder
+
+    [frame] = FrameDecoder().feed(transport.sent[index].body)
+    return pb.StreamUnifiedChatRequestWithTools.FromString(frame.payload).stream_unified_chat_request
+
+
+def sent_text(transport: ScriptedTransport, index: int = 0) -> str:
+    """The system context and every message text of an upstream call, joined: for `in` checks."""
+    request = sent_request(transport, index)
+    return "\n".join([request.explicit_context.context, *(m.text for m in request.conversation)])

@@ -136,7 +136,10 @@ class ToolTurn:
         if record.invalid:
             lines = [
                 grammar.invalid_reason_line(
-                    k, reason_text(call, self._chat.tools, self._delimiters, self._options)
+                    k,
+                    reason_text(
+                        call, self._validator.names, self._delimiters.nonce, self._options.call_max_bytes
+                    ),
                 )
                 for k, call in enumerate(record.invalid, start=1)
             ]
@@ -158,7 +161,7 @@ class ToolTurn:
         """The verdict stream of one upstream attempt; returning early closes the upstream call."""
         self._prompt_chars += _prompt_chars(prompt)
         names = [t.name for t in self._chat.tools]
-        assembler = NativeCallAssembler(names)
+        assembler = NativeCallAssembler(names, max_bytes=self._options.call_max_bytes)
         parser = (
             None
             if self._native

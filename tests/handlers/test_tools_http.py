@@ -11,7 +11,7 @@ import pytest
 from gateway.app import create_app
 from gateway.tools.grammar import conversation_nonce
 from tests.conftest import API_KEY, fixed_pool
-from tests.scripted import END, Reply, ScriptedTransport, end_error, reply, text
+from tests.scripted import END, Reply, ScriptedTransport, end_error, reply, sent_text, text
 
 SECRET = "a-test-nonce-secret-0123456789"
 TASK = "Read a.txt and tell me what it says."
@@ -64,7 +64,7 @@ async def test_non_streaming_call_has_the_openai_shape(gateway, make_settings) -
     assert tool_call["type"] == "function" and tool_call["id"].startswith("call_")
     assert tool_call["function"] == {"name": "read_file", "arguments": '{"path":"a.txt"}'}
     assert NONCE.encode() not in orjson.dumps(payload)
-    assert f"<<tools:{NONCE}>>".encode() in transport.sent[0].body  # the preamble went upstream
+    assert f"<<tools:{NONCE}>>" in sent_text(transport)  # the preamble went upstream
 
 
 async def test_streamed_call_is_one_complete_delta(gateway, make_settings) -> None:
@@ -98,7 +98,7 @@ async def test_required_call_retry_is_hidden_behind_keepalives(gateway, make_set
     assert "I believe" not in raw
     assert '"finish_reason":"tool_calls"' in raw
     assert len(transport.sent) == 2
-    assert b"must call at least one tool" in transport.sent[1].body
+    assert "must call at least one tool" in sent_text(transport, 1)
 
 
 @pytest.mark.parametrize(("delay", "in_band"), [(0.5, False), (2.0, True)])
@@ -161,7 +161,7 @@ async def test_sdk_tool_loop(sdk) -> None:
     messages.append({"role": "tool", "tool_call_id": tool_call.id, "content": "hello"})
     second = await client.chat.completions.create(model="gpt-4o", messages=messages, tools=TOOLS)  # type: ignore[arg-type]
     assert second.choices[0].message.content == "It says hello."
-    assert f"<<result:{NONCE}>>".encode() in transport.sent[1].body  # the result went back upstream
+    assert f"<<result:{NONCE}>>" in sent_text(transport, 1)  # the result went back upstream
 
 
 async def test_sdk_streaming_helper_final_completion(sdk) -> None:

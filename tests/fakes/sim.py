@@ -279,7 +279,10 @@ class CursorSimulator:
         if sticky is not None:
             return sticky, "directive"
         if self.config.default_scenario:
-            return Scenario(self.config.default_scenario), "default"
+            configured = find_directive(f"[[sim:{self.config.default_scenario}]]")
+            if configured is None:
+                raise ValueError(f"default_scenario: not a scenario: {self.config.default_scenario!r}")
+            return configured, "default"
         if ctx.wants_thinking:
             return Scenario("thinking"), "thinking"
         return Scenario("echo"), "default"

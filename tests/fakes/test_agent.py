@@ -338,7 +338,7 @@ async def test_emulated_none_choice_and_failed_tool_end_in_text(client: Client, 
 async def test_prose_first_then_the_call_after_the_corrective_note(
     client: Client, sim: CursorSimulator
 ) -> None:
-    sim.push(Scenario("agent", prose_first=True), Scenario("agent", prose_first=True))
+    sim.config.default_scenario = "agent prose_first=true"
     prose = await post(client, emulated_request([]))
     assert prose.text and D.call_open not in prose.text
     miss = grammar.miss_note_sentences(ToolChoice("required", None))
@@ -346,6 +346,7 @@ async def test_prose_first_then_the_call_after_the_corrective_note(
         client, emulated_request([], last_note=note() + "\n\n" + grammar.emulated_note(D, miss))
     )
     assert call_block_of(retry.text)["name"] == "write"
+    assert sim.chat_records[-1].scenario == Scenario("agent", prose_first=True)
 
 
 # ---------------------------------------------------------------- native catalog

@@ -57,3 +57,12 @@ async def test_kilo_strict_mode_survives_a_prose_first_reply(stack, workspace, h
     )
     assert_task_done(done, workspace)
     assert corrective_retries(gateway.sim) >= 2  # the write turn and the read turn were each retried
+
+
+async def test_kilo_accepts_fragmented_tool_arguments(stack, workspace, home) -> None:
+    """O9 with a real AI-SDK client: arguments streamed in 16-character pieces still complete the task."""
+    gateway, done = await run_kilo(
+        stack, workspace, home, tool_stream_mode="fragmented", tool_args_chunk_chars=16
+    )
+    assert_task_done(done, workspace)
+    assert_strategy(gateway.sim, "native", turns=3)

@@ -304,28 +304,18 @@ async def test_emulated_completion_tool_carries_the_final_answer(
     assert READ_OUTPUT in final["arguments"]["result"]
 
 
-async def test_emulated_none_choice_and_failed_tool_end_in_text(client: Client, sim: CursorSimulator) -> None:
+async def test_emulated_none_choice_ends_in_text(client: Client, sim: CursorSimulator) -> None:
+    """§3.5: under the `none` note the agent answers without a call block."""
     sim.config.default_scenario = "agent"
-    refused = await post(
-        client,
-        emulated_request([], last_note=note("Do not call any tool in this reply. Answer in plain text.")),
-    )
+    none = note("Do not call any tool in this reply. Answer in plain text.")
+    refused = await post(client, emulated_request([], last_note=none))
     assert D.call_open not in refused.text and "not to use tools" in refused.text
-    failed = await post(client, emulated_request([("write", WRITE_ARGS, "permission denied")]))
-    assert D.call_open in failed.text  # is_error false on the OpenAI route: the agent goes on
-    request = build_request(
-        TASK,
-        system=emulated_system(KILO_TOOLS),
-        history=[],
-    )
-    chat = request.stream_unified_chat_request
-    chat.conversation[0].text = TASK + "\n\n" + grammar.result_block(D, "c1", "write", "boom", is_error=True)
-    # A result before the task belongs to an earlier task: still step one.
-    assert call_block_of((await post(client, request)).text)["name"] == "write"
-    history = emulated_history([])
-    history += [
-        (AI, grammar.call_block(D, "c1", "write", json.dumps(WRITE_ARGS))),
-    ]
+
+
+async def test_emulated_failed_result_ends_in_text(client: Client, sim: CursorSimulator) -> None:
+    """A result block with `"is_error":true` (the Anthropic route's form, H6) stops the task."""
+    sim.config.default_scenario = "agent"
+    history = [*emulated_history([]), (AI, grammar.call_block(D, "c1", "write", json.dumps(WRITE_ARGS)))]
     errored = build_request(
         grammar.result_block(D, "c1", "write", "disk full", is_error=True) + note(),
         history=history,
@@ -333,6 +323,14 @@ async def test_emulated_none_choice_and_failed_tool_end_in_text(client: Client, 
     )
     text = (await post(client, errored)).text
     assert D.call_open not in text and "disk full" in text
+
+
+async def test_results_of_an_earlier_task_do_not_count(client: Client, sim: CursorSimulator) -> None:
+    """H7 puts results before the user text of the same HUMAN message: they answer an earlier task."""
+    sim.config.default_scenario = "agent"
+    earlier = grammar.result_block(D, "c0", "write", "Wrote file successfully.", is_error=False)
+    request = build_request(f"{earlier}\n\n{TASK}{note()}", system=emulated_system(KILO_TOOLS))
+    assert call_block_of((await post(client, request)).text) == {"name": "write", "arguments": WRITE_ARGS}
 
 
 async def test_prose_first_then_the_call_after_the_corrective_note(

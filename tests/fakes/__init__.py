@@ -7,6 +7,7 @@ Public API::
     front = await start_http(sim, "127.0.0.1", 0)  # HTTP/1.1 outside pytest: front.url, close()
     h2 = await start_h2c(sim, "127.0.0.1", 0)      # HTTP/2 front: h2.port, h2.url, close()
     sim.push(Scenario("error", error=50, after_frames=0))
+    CursorSimulator(SimConfig(default_scenario="agent"))  # real clients: the scripted tool agent
     sim.records[-1].request                        # decoded StreamUnifiedChatRequestWithTools
     token = make_jwt(sub="auth0|user_01...")
 """

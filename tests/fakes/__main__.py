@@ -24,12 +24,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pace-ms", type=float, default=0.0, help="delay between content frames")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--require-http2", action="store_true", help="answer 505 to HTTP/1.1 chat calls")
+    parser.add_argument(
+        "--default-scenario", default="", help='scenario when nothing else decides, e.g. "agent"'
+    )
     parser.add_argument("--no-checks", action="store_true", help="switch off header and body checks")
     return parser.parse_args(argv)
 
 
 async def serve(args: argparse.Namespace) -> None:
-    config = SimConfig(seed=args.seed, pace_s=args.pace_ms / 1000.0, require_http2=args.require_http2)
+    config = SimConfig(
+        seed=args.seed,
+        pace_s=args.pace_ms / 1000.0,
+        require_http2=args.require_http2,
+        default_scenario=args.default_scenario,
+    )
     if args.no_checks:
         config.check_auth = config.check_checksum = config.check_client_version = False
         config.check_body = config.check_identity_headers = False

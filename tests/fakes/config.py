@@ -23,6 +23,10 @@ class SimConfig:
     heartbeat_every_s: float = 0.0  # heartbeat period inside pauses
     gzip_ratio: float = 0.6  # share of gzip frames (SIM-12)
     writes: str = "frame"  # default write mode (SIM-15)
+    # the scenario for chat requests that no queue, token entry or directive decides, written like
+    # a directive's inside ("agent", "agent prose_first=true"); "" keeps the built-in choice
+    # (thinking for thinking requests, else echo). "agent" serves real clients.
+    default_scenario: str = ""
     now: Callable[[], float] = time.time  # wall clock: checksum freshness, JWT expiry, billing
     clock: Callable[[], float] = time.monotonic  # record timestamps
 

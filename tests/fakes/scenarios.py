@@ -1,8 +1,8 @@
 """Scenarios: deterministic scripts of steps, produced from (scenario, request context).
 
 Owns: the `Scenario` value and its directive syntax (`[[sim:NAME key=value ...]]`), the named
-scenario builders (SIM-17…SIM-28; tool calls live in `toolcalls.py`, the framing machinery in
-`script.py`). Every builder is pure: the same scenario, request and seed give the same bytes.
+scenario builders (SIM-17…SIM-28; tool calls live in `toolcalls.py`, the scripted tool-using
+agent in `agent.py`, the framing machinery in `script.py`). Every builder is pure: the same scenario, request and seed give the same bytes.
 
 Common parameters (every content scenario): `gzip` (ratio 0..1 of compressed frames, default
 from config, 0.6), `writes` (`frame` | `byte` | `split_header` | `split_mid` | `coalesce` |
@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import catalog
+from tests.fakes.agent import build_agent
 from tests.fakes.script import Context, Params, Script, chunk_text
 from tests.fakes.steps import (
     Abort,
@@ -116,6 +117,21 @@ def find_directive(text: str) -> Scenario | None:
         key, sep, raw = item.partition("=")
         params[key] = _coerce(raw) if sep else True
     return Scenario(match.group(1), **params)
+
+
+STICKY: Final = frozenset({"agent"})
+
+
+def sticky_directive(ctx: Context) -> Scenario | None:
+    """The latest directive of a sticky scenario (`agent`) in any user message of the request."""
+    if ctx.request is None:
+        return None
+    for message in reversed(ctx.request.conversation):
+        if message.type == pb.MESSAGE_TYPE_HUMAN:
+            found = find_directive(message.text)
+            if found is not None and found.name in STICKY:
+                return found
+    return None
 
 
 def strip_directives(text: str) -> str:
@@ -428,6 +444,7 @@ BUILDERS: Final[dict[str, Callable[[Scenario, Context], list[Step]]]] = {
     "disconnect": build_disconnect,
     "broken": build_broken,
     "tool_call": build_tool_call,
+    "agent": build_agent,
     "large": build_large,
     "raw": build_raw,
 }

@@ -24,7 +24,7 @@ from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import endpoints
 from tests.fakes.config import SimConfig
 from tests.fakes.identity import ChecksumInfo, user_id_of
-from tests.fakes.scenarios import Scenario, build, error_trailer, find_directive
+from tests.fakes.scenarios import Scenario, build, error_trailer, find_directive, sticky_directive
 from tests.fakes.script import Context, Defaults, Params
 from tests.fakes.steps import Respond, StartStream, Step, Write, json_response, text_response
 from tests.fakes.validate import Rejection, check_headers, check_request
@@ -264,7 +264,9 @@ class CursorSimulator:
         return build(scenario, ctx)
 
     def _choose(self, record: SimRecord, ctx: Context) -> tuple[Scenario, str]:
-        """SIM-02 precedence: queue, token table, directive, then echo (thinking when asked)."""
+        """SIM-02 precedence: queue, token table, directive, the configured default scenario,
+        then echo (thinking when asked). An `agent` directive in any earlier user message of the
+        conversation still holds for the later turns (their last message carries tool results)."""
         if self._queue:
             return self._queue.popleft(), "queue"
         for key in self._token_keys(record):
@@ -279,6 +281,14 @@ class CursorSimulator:
         directive = find_directive(ctx.last_human_text)
         if directive is not None:
             return directive, "directive"
+        sticky = sticky_directive(ctx)
+        if sticky is not None:
+            return sticky, "directive"
+        if self.config.default_scenario:
+            configured = find_directive(f"[[sim:{self.config.default_scenario}]]")
+            if configured is None:
+                raise ValueError(f"default_scenario: not a scenario: {self.config.default_scenario!r}")
+            return configured, "default"
         if ctx.wants_thinking:
             return Scenario("thinking"), "thinking"
         return Scenario("echo"), "default"

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.fakes import CHAT_PATH
+from tests.fakes.__main__ import parse_args
 from tests.fakes.client_for_tests import build_request, chat_headers, decode_stream, frame_request
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,3 +43,11 @@ async def test_standalone_runner() -> None:
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(10):
             assert await proc.wait() == 0
+
+
+def test_default_scenario_option() -> None:
+    assert (
+        parse_args(["--default-scenario", "agent prose_first=true"]).default_scenario
+        == "agent prose_first=true"
+    )
+    assert parse_args([]).default_scenario == ""

@@ -74,8 +74,14 @@ def build_tool_call(scenario: ScenarioLike, ctx: Context) -> list[Step]:
 def _mcp_call(s: Script, ctx: Context, index: int) -> None:
     declared = ctx.first_tool
     name = s.p.text("name", declared.name if declared is not None else "get_weather")
+    mcp_call(s, name, s.p.text("args", '{"city": "Paris", "unit": "celsius"}'), index)
+
+
+def mcp_call(s: Script, name: str, pretty: str, index: int = 0) -> None:
+    """One MCP call for `name` with argument text `pretty`, framed per the script's parameters
+    (`server`, `tool_call_id`, `model_call_id`, `wire_name`, `streaming`, `chunk`, `compact`,
+    `final`, `tool_index`)."""
     server = s.p.text("server", "custom")
-    pretty = s.p.text("args", '{"city": "Paris", "unit": "celsius"}')
     call_id = s.p.text("tool_call_id", "toolu_01" + s.token(22))
     if index:
         call_id = f"{call_id}_{index}"

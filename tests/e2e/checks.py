@@ -1,0 +1,51 @@
+"""What every end-to-end test checks about the simulator's side of a client run."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from gateway.upstream.pb import cursor_pb2 as pb
+from tests.fakes import CursorSimulator, SimRecord
+
+TASK: Final = "create a file hello.txt with content 'hi from cursor2api', then read it back"
+CONTENT: Final = "hi from cursor2api"
+MISS_HINT: Final = "did not call a tool"
+
+
+def tool_records(sim: CursorSimulator) -> list[SimRecord]:
+    """Chat requests that carried tools, in either strategy (a title request carries none)."""
+    out: list[SimRecord] = []
+    for record in sim.chat_records:
+        chat = record.chat
+        if chat is not None and (chat.mcp_tools or "<<tools:" in chat.explicit_context.context):
+            out.append(record)
+    return out
+
+
+def assert_strategy(sim: CursorSimulator, mode: str, *, turns: int) -> None:
+    """Every upstream request was accepted, and the tool turns used `mode` (§2.2 N1/N2 or §2.3)."""
+    assert [r.rejection for r in sim.chat_records] == [None] * len(sim.chat_records)
+    records = tool_records(sim)
+    assert len(records) >= turns, [r.to_json()["request"] for r in sim.chat_records]
+    for record in records:
+        chat = record.chat
+        assert chat is not None
+        if mode == "native":
+            assert chat.mcp_tools and chat.is_agentic
+            assert list(chat.supported_tools) == [pb.CLIENT_SIDE_TOOL_V2_MCP]
+            assert "<<tools:" not in chat.explicit_context.context
+        else:
+            assert not chat.mcp_tools and "<<tools:" in chat.explicit_context.context
+
+
+def last_human(record: SimRecord) -> str:
+    chat = record.chat
+    if chat is None:
+        return ""
+    humans = [m.text for m in chat.conversation if m.type == pb.MESSAGE_TYPE_HUMAN]
+    return humans[-1] if humans else ""
+
+
+def corrective_retries(sim: CursorSimulator) -> int:
+    """Upstream attempts that carried the gateway's MISS note (T7)."""
+    return sum(MISS_HINT in last_human(r) for r in sim.chat_records)

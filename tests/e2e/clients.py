@@ -1,0 +1,205 @@
+"""How the end-to-end tests run the real coding-agent CLIs, headless, against an OpenAI-compatible URL.
+
+Both CLIs come from the npm registry at the exact versions of `tests/e2e/package.json`, installed
+into `tests/e2e/node_modules` (git-ignored) by `.ci/run`, or by hand with `INSTALL_COMMAND`.
+
+Every run gets its own HOME, XDG directories and client config directory under a temporary folder,
+and an environment built from scratch (only PATH and locale are taken over), so nothing is read
+from or written to the user's real configuration and no key leaks in or out. Telemetry, update
+checks and model-list downloads are switched off; the machine has no network but the loopback.
+
+Kilo Code CLI (`kilo`, a Bun binary shipped inside the npm package)::
+
+    KILO_CONFIG_CONTENT='{"provider":{"cursor2api":{"npm":"@ai-sdk/openai-compatible",
+        "options":{"baseURL":BASE,"apiKey":KEY},"models":{MODEL:{"tool_call":true}}}},
+        "model":"cursor2api/MODEL","autoupdate":false,"share":"disabled"}'
+    kilo run --auto --format json -m cursor2api/MODEL "TASK"      # in the workspace
+
+`--format json` prints one JSON event per line (`step_start`, `text`, `tool_use`, `step_finish`,
+`error`); `--auto` approves the write tool without asking.
+
+Continue CLI (`cn`, plain Node)::
+
+    config.yaml: models: [{name, provider: openai, model: MODEL, apiBase: BASE, apiKey: KEY,
+                           roles: [chat, edit, apply], capabilities: [tool_use]}]
+    cn -p --auto --config config.yaml "TASK"                        # in the workspace
+
+`-p` prints the final answer to stdout and exits; `--auto` allows every tool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+E2E_DIR: Final = Path(__file__).resolve().parent
+BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
+INSTALL_COMMAND: Final = "npm install --prefix tests/e2e --no-audit --no-fund --no-package-lock"
+PROVIDER: Final = "cursor2api"
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    argv: list[str]
+    env: dict[str, str]
+    cwd: Path
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def describe(self) -> str:
+        return f"exit {self.returncode}\n--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-6000:]}"
+
+
+def binary(name: str) -> str:
+    path = BIN_DIR / name
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: install the CLIs first with `{INSTALL_COMMAND}`")
+    return str(path)
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """A fresh environment whose every config, data, cache and state directory is under `home`."""
+    dirs = {
+        "HOME": home,
+        "XDG_CONFIG_HOME": home / ".config",
+        "XDG_DATA_HOME": home / ".local" / "share",
+        "XDG_CACHE_HOME": home / ".cache",
+        "XDG_STATE_HOME": home / ".local" / "state",
+        "TMPDIR": home / "tmp",
+    }
+    for path in dirs.values():
+        path.mkdir(parents=True, exist_ok=True)
+    env = {name: str(path) for name, path in dirs.items()}
+    env["PATH"] = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+    env["LANG"] = env["LC_ALL"] = "C.UTF-8"
+    env["TERM"] = "dumb"
+    env["NO_COLOR"] = "1"
+    env["CI"] = "true"
+    return env
+
+
+def kilo_config(base_url: str, api_key: str, model: str) -> dict[str, Any]:
+    return {
+        "provider": {
+            PROVIDER: {
+                "npm": "@ai-sdk/openai-compatible",
+                "name": "cursor2api",
+                "options": {"baseURL": base_url, "apiKey": api_key},
+                "models": {model: {"name": model, "tool_call": True}},
+            }
+        },
+        "model": f"{PROVIDER}/{model}",
+        "small_model": f"{PROVIDER}/{model}",
+        "autoupdate": False,
+        "share": "disabled",
+    }
+
+
+def kilo(task: str, *, workspace: Path, home: Path, base_url: str, api_key: str, model: str) -> Invocation:
+    """`kilo run --auto --format json` with an `@ai-sdk/openai-compatible` provider at `base_url`."""
+    env = isolated_env(home)
+    env.update(
+        {
+            "KILO_CONFIG_CONTENT": json.dumps(kilo_config(base_url, api_key, model)),
+            "KILO_DISABLE_PROJECT_CONFIG": "1",
+            "KILO_DISABLE_MODELS_FETCH": "1",
+            "KILO_DISABLE_AUTOUPDATE": "1",
+            "KILO_DISABLE_LSP_DOWNLOAD": "1",
+            "KILO_DISABLE_SHARE": "1",
+            "KILO_DISABLE_CLAUDE_CODE": "1",
+            "KILO_TELEMETRY_LEVEL": "off",
+        }
+    )
+    argv = [binary("kilo"), "run", "--auto", "--format", "json", "-m", f"{PROVIDER}/{model}", task]
+    return Invocation(argv, env, workspace)
+
+
+def continue_config(base_url: str, api_key: str, model: str) -> str:
+    """Continue's config.yaml (JSON is valid YAML, so no YAML writer is needed)."""
+    config = {
+        "name": "cursor2api-e2e",
+        "version": "1.0.0",
+        "schema": "v1",
+        "models": [
+            {
+                "name": "cursor2api",
+                "provider": "openai",
+                "model": model,
+                "apiBase": base_url,
+                "apiKey": api_key,
+                "roles": ["chat", "edit", "apply"],
+                "capabilities": ["tool_use"],
+            }
+        ],
+    }
+    return json.dumps(config, indent=2) + "\n"
+
+
+def continue_cli(
+    task: str, *, workspace: Path, home: Path, base_url: str, api_key: str, model: str
+) -> Invocation:
+    """`cn -p --auto --config FILE` with an `openai` provider whose `apiBase` is `base_url`."""
+    env = isolated_env(home)
+    global_dir = home / ".continue"
+    global_dir.mkdir(parents=True, exist_ok=True)
+    config = home / "config.yaml"
+    config.write_text(continue_config(base_url, api_key, model), encoding="utf-8")
+    env.update(
+        {
+            "CONTINUE_GLOBAL_DIR": str(global_dir),
+            "CONTINUE_CLI_ENABLE_TELEMETRY": "0",
+            "CONTINUE_METRICS_ENABLED": "0",
+            "CONTINUE_CLI_DISABLE_COMMIT_SIGNATURE": "1",
+        }
+    )
+    argv = [binary("cn"), "-p", "--auto", "--config", str(config), task]
+    return Invocation(argv, env, workspace)
+
+
+async def run(invocation: Invocation, *, timeout: float) -> Finished:
+    """Run the CLI with no stdin; on timeout kill its process group and report what it printed."""
+    process = await asyncio.create_subprocess_exec(
+        *invocation.argv,
+        cwd=invocation.cwd,
+        env=invocation.env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await process.communicate()
+    except TimeoutError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        out, err = await process.communicate()
+        raise AssertionError(
+            f"{Path(invocation.argv[0]).name} did not finish in {timeout} s\n"
+            + Finished(-9, out.decode(errors="replace"), err.decode(errors="replace")).describe()
+        ) from None
+    assert process.returncode is not None
+    return Finished(process.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+
+
+def kilo_events(stdout: str) -> list[dict[str, Any]]:
+    """The JSON events of `kilo run --format json` (one object per line)."""
+    events: list[dict[str, Any]] = []
+    for line in stdout.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            value = json.loads(line)
+            if isinstance(value, dict):
+                events.append(value)
+    return events

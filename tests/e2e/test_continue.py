@@ -1,0 +1,47 @@
+"""Continue CLI (`cn -p --auto`, provider `openai` with `apiBase` at the gateway) through the gateway and
+the simulator's agent mode: tool-calls.md §12.9, G5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e import clients
+from tests.e2e.checks import CONTENT, TASK, assert_strategy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
+RUN_TIMEOUT = 240.0
+
+
+async def run_continue(stack, workspace: Path, home: Path, task: str, **settings: object):
+    gateway = await stack(**settings)
+    invocation = clients.continue_cli(
+        task,
+        workspace=workspace,
+        home=home,
+        base_url=gateway.base_url,
+        api_key=gateway.api_key,
+        model=gateway.model,
+    )
+    return gateway, await clients.run(invocation, timeout=RUN_TIMEOUT)
+
+
+@pytest.mark.parametrize("tool_mode", ["native", "emulate"])
+async def test_continue_creates_and_reads_back_a_file(stack, workspace, home, tool_mode) -> None:
+    gateway, done = await run_continue(stack, workspace, home, TASK, tool_mode=tool_mode)
+    assert done.returncode == 0, done.describe()
+    assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()
+    assert "I read hello.txt" in done.stdout and CONTENT in done.stdout, done.describe()
+    assert_strategy(gateway.sim, "native" if tool_mode == "native" else "emulated", turns=3)
+
+
+async def test_continue_reads_a_file_and_answers(stack, workspace, home) -> None:
+    """12.9: a read-then-answer task completes."""
+    (workspace / "notes.md").write_text("# Notes\nThe build is green on 2026-11-23.\n", encoding="utf-8")
+    gateway, done = await run_continue(
+        stack, workspace, home, "Read the file notes.md and tell me what it says."
+    )
+    assert done.returncode == 0, done.describe()
+    assert "The build is green on 2026-11-23." in done.stdout, done.describe()
+    assert_strategy(gateway.sim, "native", turns=2)

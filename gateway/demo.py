@@ -1,8 +1,9 @@
 """Demo mode: run the gateway against the bundled upstream simulator, offline, with a demo token.
 
 The simulator lives in `tests/fakes/` of a source checkout; it is imported only when demo mode is
-on. Answers are the simulator's (it echoes the last user message), never Cursor's: the status
-page and the log say so.
+on. Answers are the simulator's, never Cursor's: it echoes the last user message, and with tools
+it plays a small scripted agent (see `tests/fakes/agent.py`), so Kilo Code or Continue can be
+tried offline. The status page and the log say so.
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ async def start_demo(settings: Settings) -> AsyncIterator[tuple[Settings, TokenP
         ) from exc
     # Any model id is accepted: the demo shows the gateway, not which models Cursor still serves.
     front = await start_http(
-        CursorSimulator(SimConfig(pace_s=DEMO_PACE_SECONDS, check_model=False)), "127.0.0.1", 0
+        CursorSimulator(SimConfig(pace_s=DEMO_PACE_SECONDS, check_model=False, default_scenario="agent")),
+        "127.0.0.1",
+        0,
     )
     try:
         jwt = make_jwt(sub="auth0|user_demo")

@@ -11,7 +11,7 @@ the next step and answers the way Cursor would:
 * **Emulated tools** (the system context holds the tool preamble with its `<<tools:N>>` catalog):
   the call is written as text, `<<call:N>>` + newline + `{"name":…,"arguments":{…}}` + newline +
   `<<end:N>>`, with the nonce read from the preamble, after one short sentence of prose.
-* **No tools**: a plain text answer.
+* **No tools**: a plain text answer; with no task either, the echo of the default scenario.
 
 Tasks it understands, in the latest user message that contains one (quotes may be `'`, `"` or a
 backtick; case does not matter; other text around the task is ignored):
@@ -376,6 +376,12 @@ def build_agent(scenario: ScenarioLike, ctx: Context) -> list[Step]:
     chunk = s.p.integer("chunk", 24)
     view = read_view(ctx.request) if ctx.request is not None else View("none")
     step = plan(view, max_steps=s.p.integer("max_steps", 8))
+    if view.mode == "none" and view.task is None:
+        # A plain chat (no tools, no task) is answered like the default scenario: the demo serves
+        # tool agents and plain chats from one simulator.
+        from tests.fakes.scenarios import echo_reply
+
+        step = Answer(echo_reply(ctx))
     if ctx.wants_thinking:
         s.thinking_frame(text=f"Planning the next step for a {view.mode} tool request.")
     corrected = any(hint in view.latest_human for hint in MISS_HINTS)

@@ -1,7 +1,7 @@
 """How the end-to-end tests run the real coding-agent CLIs, headless, against an OpenAI-compatible URL.
 
-Both CLIs come from the npm registry at the exact versions of `tests/e2e/package.json`, installed
-into `tests/e2e/node_modules` (git-ignored) by `.ci/run`, or by hand with `INSTALL_COMMAND`.
+Both CLIs come from the npm registry at the exact versions of `tests/e2e/package.json`; the first
+test that needs one installs them into `tests/e2e/node_modules` (git-ignored) with `INSTALL_COMMAND`.
 
 Every run gets its own HOME, XDG directories and client config directory under a temporary folder,
 and an environment built from scratch (only PATH and locale are taken over), so nothing is read
@@ -33,13 +33,17 @@ import asyncio
 import contextlib
 import json
 import os
+import shlex
 import signal
+import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 E2E_DIR: Final = Path(__file__).resolve().parent
 BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
+_install_lock = threading.Lock()
 INSTALL_COMMAND: Final = "npm install --prefix tests/e2e --no-audit --no-fund --no-package-lock"
 PROVIDER: Final = "cursor2api"
 
@@ -62,9 +66,19 @@ class Finished:
 
 
 def binary(name: str) -> str:
+    """The CLI's executable; the pinned CLIs are installed on first use if they are missing."""
     path = BIN_DIR / name
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: install the CLIs first with `{INSTALL_COMMAND}`")
+        with _install_lock:
+            if not path.exists():
+                subprocess.run(
+                    [*shlex.split(INSTALL_COMMAND), "--loglevel=error"],
+                    cwd=E2E_DIR.parent.parent,
+                    check=True,
+                    timeout=900,
+                )
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing after `{INSTALL_COMMAND}`")
     return str(path)
 
 

@@ -25,6 +25,7 @@ class ConfigError(ValueError):
 HttpVersion = Literal["1.1", "2", "auto"]
 ThinkingOutput = Literal["hidden", "reasoning_content", "think_tags"]
 ChecksumAlphabet = Literal["urlsafe", "standard"]
+ThinkingLevel = Literal["medium", "high"]
 
 
 def _text(value: str) -> str:
@@ -206,6 +207,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "How thinking of `-thinking` models reaches clients: `hidden`, `reasoning_content`, `think_tags`.",
     ),
     Setting(
+        "THINKING_LEVEL",
+        "high",
+        _choice("medium", "high"),
+        "Thinking level `-thinking` models ask Cursor for: `high` or `medium`; a request's "
+        "`reasoning_effort` overrides it.",
+    ),
+    Setting(
+        "MAX_N",
+        "8",
+        _int_range(1, 16),
+        "Largest `n` (choices per request) accepted; each choice is its own upstream request.",
+    ),
+    Setting(
         "WEB_DIR",
         "",
         _text,
@@ -243,6 +257,8 @@ class Settings:
     max_input_length: int
     max_body_bytes: int
     thinking_output: ThinkingOutput
+    thinking_level: ThinkingLevel
+    max_n: int
     web_dir: str
     demo: bool
     debug: bool

@@ -9,6 +9,7 @@ in `<think>…</think>` inside `content` (`think_tags`). Pure: no I/O, no clock 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -45,6 +46,7 @@ class ChunkWriter:
     model: str
     thinking_output: str
     include_usage: bool = False
+    choice_index: int = 0  # which of the `n` choices this writer renders
     _thinking_open: bool = field(default=False, init=False)
     _usage: Usage | None = field(default=None, init=False)
 
@@ -54,11 +56,24 @@ class ChunkWriter:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [
+                {"index": self.choice_index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            ],
         }
         if self.include_usage:
             chunk["usage"] = None
         return chunk
+
+    def usage_chunk(self, usage: Usage) -> dict[str, Any]:
+        """The closing `choices: []` chunk with the usage of the whole response (all choices)."""
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage_dict(usage),
+        }
 
     def role(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
@@ -129,3 +144,11 @@ def completion(
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage_dict(usage),
     }
+
+
+def merge_completions(parts: Sequence[dict[str, Any]], usage: Usage) -> dict[str, Any]:
+    """One `chat.completion` with the single choice of each of `parts` as choices 0, 1, …"""
+    merged = dict(parts[0])
+    merged["choices"] = [{**part["choices"][0], "index": i} for i, part in enumerate(parts)]
+    merged["usage"] = usage_dict(usage)
+    return merged

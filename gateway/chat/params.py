@@ -36,8 +36,8 @@ from gateway.chat.stop import StopFilter
 
 CHARS_PER_TOKEN: Final = 4  # the same estimate as the chat service's usage
 
-EventStream = AsyncGenerator[Event, None]
-MakeEvents = Callable[[ChatRequest], EventStream]
+Events = AsyncGenerator[Event, None]
+MakeEvents = Callable[[ChatRequest], Events]
 
 
 def estimate_tokens(chars: int) -> int:
@@ -54,7 +54,7 @@ def char_budget(max_tokens: int | None) -> int | None:
     return None if max_tokens is None else max_tokens * CHARS_PER_TOKEN
 
 
-async def cut_output(events: EventStream, chat: ChatRequest) -> EventStream:
+async def cut_output(events: Events, chat: ChatRequest) -> Events:
     """`events` with `chat.stop` and `chat.max_tokens` applied to the visible text.
 
     Text is held back only while it could still be the start of a stop string. Thinking and
@@ -94,14 +94,14 @@ async def cut_output(events: EventStream, chat: ChatRequest) -> EventStream:
             yield event
 
 
-def choice_events(make_events: MakeEvents, chat: ChatRequest) -> EventStream:
+def choice_events(make_events: MakeEvents, chat: ChatRequest) -> Events:
     """The events of one choice: every attempt output-cut, then `response_format` enforced.
 
     `make_events(chat)` starts one answer of the producer (e.g. `ChatService.events` bound to the
     request's timing); `response_format` may call it a second time for its retry.
     """
 
-    def attempt(request: ChatRequest) -> EventStream:
+    def attempt(request: ChatRequest) -> Events:
         return cut_output(make_events(request), request)
 
     if chat.response_format is None:
@@ -115,14 +115,14 @@ def choice_events(make_events: MakeEvents, chat: ChatRequest) -> EventStream:
 _END: Final = object()
 
 
-async def _next(stream: EventStream) -> Event | object:
+async def _next(stream: Events) -> Event | object:
     try:
         return await anext(stream)
     except StopAsyncIteration:
         return _END
 
 
-async def merge_choices(streams: Sequence[EventStream]) -> AsyncGenerator[tuple[int, Event], None]:
+async def merge_choices(streams: Sequence[Events]) -> AsyncGenerator[tuple[int, Event], None]:
     """Run the streams concurrently and yield `(index, event)` as each event arrives.
 
     An error in any stream ends the merge with that error; closing the merge (or an error) cancels

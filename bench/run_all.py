@@ -17,6 +17,7 @@ STEPS = (
     ["bench_gateway.py"],
     ["bench_framing.py", "--out", str(BENCH / "RESULTS.md")],
     ["bench_concurrency.py"],
+    ["bench_reqlog.py", "--out", str(BENCH / "RESULTS.md")],
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,9 +17,11 @@ from gateway.config import Settings
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
 from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
+from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
 from gateway.sse import LiveStreams
-from gateway.tokens.pool import TokenPool
+from gateway.tokens.files import TokenFiles
+from gateway.tokens.pool import PoolPolicy, TokenPool
 from gateway.upstream.client import ClientOptions, CursorClient
 from gateway.upstream.request import HeaderOptions
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
@@ -41,8 +44,16 @@ def create_app(
         )
     app[keys.TRANSPORT] = transport
     if pool is None:
-        pool = TokenPool(Path(settings.token_file), Path(settings.token_list_file))
+        pool = TokenPool(
+            TokenFiles(Path(settings.token_file), Path(settings.token_list_file)),
+            policy=PoolPolicy(
+                strategy=settings.token_strategy,
+                cooldown_max=settings.token_cooldown_max,
+                exhausted_for=settings.exhausted_recheck,
+            ),
+        )
     app[keys.POOL] = pool
+    metrics = app[keys.METRICS] = Metrics()
     client = CursorClient(
         transport,
         ClientOptions(
@@ -54,13 +65,26 @@ def create_app(
             ),
         ),
     )
-    app[keys.CHAT] = ChatService(pool, client, token_file=settings.token_file)
+    app[keys.CHAT] = ChatService(
+        pool,
+        client,
+        token_file=settings.token_file,
+        max_attempts=settings.max_token_attempts,
+        metrics=metrics,
+    )
+    app[keys.REQUEST_LOG] = RequestLog(
+        Path(settings.data_dir) if settings.data_dir else None,
+        Retention(settings.log_retention_days * 86400, settings.log_max_rows),
+        queue_size=settings.log_queue_size,
+    )
     web_dir = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     live = app[keys.LIVE_STREAMS] = LiveStreams()
-    metrics = app[keys.METRICS] = Metrics()
     metrics.active_streams.set_function(lambda: len(live))
     metrics.tokens.set_function(lambda: pool.size)
+    metrics.track_token_states(pool.counts)
+    reqlog = app[keys.REQUEST_LOG]
+    metrics.reqlog_dropped.set_function(lambda: reqlog.dropped)
     app.on_response_prepare.append(add_request_id)
     app.on_shutdown.append(_finish_streams)
     app.cleanup_ctx.append(_lifetime)
@@ -78,5 +102,10 @@ async def _finish_streams(app: web.Application) -> None:
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await app[keys.POOL].load()
-    yield
-    await app[keys.TRANSPORT].close()
+    reqlog = app[keys.REQUEST_LOG]
+    await asyncio.to_thread(reqlog.open)
+    try:
+        yield
+    finally:
+        await asyncio.to_thread(reqlog.close)  # writes every queued row first
+        await app[keys.TRANSPORT].close()

@@ -26,6 +26,7 @@ HttpVersion = Literal["1.1", "2", "auto"]
 ThinkingOutput = Literal["hidden", "reasoning_content", "think_tags"]
 ChecksumAlphabet = Literal["urlsafe", "standard"]
 ThinkingLevel = Literal["medium", "high"]
+TokenStrategy = Literal["round-robin", "least-recently-used", "random"]
 
 
 def _text(value: str) -> str:
@@ -132,6 +133,62 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
     Setting("TOKEN_FILE", ".token", _text, "File with Cursor session tokens, one per line."),
     Setting("TOKEN_LIST_FILE", ".token-list", _text, "File the gateway keeps with `token,checksum` lines."),
+    # -- token pool and request logs
+    Setting(
+        "TOKEN_STRATEGY",
+        "round-robin",
+        _choice("round-robin", "least-recently-used", "random"),
+        "How the next token is picked among the healthy ones: `round-robin`, `least-recently-used`, `random`.",
+    ),
+    Setting(
+        "MAX_TOKEN_ATTEMPTS",
+        "3",
+        _int_range(1, 20),
+        "Tokens one request may try (each a different one) before the first byte reaches the client.",
+    ),
+    Setting(
+        "TOKEN_COOLDOWN_MAX",
+        "900",
+        _float_range(1, 86400),
+        "Longest cooldown, in seconds, of a rate-limited token (the upstream hint is honoured up to this).",
+    ),
+    Setting(
+        "EXHAUSTED_RECHECK",
+        "3600",
+        _float_range(1, 30 * 86400),
+        "Seconds a token that hit its usage limit stays out of rotation (unless an operator resets it).",
+    ),
+    Setting(
+        "DATA_DIR",
+        "data",
+        _text,
+        "Folder for the request-log database (`requests.sqlite3`); empty turns request logging off.",
+    ),
+    Setting(
+        "LOG_RETENTION_DAYS",
+        "30",
+        _float_range(0.001, 3650),
+        "Request-log rows older than this many days are deleted.",
+    ),
+    Setting(
+        "LOG_MAX_ROWS",
+        "100000",
+        _int_range(10, 100_000_000),
+        "Most request-log rows kept; the oldest are deleted first.",
+    ),
+    Setting(
+        "LOG_QUEUE_SIZE",
+        "10000",
+        _int_range(1, 1_000_000),
+        "Request-log rows waiting for the writer thread; when full, new rows are dropped and counted.",
+    ),
+    Setting("LOG_PROMPTS", "false", _bool, "Store the conversation text of each request in its log row."),
+    Setting(
+        "LOG_PROMPT_MAX_CHARS",
+        "2000",
+        _int_range(0, 1_000_000),
+        "Most characters of a logged conversation (its end is kept); only with LOG_PROMPTS.",
+    ),
     Setting(
         "CURSOR_BASE_URL",
         "https://api2.cursor.sh",
@@ -192,7 +249,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "MAX_INPUT_LENGTH",
         "2000000",
         _int_range(1000, 100_000_000),
-        "Largest conversation, in characters, sent upstream; longer ones get 400 `context_length_exceeded`.",
+        "Largest conversation, in characters, sent upstream; the oldest turns are dropped to fit, else 400 `context_length_exceeded`.",
     ),
     Setting(
         "MAX_BODY_BYTES",
@@ -244,6 +301,16 @@ class Settings:
     route_prefix: str
     token_file: str
     token_list_file: str
+    token_strategy: TokenStrategy
+    max_token_attempts: int
+    token_cooldown_max: float
+    exhausted_recheck: float
+    data_dir: str
+    log_retention_days: float
+    log_max_rows: int
+    log_queue_size: int
+    log_prompts: bool
+    log_prompt_max_chars: int
     cursor_base_url: str
     cursor_client_version: str
     cursor_timezone: str

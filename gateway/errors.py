@@ -9,6 +9,8 @@
     ├── NotFound                      404 invalid_request_error / not_found
     ├── MethodNotAllowed              405 invalid_request_error / method_not_allowed
     ├── NoTokenConfigured             503 server_error / no_token_configured
+    ├── NoHealthyToken                503 server_error / no_available_tokens (tokens exist, none usable)
+    ├── AdminDisabled                 403 permission_error / admin_disabled (AUTH_TOKEN is empty)
     └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
                                       (502/503/504/429/403 …) with the class that drove it
 
@@ -100,6 +102,18 @@ class NoTokenConfigured(GatewayError):
     status = 503
     type = "server_error"
     code = "no_token_configured"
+
+
+class NoHealthyToken(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "no_available_tokens"
+
+
+class AdminDisabled(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "admin_disabled"
 
 
 class UpstreamError(GatewayError):

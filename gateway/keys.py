@@ -9,6 +9,8 @@ from aiohttp import web
 from gateway.chat.service import ChatService
 from gateway.config import Settings
 from gateway.metrics import Metrics
+from gateway.reqlog.record import RequestRecord
+from gateway.reqlog.sink import RequestLog
 from gateway.sse import LiveStreams
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.transport import UpstreamTransport
@@ -20,6 +22,8 @@ CHAT: Final = web.AppKey("chat", ChatService)
 STARTED_AT: Final = web.AppKey("started_at", float)
 LIVE_STREAMS: Final = web.AppKey("live_streams", LiveStreams)
 METRICS: Final = web.AppKey("metrics", Metrics)
+REQUEST_LOG: Final = web.AppKey("request_log", RequestLog)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
 REQUEST_STARTED: Final = web.RequestKey("request_started", float)  # time.perf_counter()
+REQUEST_RECORD: Final = web.RequestKey("request_record", RequestRecord)  # logged routes only

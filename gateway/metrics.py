@@ -2,14 +2,18 @@
 
 What is counted: requests by endpoint and status, errors by code, request duration, time to first
 token, the gateway's own overhead (time spent before the upstream call plus after its first event
-until the client got it), live streams, and the token pool's size.
+until the client got it), live streams, the token pool's size and its tokens by health state,
+failovers to another token, and request-log rows dropped.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 # Seconds; from 100 µs (gateway overhead) to 2 minutes (long answers).
 BUCKETS: Final = (
@@ -68,6 +72,37 @@ class Metrics:
             "cursor2api_active_streams", "Streaming answers in progress.", registry=self.registry
         )
         self.tokens = Gauge("cursor2api_tokens", "Cursor tokens in the pool.", registry=self.registry)
+        self.failovers = Counter(
+            "cursor2api_token_failovers",
+            "Attempts that moved to another token, by the error class of the failed one.",
+            ("error_class",),
+            registry=self.registry,
+        )
+        self.reqlog_dropped = Gauge(
+            "cursor2api_request_log_dropped",
+            "Request-log rows dropped because the queue was full.",
+            registry=self.registry,
+        )
+
+    def track_token_states(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        """Export `cursor2api_token_state{state=...}`, read from the pool at every scrape."""
+        self.registry.register(_StateCollector(counts))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _StateCollector(Collector):
+    def __init__(self, counts: Callable[[], Mapping[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "cursor2api_token_state", "Cursor tokens by health state.", labels=["state"]
+        )
+        for state, count in self._counts().items():
+            family.add_metric([state], count)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

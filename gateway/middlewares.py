@@ -2,7 +2,13 @@
 
 Order (outermost first): `request_context` gives every request an id and writes one access-log
 line; `render_errors` turns every error raised before a response starts into the OpenAI envelope;
-`authenticate` checks the client key on every route that is not in `PUBLIC_ROUTES`.
+`authenticate` checks the client key on every route that is not in `PUBLIC_ROUTES`; routes whose
+name starts with `ADMIN_PREFIX` (`admin.`) take only the admin key `AUTH_TOKEN` (an API key is
+refused), and answer 403 `admin_disabled` to the API key while AUTH_TOKEN is empty.
+
+For the routes in `reqlog.record.LOGGED_ROUTES`, `request_context` also keeps a `RequestRecord`
+(`request[keys.REQUEST_RECORD]`, and current for the request's task) and hands it to the request
+log when the request ends, whatever the outcome (a `put_nowait`: it never waits).
 """
 
 from __future__ import annotations
@@ -19,13 +25,23 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway import keys
-from gateway.errors import AuthenticationFailed, GatewayError, MethodNotAllowed, NotFound, RequestTooLarge
+from gateway.errors import (
+    AdminDisabled,
+    AuthenticationFailed,
+    GatewayError,
+    MethodNotAllowed,
+    NotFound,
+    RequestTooLarge,
+)
+from gateway.reqlog.record import LOGGED_ROUTES, RequestRecord, activate, deactivate
 
 log = logging.getLogger("gateway.access")
 error_log = logging.getLogger(__name__)
 
 # Route names reachable without a key.
 PUBLIC_ROUTES: Final = frozenset({"health", "index"})
+# Route names starting with this take only the admin key (AUTH_TOKEN).
+ADMIN_PREFIX: Final = "admin."
 REQUEST_ID_HEADER: Final = "X-Request-Id"
 
 
@@ -44,6 +60,19 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     request[keys.REQUEST_ID] = request_id
     started = request[keys.REQUEST_STARTED] = time.perf_counter()
     status = 500
+    record = None
+    endpoint_name = request.match_info.route.name
+    if endpoint_name in LOGGED_ROUTES:
+        settings = request.app[keys.SETTINGS]
+        record = request[keys.REQUEST_RECORD] = RequestRecord(
+            request_id,
+            endpoint_name,
+            time.time(),
+            started,
+            log_prompts=settings.log_prompts,
+            prompt_cap=settings.log_prompt_max_chars,
+        )
+    context = activate(record)
     try:
         response = await handler(request)
         status = response.status
@@ -52,6 +81,10 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         status = 499  # the client went away before the answer was complete
         raise
     finally:
+        deactivate(context)
+        if record is not None:
+            record.finish(status)
+            request.app[keys.REQUEST_LOG].submit(record)
         elapsed = time.perf_counter() - started
         endpoint = request.match_info.route.name or "unmatched"
         metrics = request.app[keys.METRICS]
@@ -98,7 +131,11 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
 
 
 def count_error(request: web.Request, error: GatewayError) -> None:
+    """Every error reported to a client passes here: metrics, and the request's log row."""
     request.app[keys.METRICS].errors.labels(error.code or error.type).inc()
+    record = request.get(keys.REQUEST_RECORD)
+    if record is not None:
+        record.fail(error)
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -126,12 +163,19 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if route.name in PUBLIC_ROUTES or request.match_info.http_exception is not None:
         return await handler(request)
     settings = request.app[keys.SETTINGS]
-    accepted = tuple(k for k in (settings.api_key, settings.auth_token) if k)
+    admin = (route.name or "").startswith(ADMIN_PREFIX)
     presented = presented_key(request)
     if presented is None:
         raise AuthenticationFailed(
             "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
         )
-    if not key_matches(presented, accepted):
+    if admin:
+        if not settings.auth_token:
+            if key_matches(presented, (settings.api_key,)):
+                raise AdminDisabled("Admin access is disabled: set AUTH_TOKEN to use this route.")
+            raise AuthenticationFailed("Incorrect API key provided.")
+        if not key_matches(presented, (settings.auth_token,)):
+            raise AuthenticationFailed("This route needs the admin key (AUTH_TOKEN), not an API key.")
+    elif not key_matches(presented, tuple(k for k in (settings.api_key, settings.auth_token) if k)):
         raise AuthenticationFailed("Incorrect API key provided.")
     return await handler(request)

@@ -6,9 +6,18 @@ from aiohttp import web
 
 from gateway.handlers.health import health
 from gateway.handlers.index import index
+from gateway.handlers.logs_api import query_logs
 from gateway.handlers.metrics import metrics
 from gateway.handlers.models import list_models
 from gateway.handlers.openai import chat_completions
+from gateway.handlers.tokens import (
+    checksum,
+    get_tokens,
+    pool_health,
+    reload_tokens,
+    reset_tokens,
+    update_tokens,
+)
 
 
 def setup_routes(app: web.Application, prefix: str) -> None:
@@ -17,3 +26,11 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
+    # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
+    app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
+    app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")
+    app.router.add_post(f"{prefix}/get-tokeninfo", get_tokens, name="admin.get_tokens")
+    app.router.add_get(f"{prefix}/checksum", checksum, name="admin.checksum")
+    app.router.add_get(f"{prefix}/api/tokens", pool_health, name="admin.pool_health")
+    app.router.add_post(f"{prefix}/api/tokens/reset", reset_tokens, name="admin.reset_tokens")
+    app.router.add_post(f"{prefix}/logs", query_logs, name="admin.logs")

@@ -57,6 +57,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "TOKEN_FILE": str(tmp_path / ".token"),
             "TOKEN_LIST_FILE": str(tmp_path / ".token-list"),
             "CURSOR_BASE_URL": "http://127.0.0.1:9",
+            "DATA_DIR": str(tmp_path / "data"),
         }
         values.update({key.upper(): str(value) for key, value in overrides.items()})
         return Settings.from_mapping(values)
@@ -86,11 +87,18 @@ MODEL = "claude-sonnet-4-5-20250929"  # resolves to claude-4.5-sonnet, which the
 async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
     """Start the simulator (HTTP/1.1, or h2c with http2=True) and the gateway in front of it.
 
-    Returns (gateway test client, simulator). The gateway uses its real transports.
+    Returns (gateway test client, simulator). The gateway uses its real transports; `pool`
+    replaces the default one-token pool.
     """
     fronts = []
 
-    async def start(config: SimConfig | None = None, *, http2: bool = False, **overrides: object):
+    async def start(
+        config: SimConfig | None = None,
+        *,
+        http2: bool = False,
+        pool: TokenPool | None = None,
+        **overrides: object,
+    ):
         sim = CursorSimulator(config or SimConfig(seed=0))
         if http2:
             front = await start_h2c(sim, "127.0.0.1", 0)
@@ -101,7 +109,7 @@ async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
             base = str(server.make_url("")).rstrip("/")
         overrides.setdefault("upstream_http_version", "2" if http2 else "1.1")
         settings = make_settings(cursor_base_url=base, **overrides)
-        app = create_app(settings, pool=fixed_pool(make_jwt()))
+        app = create_app(settings, pool=pool or fixed_pool(make_jwt()))
         client = await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
         return client, sim
 

@@ -79,6 +79,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
             "TOKEN_LIST_FILE": str(tmp / ".token-list"),
             "CURSOR_BASE_URL": "http://127.0.0.1:9",
             "MAX_BODY_BYTES": str(MAX_BODY),
+            "DATA_DIR": str(tmp / "data"),
         }
     )
     transport = HealthyUpstream()

@@ -225,6 +225,14 @@ async def test_native_tool_call_ends_the_turn(sim_gateway):
     assert body["choices"][0]["message"]["content"] == "Let me look."
 
 
+async def test_native_tool_call_ends_the_turn_even_when_upstream_waits_for_a_result(sim_gateway):
+    client, sim = await sim_gateway(idle_timeout=5)
+    sim.push(Scenario("native_tool", text_before="Let me look.", end="wait"))
+    body = await (await client.post(CHAT, json=ask())).json()
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert body["choices"][0]["message"]["content"] == "Let me look."
+
+
 async def test_large_frame_near_the_limit(sim_gateway):
     client, sim = await sim_gateway()
     sim.push(Scenario("large"))

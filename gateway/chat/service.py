@@ -9,12 +9,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
+import time
 from collections.abc import AsyncGenerator
 from typing import Final
 
 from gateway.chat.model import ChatRequest, Event, Finish, Prompt, TextDelta, ThinkingDelta, Timing, Usage
-from gateway.errors import NoTokenConfigured, UpstreamError
+from gateway.errors import NoHealthyToken, NoTokenConfigured, UpstreamError
+from gateway.metrics import Metrics
+from gateway.reqlog.record import current_record
+from gateway.tokens.outcome import classify
 from gateway.tokens.pool import TokenPool
+from gateway.tools.calls import NativeToolFrame
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.client import ChatEvent, CursorClient
 from gateway.upstream.request import UpstreamIdentity
@@ -29,32 +35,91 @@ def estimate_tokens(chars: int) -> int:
 
 
 class ChatService:
-    def __init__(self, pool: TokenPool, client: CursorClient, *, token_file: str) -> None:
+    def __init__(
+        self,
+        pool: TokenPool,
+        client: CursorClient,
+        *,
+        token_file: str,
+        max_attempts: int = 3,
+        metrics: Metrics | None = None,
+    ) -> None:
         self._pool = pool
         self._client = client
         self._token_file = token_file
+        self._max_attempts = max_attempts
+        self._metrics = metrics
 
     async def attempt(
         self, chat: ChatRequest, prompt: Prompt, timing: Timing | None = None
     ) -> AsyncGenerator[ChatEvent, None]:
-        """One upstream attempt: lease a token and relay the upstream events as they come."""
+        """One upstream answer: lease a token and relay the upstream events as they come.
+
+        Until the first event has been yielded, a failure the next token may not share (see
+        `tokens/outcome.py`) marks the failing token and moves on to another healthy one, up to
+        MAX_TOKEN_ATTEMPTS tokens; after the first event, errors pass through unchanged.
+        """
         await self._pool.refresh()
-        lease = self._pool.lease()
-        if lease is None:
+        if self._pool.size == 0:
             raise NoTokenConfigured(
                 "No Cursor session token is configured. Add your token (the WorkosCursorSessionToken "
                 f"cookie value, or alias::token) as a line of {self._token_file}; it is picked up "
                 "without a restart. See the README section 'Adding a Cursor token'."
             )
-        identity = lease.entry.identity
-        assert identity is not None, "merged pool entries always carry an identity"
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug("chat model=%s token=%s", chat.model.upstream_name, lease.fingerprint)
-        upstream = self._client.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
-        # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
-        async with contextlib.aclosing(upstream):
-            async for event in upstream:
-                yield event
+        record = current_record()
+        model = chat.model.id
+        tried: set[str] = set()
+        transient_retried = False
+        last_error: UpstreamError | None = None
+        for number in range(1, self._max_attempts + 1):
+            lease = self._pool.lease(exclude=tried, model=model)
+            if lease is None:
+                if last_error is not None:
+                    raise last_error
+                reason, wait = self._pool.unavailable_reason()
+                raise NoHealthyToken(
+                    f"No Cursor token is usable right now ({reason}). An operator can reset tokens "
+                    "with POST /api/tokens/reset, or add tokens to the token file.",
+                    headers={"Retry-After": str(math.ceil(wait))} if wait is not None else None,
+                )
+            tried.add(lease.jwt)
+            if record is not None:
+                record.use_token(lease.entry)
+            identity = lease.entry.identity
+            assert identity is not None, "the pool only leases entries with an identity"
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "chat model=%s token=%s attempt=%d", chat.model.upstream_name, lease.fingerprint, number
+                )
+            upstream = self._client.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
+            relayed = False
+            try:
+                # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
+                async with contextlib.aclosing(upstream):
+                    async for event in upstream:
+                        relayed = True
+                        yield event
+            except UpstreamError as exc:
+                outcome = classify(exc, now_wall=time.time())
+                self._pool.failed(
+                    lease, outcome.kind, f"{exc.code}: {exc.message}", hint=outcome.hint, model=model
+                )
+                may_retry = outcome.retry == "always" or (outcome.retry == "once" and not transient_retried)
+                if relayed or not may_retry or number == self._max_attempts:
+                    raise
+                transient_retried = transient_retried or outcome.retry == "once"
+                last_error = exc
+                if self._metrics is not None:
+                    self._metrics.failovers.labels(exc.error_class).inc()
+                log.info(
+                    "token %s failed (%s, %s); trying another token",
+                    lease.fingerprint,
+                    exc.error_class,
+                    exc.code,
+                )
+                continue
+            self._pool.succeeded(lease)
+            return
 
     async def events(self, chat: ChatRequest, timing: Timing | None = None) -> AsyncGenerator[Event, None]:
         """The client-visible events of one chat request, ending with `Usage` then `Finish`."""
@@ -63,7 +128,17 @@ class ChatService:
         text_chars = thinking_chars = 0
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
-            async for event in upstream:
+            async for frame in upstream:
+                event: TextDelta | ThinkingDelta | Finish
+                if isinstance(frame, NativeToolFrame):
+                    # No tools are declared on this path: a tool request is not relayed. Once it is
+                    # complete the upstream waits for a result that never comes, so the turn ends.
+                    if frame.is_streaming and not frame.is_last_message:
+                        continue
+                    log.warning("upstream asked for tool %s (%r); ending the turn", frame.tool, frame.name)
+                    event = Finish("stop")
+                else:
+                    event = frame
                 if isinstance(event, TextDelta):
                     text_chars += len(event.text)
                 elif isinstance(event, ThinkingDelta):
@@ -79,4 +154,6 @@ class ChatService:
                         completion_tokens=estimate_tokens(text_chars) + reasoning,
                         reasoning_tokens=reasoning,
                     )
+                    yield event
+                    return
                 yield event

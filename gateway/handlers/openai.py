@@ -37,6 +37,7 @@ from gateway.chat.params import choice_events, merge_choices
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id, merge_completions
 from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
 from gateway.middlewares import count_error
+from gateway.reqlog.record import RequestRecord
 from gateway.schemas.openai import parse_chat_body
 from gateway.sse import DONE, EventStream, encode_event
 
@@ -58,6 +59,9 @@ async def read_body(request: web.Request) -> bytes:
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     body = parse_chat_body(await read_body(request), max_n=settings.max_n)
+    record = request.get(keys.REQUEST_RECORD)
+    if record is not None:
+        record.describe(model=body.model, stream=body.stream)
     model = resolve(body.model)
     if model is None:
         raise ModelNotFound(body.model)
@@ -76,6 +80,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
 
     # Each of the n choices is its own answer: stop, max_tokens and response_format apply per choice.
     events = merge_choices([choice_events(make_events, chat) for _ in range(body.n)])
+    if record is not None:
+        record.follow(timing, chat)
+        events = _recorded(events, record)
     if body.stream:
         chunk_id, created = completion_id(), int(time.time())
         writers = [
@@ -93,6 +100,19 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     response = await _complete(events, body.n, body.model, settings.thinking_output, timing)
     _first_output(request, response, timing)
     return response
+
+
+async def _recorded(
+    events: AsyncGenerator[tuple[int, Event], None], record: RequestRecord
+) -> AsyncGenerator[tuple[int, Event], None]:
+    """Pass the choices' events through, keeping the usage of all choices in the request record."""
+    total: Usage | None = None
+    async with contextlib.aclosing(events):
+        async for index, event in events:
+            if isinstance(event, Usage):
+                total = event if total is None else total + event
+                record.add_usage(total)
+            yield index, event
 
 
 def _first_output(request: web.Request, response: web.StreamResponse, timing: Timing) -> None:

@@ -3,26 +3,31 @@
 `parse_chat_body(raw)` is the only entry point. It returns a typed `ChatBody` or raises
 `InvalidRequest` whose `param` is the JSON path of the problem (`messages[2].content`). Nothing
 past this module sees untyped JSON.
+
+Tools (tool-calls.md §7.1) and tool history (§4.1, H1-H3) are validated here; inbound thinking is
+accepted and dropped (H9).
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 from urllib.parse import unquote
 
 import orjson
-from jsonschema import Draft202012Validator, SchemaError, validators
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
-from gateway.chat.model import ResponseFormat
+from gateway.chat.model import ResponseFormat, ToolCall, ToolChoice
 from gateway.errors import InvalidRequest
 
-Role = Literal["system", "developer", "user", "assistant"]
+Role = Literal["system", "developer", "user", "assistant", "tool"]
 
-# Client role names and their canonical role; `human`/`ai` are aliases some clients send.
+# Client role names and their canonical role; `human`/`ai` are aliases some clients send, and the
+# legacy `function` role is read like `tool`.
 ROLE_ALIASES: Final[dict[str, Role]] = {
     "system": "system",
     "developer": "developer",
@@ -30,6 +35,8 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
     "human": "user",
     "assistant": "assistant",
     "ai": "assistant",
+    "tool": "tool",
+    "function": "tool",
 }
 MAX_MESSAGES: Final = 10_000
 MAX_STOP: Final = 4
@@ -37,11 +44,37 @@ DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
 MAX_USER_LENGTH: Final = 256
 SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
+# §7.1 limits.
+MAX_TOOLS: Final = 128
+MAX_SCHEMA_DEPTH: Final = 32
+MAX_SCHEMA_BYTES: Final = 64 * 1024
+TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# H9: thinking the client sends back is dropped, never an error.
+THINKING_FIELDS: Final = ("reasoning_content", "reasoning", "thinking")
+THINKING_PARTS: Final = frozenset({"thinking", "reasoning", "redacted_thinking"})
+LEADING_THINK_RE: Final = re.compile(r"\s*<think>.*?</think>\s*", re.DOTALL)
+TEXT_PARTS: Final = frozenset({"text", "input_text"})
+REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
+
 
 @dataclass(frozen=True, slots=True)
 class ChatMessage:
+    """One client message. `tool` messages carry `tool_call_id`; assistant messages their calls."""
+
     role: Role
     text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ToolDef:
+    """One validated `tools[]` entry; `parameters` is None when the client sent none."""
+
+    name: str
+    description: str
+    parameters: dict[str, object] | None
+    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +86,9 @@ class ChatBody:
     stop: tuple[str, ...]
     max_tokens: int | None
     n: int
+    tools: tuple[ToolDef, ...] = ()
+    tool_choice: ToolChoice | None = None  # None: the client sent none
+    parallel_tool_calls: bool = True
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
 
@@ -70,7 +106,7 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
     messages = _messages(data.get("messages"))
-    _check_tools(data)
+    tools, tool_choice = _check_tools(data)
     for name, check in _PARAMETER_CHECKS.items():
         if name in data and data[name] is not None:
             check(name, data[name])
@@ -118,6 +154,9 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
         stop=_stop_list(data.get("stop")),
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
         n=n,
+        tools=tools,
+        tool_choice=tool_choice,
+        parallel_tool_calls=data.get("parallel_tool_calls") is not False,
         response_format=_response_format(data.get("response_format"), "response_format"),
         reasoning_effort=effort if isinstance(effort, str) else None,
     )
@@ -152,7 +191,9 @@ def _messages(value: object) -> tuple[ChatMessage, ...]:
         raise InvalidRequest(
             f"'messages' has more than {MAX_MESSAGES} entries.", param="messages", code="too_many_messages"
         )
-    return tuple(_message(item, f"messages[{i}]") for i, item in enumerate(value))
+    messages = tuple(_message(item, f"messages[{i}]") for i, item in enumerate(value))
+    _check_history(messages)
+    return messages
 
 
 def _message(item: object, path: str) -> ChatMessage:
@@ -161,54 +202,131 @@ def _message(item: object, path: str) -> ChatMessage:
     role_value = item.get("role")
     if not isinstance(role_value, str):
         raise InvalidRequest(f"'{path}.role' must be a string.", param=f"{path}.role", code="invalid_type")
-    if role_value in ("tool", "function"):
-        # Without tool support a result is kept as text, so nothing the client sent is lost (§8.2).
-        ident = item.get("tool_call_id", item.get("name"))
-        if ident is not None and not isinstance(ident, str):
-            raise InvalidRequest(
-                f"'{path}.tool_call_id' must be a string.", param=f"{path}.tool_call_id", code="invalid_type"
-            )
-        text = _content(item.get("content"), f"{path}.content", allow_null=True)
-        return ChatMessage("user", f"[tool result {ident or 'unknown'}]\n{text}")
     role = ROLE_ALIASES.get(role_value)
     if role is None:
-        allowed = ", ".join(sorted({*ROLE_ALIASES, "tool"}))
+        allowed = ", ".join(sorted(ROLE_ALIASES))
         raise InvalidRequest(
             f"Invalid role {role_value!r} in '{path}.role'; expected one of: {allowed}.",
             param=f"{path}.role",
             code="invalid_role",
         )
+    if role == "tool":
+        key = "tool_call_id" if role_value == "tool" or "tool_call_id" in item else "name"
+        ident = item.get(key)
+        if ident is None:
+            raise InvalidRequest(
+                f"'{path}.{key}' is required.", param=f"{path}.{key}", code="missing_required_parameter"
+            )
+        if not isinstance(ident, str):
+            raise InvalidRequest(
+                f"'{path}.{key}' must be a string.", param=f"{path}.{key}", code="invalid_type"
+            )
+        return ChatMessage(
+            "tool", _content(item.get("content"), f"{path}.content", tool=True), tool_call_id=ident
+        )
     text = _content(item.get("content"), f"{path}.content", allow_null=role == "assistant")
-    if role == "assistant" and item.get("tool_calls") is not None:
-        text = "\n".join(filter(None, [text, *_tool_call_lines(item["tool_calls"], f"{path}.tool_calls")]))
-    return ChatMessage(role, text)
+    if role != "assistant":
+        return ChatMessage(role, text)
+    # H9: reasoning_content / reasoning / thinking fields are simply not read.
+    match = LEADING_THINK_RE.match(text)
+    if match is not None:
+        text = text[match.end() :]
+    calls = item.get("tool_calls")
+    if calls is None:
+        return ChatMessage(role, text)
+    return ChatMessage(role, text, tool_calls=_tool_calls(calls, f"{path}.tool_calls"))
 
 
-def _tool_call_lines(calls: object, path: str) -> list[str]:
-    """Earlier tool calls of an assistant turn, kept as text lines for the model's context."""
+def _history_error(message: str, param: str) -> InvalidRequest:
+    return InvalidRequest(message, param=param, code="invalid_tool_call_history")
+
+
+def _tool_calls(calls: object, path: str) -> tuple[ToolCall, ...]:
+    """H1: the calls of an assistant message, structurally checked; arguments stay raw text (H5)."""
     if not isinstance(calls, list):
         raise InvalidRequest(f"'{path}' must be an array.", param=path, code="invalid_type")
-    lines = []
+    parsed: list[ToolCall] = []
+    seen: set[str] = set()
     for i, call in enumerate(calls):
-        function = call.get("function") if isinstance(call, dict) else None
-        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
-            raise InvalidRequest(
-                f"'{path}[{i}].function.name' must be a string.",
-                param=f"{path}[{i}].function.name",
-                code="invalid_type",
-            )
-        arguments = function.get("arguments", "")
+        at = f"{path}[{i}]"
+        if not isinstance(call, dict):
+            raise _history_error(f"'{at}' must be an object.", at)
+        ident = call.get("id")
+        if not isinstance(ident, str) or not ident:
+            raise _history_error(f"'{at}.id' must be a non-empty string.", f"{at}.id")
+        if call.get("type") != "function":
+            raise _history_error(f"'{at}.type' must be \"function\".", f"{at}.type")
+        function = call.get("function")
+        if not isinstance(function, dict):
+            raise _history_error(f"'{at}.function' must be an object.", f"{at}.function")
+        name = function.get("name")
+        if not isinstance(name, str):
+            raise _history_error(f"'{at}.function.name' must be a string.", f"{at}.function.name")
+        arguments = function.get("arguments")
         if not isinstance(arguments, str):
+            raise _history_error(f"'{at}.function.arguments' must be a string.", f"{at}.function.arguments")
+        if ident in seen:
             raise InvalidRequest(
-                f"'{path}[{i}].function.arguments' must be a string.",
-                param=f"{path}[{i}].function.arguments",
-                code="invalid_type",
+                f"'{at}.id' repeats the id {ident!r} of an earlier call in this message.",
+                param=f"{at}.id",
+                code="duplicate_tool_call_id",
             )
-        lines.append(f"[tool call {call.get('id') or i}] {function['name']}({arguments})")
-    return lines
+        seen.add(ident)
+        parsed.append(ToolCall(ident, name, arguments))
+    return tuple(parsed)
 
 
-def _content(value: object, path: str, *, allow_null: bool) -> str:
+def _check_history(messages: Sequence[ChatMessage]) -> None:
+    """H2, H3: results directly follow their calls, each call answered exactly once.
+
+    System and developer messages are taken out of the conversation wherever they appear, so they
+    neither open nor close a group of results.
+    """
+    open_at: int | None = None  # index of the assistant message whose results may follow
+    answered: set[str] = set()
+
+    def close() -> None:
+        if open_at is None:
+            return
+        for j, call in enumerate(messages[open_at].tool_calls):
+            if call.id not in answered:
+                raise InvalidRequest(
+                    f"The tool call {call.id!r} of messages[{open_at}] has no result: every call needs a "
+                    "'tool' message right after its assistant message.",
+                    param=f"messages[{open_at}].tool_calls[{j}].id",
+                    code="missing_tool_result",
+                )
+
+    for i, m in enumerate(messages):
+        if m.role in ("system", "developer"):
+            continue
+        if m.role == "tool":
+            ids = {c.id for c in messages[open_at].tool_calls} if open_at is not None else set()
+            if m.tool_call_id not in ids:
+                raise InvalidRequest(
+                    f"'messages[{i}]' answers {m.tool_call_id!r}, which is not a call of the assistant "
+                    "message right before it.",
+                    param=f"messages[{i}].tool_call_id",
+                    code="unknown_tool_call_id",
+                )
+            if m.tool_call_id in answered:
+                raise InvalidRequest(
+                    f"'messages[{i}]' is a second result for the call {m.tool_call_id!r}.",
+                    param=f"messages[{i}].tool_call_id",
+                    code="duplicate_tool_result",
+                )
+            answered.add(m.tool_call_id or "")
+            continue
+        close()
+        open_at, answered = (i, set()) if m.tool_calls else (None, set())
+    close()
+
+
+def _content(value: object, path: str, *, allow_null: bool = True, tool: bool = False) -> str:
+    """Text of a message: a string or text parts joined by "\\n"; thinking parts are dropped (H9).
+
+    In `tool` messages a non-text part becomes the line `[TYPE content omitted]` (H6).
+    """
     if isinstance(value, str):
         return value
     if value is None:
@@ -228,13 +346,17 @@ def _content(value: object, path: str, *, allow_null: bool) -> str:
         if not isinstance(part, dict):
             raise InvalidRequest(f"'{part_path}' must be an object.", param=part_path, code="invalid_type")
         kind = part.get("type")
-        if kind in ("text", "input_text"):
+        if kind in TEXT_PARTS:
             text = part.get("text")
             if not isinstance(text, str):
                 raise InvalidRequest(
                     f"'{part_path}.text' must be a string.", param=f"{part_path}.text", code="invalid_type"
                 )
             texts.append(text)
+        elif kind in THINKING_PARTS:
+            continue
+        elif tool and isinstance(kind, str):
+            texts.append(f"[{kind} content omitted]")
         elif kind in ("image_url", "input_image", "image", "input_audio", "file"):
             raise InvalidRequest(
                 f"Content parts of type {kind!r} are not supported by this version of the gateway.",
@@ -248,25 +370,209 @@ def _content(value: object, path: str, *, allow_null: bool) -> str:
     return "\n".join(texts)
 
 
-def _check_tools(data: Mapping[str, object]) -> None:
+# ---------------------------------------------------------------- tools (§7.1)
+
+
+def _check_tools(data: Mapping[str, object]) -> tuple[tuple[ToolDef, ...], ToolChoice | None]:
     for name in ("functions", "function_call"):
         if name in data:
             raise InvalidRequest(
-                f"'{name}' is the legacy function-calling API and is not supported.",
+                f"'{name}' is the legacy function-calling API and is not supported; use 'tools'.",
                 param=name,
                 code="unsupported_parameter",
             )
-    tools = data.get("tools")
-    if tools in (None, []) or data.get("tool_choice") == "none":
-        tool_choice = data.get("tool_choice")
-        if tool_choice not in (None, "auto", "none"):
-            raise InvalidRequest("'tool_choice' requires 'tools'.", param="tool_choice", code="missing_tools")
-        return
-    raise InvalidRequest(
-        "Tool calling is not supported by this version of the gateway.",
-        param="tools",
-        code="unsupported_parameter",
+    tools = _tools(data.get("tools"))
+    choice = _tool_choice(data.get("tool_choice"), tools)
+    return tools, choice
+
+
+def _tools(value: object) -> tuple[ToolDef, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise InvalidRequest("'tools' must be an array.", param="tools", code="invalid_tools")
+    if len(value) > MAX_TOOLS:
+        raise InvalidRequest(
+            f"'tools' has {len(value)} entries; at most {MAX_TOOLS} are supported.",
+            param="tools",
+            code="too_many_tools",
+        )
+    tools: list[ToolDef] = []
+    names: set[str] = set()
+    for i, item in enumerate(value):
+        tool = _tool(item, f"tools[{i}]")
+        if tool.name in names:
+            raise InvalidRequest(
+                f"Two tools are named {tool.name!r}.",
+                param=f"tools[{i}].function.name",
+                code="duplicate_tool_name",
+            )
+        names.add(tool.name)
+        tools.append(tool)
+    return tuple(tools)
+
+
+def _tool(item: object, path: str) -> ToolDef:
+    if not isinstance(item, dict):
+        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_tools")
+    kind = item.get("type")
+    if kind is not None and kind != "function":
+        raise InvalidRequest(
+            f'Tools of type {kind!r} are not supported; only "function".',
+            param=f"{path}.type",
+            code="unsupported_tool_type",
+        )
+    function = item.get("function")
+    if not isinstance(function, dict):
+        if function is None:
+            raise InvalidRequest(
+                f"'{path}.function.name' is required.",
+                param=f"{path}.function.name",
+                code="invalid_tool_name",
+            )
+        raise InvalidRequest(
+            f"'{path}.function' must be an object.", param=f"{path}.function", code="invalid_tools"
+        )
+    name = function.get("name")
+    if not isinstance(name, str) or TOOL_NAME_RE.fullmatch(name) is None:
+        raise InvalidRequest(
+            f"'{path}.function.name' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
+            param=f"{path}.function.name",
+            code="invalid_tool_name",
+        )
+    description = function.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidRequest(
+            f"'{path}.function.description' must be a string.",
+            param=f"{path}.function.description",
+            code="invalid_tools",
+        )
+    strict = function.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise InvalidRequest(
+            f"'{path}.function.strict' must be a boolean.",
+            param=f"{path}.function.strict",
+            code="invalid_tools",
+        )
+    parameters = function.get("parameters")
+    if parameters is not None:
+        _check_schema(parameters, f"{path}.function.parameters")
+    return ToolDef(
+        name=name,
+        description=description or "",
+        parameters=parameters if isinstance(parameters, dict) else None,
+        strict=strict is True,
     )
+
+
+def _schema_error(path: str, reason: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"'{path}' is not a usable JSON Schema: {reason}", param=path, code="invalid_tool_schema"
+    )
+
+
+def _check_schema(schema: object, path: str) -> None:
+    """An object, at most 32 levels deep and 64 KiB of JSON, no remote `$ref`, valid for its draft."""
+    if not isinstance(schema, dict):
+        raise _schema_error(path, "it must be a JSON object.")
+    if _depth(schema) > MAX_SCHEMA_DEPTH:
+        raise _schema_error(path, f"it is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
+    try:
+        size = len(orjson.dumps(schema))
+    except orjson.JSONEncodeError as exc:
+        raise _schema_error(path, str(exc)) from None
+    if size > MAX_SCHEMA_BYTES:
+        raise _schema_error(path, f"it is {size} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed.")
+    remote = _remote_ref(schema)
+    if remote is not None:
+        raise _schema_error(
+            path, f"the reference {remote!r} is not local; only '#...' references are allowed."
+        )
+    dialect = schema.get("$schema")
+    if dialect is not None and not isinstance(dialect, str):
+        raise _schema_error(path, "'$schema' must be a string.")
+    cls = validator_for(schema, default=Draft202012Validator)
+    if cls is Draft3Validator:
+        raise _schema_error(path, "draft-03 schemas are not supported; use draft-04 or later.")
+    try:
+        cls.check_schema(schema)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        raise _schema_error(path, f"{exc.message} (at /{where})") from None
+
+
+def _depth(value: object) -> int:
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: list[object] = list(node.values())
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_SCHEMA_DEPTH:
+            return depth
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _remote_ref(value: object) -> str | None:
+    stack: list[object] = [value]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            for key in REF_KEYS:
+                ref = node.get(key)
+                if isinstance(ref, str) and not ref.startswith("#"):
+                    return ref
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return None
+
+
+def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
+    if value is None:
+        return None
+    choice: ToolChoice
+    if value in ("none", "auto", "required"):
+        choice = ToolChoice(value)
+    elif isinstance(value, dict) and value.get("type") in ("allowed_tools", "custom"):
+        raise InvalidRequest(
+            f"tool_choice of type {value['type']!r} is not supported.",
+            param="tool_choice",
+            code="unsupported_tool_choice",
+        )
+    elif (
+        isinstance(value, dict)
+        and value.get("type") == "function"
+        and isinstance(value.get("function"), dict)
+        and isinstance(value["function"].get("name"), str)
+    ):
+        choice = ToolChoice("named", value["function"]["name"])
+    else:
+        raise InvalidRequest(
+            '\'tool_choice\' must be "none", "auto", "required" or '
+            '{"type":"function","function":{"name":...}}.',
+            param="tool_choice",
+            code="invalid_tool_choice",
+        )
+    if choice.mode in ("required", "named") and not tools:
+        raise InvalidRequest(
+            f"tool_choice {choice.mode!r} needs a non-empty 'tools' list.",
+            param="tool_choice",
+            code="missing_tools",
+        )
+    if choice.mode == "named" and all(t.name != choice.name for t in tools):
+        raise InvalidRequest(
+            f"tool_choice names {choice.name!r}, which is not in 'tools'.",
+            param="tool_choice.function.name",
+            code="tool_choice_not_found",
+        )
+    return choice
 
 
 # ---------------------------------------------------------------- sampling parameters
@@ -376,7 +682,7 @@ def _response_format(value: object, name: str) -> ResponseFormat | None:
                 f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
             )
         try:
-            validators.validator_for(schema, default=Draft202012Validator).check_schema(schema)
+            validator_for(schema, default=Draft202012Validator).check_schema(schema)
             _check_refs(schema, schema, f"{path}.schema")
         except SchemaError as exc:
             raise InvalidRequest(

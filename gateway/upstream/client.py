@@ -1,6 +1,7 @@
 """One chat call to Cursor: build the request, send it, decode the stream, map every failure.
 
-`CursorClient.chat()` is an async generator of chat events ending with `Finish`. Every failure is
+`CursorClient.chat()` is an async generator of chat events ending with `Finish`; tool-call frames
+are passed through as `NativeToolFrame`s for the caller to assemble and judge. Every failure is
 raised as an `UpstreamError` whose class, status and code follow cursor-protocol.md §10; whether
 content was already produced decides between "connection error" and "disconnected" codes.
 Leaving the generator early (the client hung up) closes the upstream response at once.
@@ -21,8 +22,9 @@ import orjson
 
 from gateway.chat.model import ChatRequest, Finish, Prompt, TextDelta, ThinkingDelta, Timing
 from gateway.errors import InvalidRequest, UpstreamError
+from gateway.tools.calls import NativeToolFrame
 from gateway.upstream import errors as upstream_errors
-from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
+from gateway.upstream.decode import ResponseDecoder, UndecodableFrame
 from gateway.upstream.framing import (
     MAX_FRAME_BYTES,
     FrameDecoder,
@@ -44,7 +46,7 @@ log = logging.getLogger(__name__)
 ERROR_BODY_LIMIT: Final = 64 * 1024
 TRAILING_LIMIT: Final = 64 * 1024
 TRAILING_SECONDS: Final = 0.05
-ChatEvent = TextDelta | ThinkingDelta | Finish
+ChatEvent = TextDelta | ThinkingDelta | NativeToolFrame | Finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,16 +105,6 @@ class CursorClient:
                             await _finish_body(chunks)
                             return
                         for event in decoder.message(frame.payload):
-                            if isinstance(event, ToolCallSeen):
-                                if event.complete:
-                                    log.warning(
-                                        "upstream asked for tool %s (%r) that was not declared; ending the turn",
-                                        event.tool,
-                                        event.name,
-                                    )
-                                    yield Finish("stop")
-                                    return
-                                continue
                             if not content_seen and timing is not None:
                                 timing.upstream_answer = time.perf_counter()
                             content_seen = True

@@ -1,18 +1,18 @@
 """Turn decoded Connect frames into chat events (cursor-protocol.md §7.9, §9).
 
 `ResponseDecoder.message(payload)` takes the protobuf payload of one data frame and returns the
-events it carries: text deltas (with the leading-newline trim of §9.2), thinking deltas, or a
-`ToolCallSeen` marker when the upstream asks for a tool this request did not declare. Heartbeats
-(empty payloads, `12 00`) give nothing. Pure: no I/O.
+events it carries: text deltas (with the leading-newline trim of §9.2), thinking deltas, or one
+`NativeToolFrame` per `ClientSideToolV2Call` frame, MCP or not; assembling calls from frames
+(tool-calls.md N4, N5) is left to the caller. Heartbeats (empty payloads, `12 00`) give nothing.
+Pure: no I/O.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from google.protobuf.message import DecodeError
 
 from gateway.chat.model import TextDelta, ThinkingDelta
+from gateway.tools.calls import NativeToolFrame
 from gateway.upstream.pb import cursor_pb2 as pb
 
 
@@ -20,16 +20,7 @@ class UndecodableFrame(ValueError):
     """A data frame whose payload is not a `StreamUnifiedChatResponseWithTools`."""
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallSeen:
-    """The upstream asked for a tool call; without declared tools the turn ends there."""
-
-    tool: int
-    name: str
-    complete: bool
-
-
-Decoded = TextDelta | ThinkingDelta | ToolCallSeen
+Decoded = TextDelta | ThinkingDelta | NativeToolFrame
 
 
 class ResponseDecoder:
@@ -51,9 +42,7 @@ class ResponseDecoder:
         if kind == "stream_unified_chat_response":
             return self._chat(wrapper.stream_unified_chat_response)
         if kind == "client_side_tool_v2_call":
-            call = wrapper.client_side_tool_v2_call
-            complete = call.is_last_message or not call.is_streaming
-            return [ToolCallSeen(call.tool, call.name, complete)]
+            return [tool_frame(wrapper.client_side_tool_v2_call)]
         return []
 
     def _chat(self, response: pb.StreamUnifiedChatResponse) -> list[Decoded]:
@@ -69,3 +58,19 @@ class ResponseDecoder:
         if response.HasField("thinking") and response.thinking.text:
             return [ThinkingDelta(response.thinking.text)]
         return []
+
+
+def tool_frame(call: pb.ClientSideToolV2Call) -> NativeToolFrame:
+    """One call frame as it came: `raw_args` stays cumulative, names stay as written (N4, N5)."""
+    mcp_name = None
+    if call.WhichOneof("params") == "mcp_params" and call.mcp_params.tools:
+        mcp_name = call.mcp_params.tools[0].name
+    return NativeToolFrame(
+        tool_call_id=call.tool_call_id,
+        tool=call.tool,
+        name=call.name,
+        mcp_name=mcp_name,
+        raw_args=call.raw_args,
+        is_streaming=call.is_streaming,
+        is_last_message=call.is_last_message,
+    )

@@ -1,14 +1,18 @@
-"""OpenAI messages -> ChatRequest: system extraction, role merging, injection, input limit."""
+"""OpenAI messages -> ChatRequest: system extraction, tools, tool history, injection, trimming."""
 
 from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
-from gateway.chat.from_openai import to_chat_request
+from gateway.chat.from_openai import message_size, to_chat_request, trim
+from gateway.chat.model import Message, ToolCall, ToolChoice, ToolResult
 from gateway.errors import ContextTooLong, InvalidRequest
 from gateway.schemas.openai import parse_chat_body
+from gateway.tools.encode import plain_prompt
 
 MODEL = resolve("gpt-4o")
 
@@ -32,7 +36,7 @@ def test_system_and_developer_anywhere_join_with_blank_line():
     assert [(m.role, m.text) for m in chat.messages] == [("user", "u1"), ("assistant", "a1")]
 
 
-def test_consecutive_same_role_merge():
+def test_consecutive_same_role_stay_apart_and_the_encoder_merges_them():
     chat = convert(
         [
             {"role": "user", "content": "a"},
@@ -41,7 +45,14 @@ def test_consecutive_same_role_merge():
             {"role": "ai", "content": "d"},
         ]
     )
-    assert [(m.role, m.text) for m in chat.messages] == [("user", "a\n\nb"), ("assistant", "c\n\nd")]
+    assert [(m.role, m.text) for m in chat.messages] == [
+        ("user", "a"),
+        ("user", "b"),
+        ("assistant", "c"),
+        ("assistant", "d"),
+    ]
+    merged = plain_prompt(chat).messages
+    assert [(m.role, m.text) for m in merged] == [("user", "a\n\nb"), ("assistant", "c\n\nd")]
 
 
 def test_only_system_leaves_no_turns():
@@ -53,6 +64,201 @@ def test_input_limit():
     with pytest.raises(ContextTooLong) as info:
         convert([{"role": "user", "content": "x" * 2000}], limit=1000)
     assert info.value.code == "context_length_exceeded" and info.value.param == "messages"
+
+
+# ---------------------------------------------------------------- tools and tool history
+
+READ = {
+    "type": "function",
+    "function": {
+        "name": "read_file",
+        "description": "Read a file.",
+        "strict": True,
+        "parameters": {"type": "object", "properties": {"path": {"type": "string"}}, "required": ["path"]},
+    },
+}
+
+
+def convert_body(limit=1_000_000, **fields):
+    raw = {"model": "gpt-4o", **fields}
+    return to_chat_request(parse_chat_body(orjson.dumps(raw)), MODEL, inject="", max_input_length=limit)
+
+
+def call(ident, name="read_file", arguments='{"path": "a"}'):
+    return {"id": ident, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def test_tools_become_tool_specs_with_compact_json_in_client_key_order():
+    chat = convert_body(
+        messages=[{"role": "user", "content": "hi"}],
+        tools=[READ, {"function": {"name": "ls"}}],
+        tool_choice="required",
+        parallel_tool_calls=False,
+    )
+    read, ls = chat.tools
+    assert (read.name, read.description, read.strict) == ("read_file", "Read a file.", True)
+    assert read.parameters_json == (
+        '{"type":"object","properties":{"path":{"type":"string"}},"required":["path"]}'
+    )
+    assert (ls.description, ls.strict, ls.parameters_json) == ("", False, '{"type":"object","properties":{}}')
+    assert chat.tool_choice == ToolChoice("required") and chat.parallel_tool_calls is False
+
+
+def test_absent_choice_is_auto():
+    chat = convert_body(messages=[{"role": "user", "content": "hi"}], tools=[READ])
+    assert chat.tool_choice == ToolChoice("auto") and chat.parallel_tool_calls is True
+
+
+def test_tool_messages_form_one_message_with_names_from_the_paired_calls():
+    chat = convert_body(
+        messages=[
+            {"role": "user", "content": "read a and b"},
+            {"role": "assistant", "content": "Both.", "tool_calls": [call("c1"), call("c2", "stat")]},
+            {"role": "tool", "tool_call_id": "c2", "content": "B"},
+            {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "A"}]},
+            {"role": "user", "content": "thanks"},
+        ]
+    )
+    user, assistant, tool, last = chat.messages
+    assert assistant == Message(
+        "assistant",
+        "Both.",
+        tool_calls=(ToolCall("c1", "read_file", '{"path": "a"}'), ToolCall("c2", "stat", '{"path": "a"}')),
+    )
+    assert tool == Message(
+        "tool", "", results=(ToolResult("c2", "stat", "B"), ToolResult("c1", "read_file", "A"))
+    )
+    assert (user.role, last.role) == ("user", "user")
+    assert chat.has_tool_history
+
+
+# ---------------------------------------------------------------- MAX_INPUT_LENGTH trimming
+
+
+def u(text):
+    return Message("user", text)
+
+
+def a(text, *calls):
+    return Message("assistant", text, tool_calls=tuple(ToolCall(c, "f", "{}") for c in calls))
+
+
+def t(*ids):
+    return Message("tool", "", results=tuple(ToolResult(i, "f", "r" * 10) for i in ids))
+
+
+def test_trim_keeps_everything_that_fits():
+    turns = (u("a" * 10), a("b" * 10), u("c" * 10))
+    assert trim(turns, 30) == turns
+
+
+def test_trim_drops_oldest_turns_first():
+    turns = (u("1" * 10), a("2" * 10), u("3" * 10), a("4" * 10), u("5" * 10))
+    assert trim(turns, 30) == turns[2:]
+    assert trim(turns, 39) == turns[2:]
+    assert trim(turns, 40) == turns[1:]
+
+
+def test_trim_never_separates_calls_from_their_results():
+    """H4: an assistant message with calls and its results are dropped together."""
+    turns = (u("q" * 5), a("", "c1"), t("c1"), a("", "c2"), t("c2"), u("last"))
+    kept = trim(turns, sum(message_size(m) for m in turns) - 1)
+    assert kept == (turns[1], turns[2], turns[3], turns[4], turns[5])
+    kept = trim(turns, sum(message_size(m) for m in turns) - 6)
+    assert kept == (turns[3], turns[4], turns[5])
+
+
+def test_trim_keeps_the_last_user_message_and_the_newest_unit():
+    turns = (u("x" * 100), a("", "c1"), t("c1"), a("", "c2"), t("c2"))
+    newest = message_size(turns[3]) + message_size(turns[4])
+    assert trim(turns, 100 + newest) == (turns[0], turns[3], turns[4])
+    with pytest.raises(ContextTooLong) as info:
+        trim(turns, 99 + newest)
+    assert info.value.code == "context_length_exceeded" and info.value.status == 400
+
+
+def test_system_prompt_counts_and_is_never_dropped():
+    messages = [
+        {"role": "system", "content": "s" * 50},
+        {"role": "user", "content": "1" * 30},
+        {"role": "assistant", "content": "2" * 30},
+        {"role": "user", "content": "3" * 30},
+    ]
+    chat = convert(messages, limit=110)
+    assert chat.system == "s" * 50 and [m.text for m in chat.messages] == ["2" * 30, "3" * 30]
+    with pytest.raises(ContextTooLong):
+        convert(messages, limit=79)
+
+
+@st.composite
+def conversations(draw):
+    turns = []
+    n = 0
+    for _ in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from(["user", "assistant", "round"]))
+        size = draw(st.integers(0, 40))
+        if kind == "user":
+            turns.append(u("u" * size))
+        elif kind == "assistant":
+            turns.append(a("a" * size))
+        else:
+            ids = [f"c{n + i}" for i in range(draw(st.integers(1, 3)))]
+            n += len(ids)
+            turns.append(a("a" * size, *ids))
+            turns.append(t(*ids))
+    return tuple(turns)
+
+
+def units_of(turns):
+    """Independent grouping: a `tool` message belongs to the assistant message before it."""
+    units = []
+    for i, m in enumerate(turns):
+        if m.role == "tool":
+            units[-1].append(i)
+        else:
+            units.append([i])
+    return units
+
+
+@given(conversations(), st.integers(0, 400))
+def test_trim_properties(turns, budget):
+    """The dropped units are the oldest droppable ones, as few as needed; calls keep their results
+    (H4); the last user message and the newest unit stay; otherwise 400 context_length_exceeded."""
+    units = units_of(turns)
+    size = [sum(message_size(turns[i]) for i in unit) for unit in units]
+    last_user = max((k for k, unit in enumerate(units) if turns[unit[0]].role == "user"), default=None)
+    protected = {len(units) - 1, last_user} - {None}
+    droppable = [k for k in range(len(units)) if k not in protected]
+    try:
+        kept = trim(turns, budget)
+    except ContextTooLong:
+        assert sum(size[k] for k in protected) > budget
+        return
+    kept_ids = {id(m) for m in kept}
+    kept_units = [k for k, unit in enumerate(units) if all(id(turns[i]) in kept_ids for i in unit)]
+    # whole units only, in order
+    assert [turns[i] for k in kept_units for i in units[k]] == list(kept)
+    dropped = [k for k in range(len(units)) if k not in kept_units]
+    assert protected <= set(kept_units)
+    assert dropped == droppable[: len(dropped)]
+    assert sum(size[k] for k in kept_units) <= budget
+    if dropped:
+        assert sum(size) - sum(size[k] for k in dropped[:-1]) > budget
+
+
+def test_the_tool_catalog_counts_against_the_limit():
+    tools = [{"type": "function", "function": {"name": "t", "description": "d" * 40}}]
+    messages = [
+        {"role": "user", "content": "1" * 30},
+        {"role": "assistant", "content": "2" * 30},
+        {"role": "user", "content": "3" * 30},
+    ]
+    catalog = 1 + 40 + len('{"type":"object","properties":{}}')
+    assert len(convert_body(limit=catalog + 90, messages=messages, tools=tools).messages) == 3
+    assert [m.text for m in convert_body(limit=catalog + 89, messages=messages, tools=tools).messages] == [
+        "2" * 30,
+        "3" * 30,
+    ]
 
 
 # ---------------------------------------------------------------- output parameters and K2

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tests.fakes.catalog import ModelSpec, default_models
 
@@ -53,6 +54,11 @@ class SimConfig:
     exhausted_users: set[str] = field(default_factory=set)  # user ids or subs with a spent plan
     plan_limit: int = 500
     refresh_lifetime_s: int = 60 * 86400
+
+    # per-token answers: key (JWT `sub`, user id, whole token, or its 8-hex fingerprint) → a
+    # scenario (or scenario name, e.g. "unauthorized", "rate_limit", "usage_limit") for every chat
+    # request made with that token; used after the queue and `set_token_behaviour`.
+    token_errors: dict[str, Any] = field(default_factory=dict)
 
     # fronts
     h2_abort: str = "rst"  # "rst" (RST_STREAM) or "connection" (drop the TCP connection)

@@ -62,6 +62,8 @@ ALIASES: Final[dict[str, tuple[str, dict[str, Any]]]] = {
     "outdated": ("error", {"error": 30}),
     "update_required": ("error", {"error": 28, "variant": "update"}),
     "expired": ("error", {"error": 12}),
+    "unauthorized": ("error", {"error": 38}),
+    "usage_limit": ("error", {"error": 10}),
     "slow": ("echo", {"pace": 2.0, "heartbeat_every": 0.5}),
     "native_tool": ("tool_call", {"native": True}),
 }

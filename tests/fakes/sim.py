@@ -9,6 +9,7 @@ request gets its own plan and its own RNG. Live connections register a close cal
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from collections import deque
@@ -270,6 +271,11 @@ class CursorSimulator:
             scenarios = self._token_table.get(key)
             if scenarios:
                 return (scenarios.pop(0) if len(scenarios) > 1 else scenarios[0]), "token"
+        for key in [*self._token_keys(record), *self._fingerprints(record)]:
+            configured = self.config.token_errors.get(key)
+            if configured is not None:
+                scenario = configured if isinstance(configured, Scenario) else Scenario(str(configured))
+                return scenario, "token"
         directive = find_directive(ctx.last_human_text)
         if directive is not None:
             return directive, "directive"
@@ -285,6 +291,13 @@ class CursorSimulator:
         if record.token:
             keys.append(record.token)
         return keys
+
+    @staticmethod
+    def _fingerprints(record: SimRecord) -> list[str]:
+        """The gateway's token fingerprint: the first 8 hex digits of SHA-256 of the JWT."""
+        if not record.token:
+            return []
+        return [hashlib.sha256(record.token.encode("utf-8")).hexdigest()[:8]]
 
     def _reject_stream(self, record: SimRecord, rejection: Rejection) -> list[Step]:
         record.rejection = rejection.reason

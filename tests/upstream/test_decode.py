@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.chat.model import TextDelta, ThinkingDelta
-from gateway.upstream.decode import ResponseDecoder, ToolCallSeen, UndecodableFrame
+from gateway.tools.calls import NativeToolFrame
+from gateway.upstream.decode import ResponseDecoder, UndecodableFrame
 from gateway.upstream.pb import cursor_pb2 as pb
 
 
@@ -40,13 +41,38 @@ def test_unknown_fields_are_ignored():
     assert ResponseDecoder().message(payload) == [TextDelta("x")]
 
 
-def test_tool_call_frames():
-    call = pb.ClientSideToolV2Call(tool=5, name="read_file", is_streaming=True)
+def test_native_tool_call_frames_pass_through_as_they_came():
+    call = pb.ClientSideToolV2Call(tool=5, tool_call_id="t1", name="read_file", is_streaming=True)
     payload = pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
-    assert ResponseDecoder().message(payload) == [ToolCallSeen(5, "read_file", False)]
+    assert ResponseDecoder().message(payload) == [
+        NativeToolFrame("t1", 5, "read_file", None, "", is_streaming=True, is_last_message=False)
+    ]
     call.is_last_message = True
+    call.raw_args = '{"a": 1}'
     payload = pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
-    assert ResponseDecoder().message(payload) == [ToolCallSeen(5, "read_file", True)]
+    assert ResponseDecoder().message(payload) == [
+        NativeToolFrame("t1", 5, "read_file", None, '{"a": 1}', is_streaming=True, is_last_message=True)
+    ]
+
+
+def test_appendix_a_mcp_tool_call_frame():
+    """N4, N5: the Appendix A frame gives the cumulative raw_args and both names."""
+    frame = bytes.fromhex(
+        "0a 4d 08 13 1a 08 74 6f 6f 6c 75 5f 30 31 4a 0b 67 65 74 5f 77 65 61 74 68 65 72 52 0d 7b 22 63 69"
+        " 74 79 22 3a 20 22 50 61 72 70 01 da 01 17 0a 15 0a 0b 67 65 74 5f 77 65 61 74 68 65 72 22 06 63 75"
+        " 73 74 6f 6d 80 03 01 8a 03 03 61 62 63"
+    )
+    assert ResponseDecoder().message(frame) == [
+        NativeToolFrame(
+            tool_call_id="toolu_01",
+            tool=19,
+            name="get_weather",
+            mcp_name="get_weather",
+            raw_args='{"city": "Par',
+            is_streaming=True,
+            is_last_message=False,
+        )
+    ]
 
 
 def test_garbage_is_a_decode_error():
@@ -60,7 +86,7 @@ def test_arbitrary_payloads_decode_or_raise_undecodable(payload):
         events = ResponseDecoder().message(payload)
     except UndecodableFrame:
         return
-    assert all(isinstance(e, TextDelta | ThinkingDelta | ToolCallSeen) for e in events)
+    assert all(isinstance(e, TextDelta | ThinkingDelta | NativeToolFrame) for e in events)
     assert all(e.text for e in events if isinstance(e, TextDelta | ThinkingDelta))
 
 

@@ -87,7 +87,17 @@ def test_chat_message_fields():
     assert r.thinking_level == 0
     assert r.environment_info.local_timestamp == "2023-11-14T22:13:20.123Z"
     assert r.environment_info.cursor_version == b"2.6.21"
-    assert uuid.UUID(r.conversation_id).version == 4
+    # M4: derived from the anchor (the first user message), the same for every turn.
+    later = inner(
+        build_message(
+            chat(Message("user", "Q1"), Message("assistant", "A1"), Message("user", "Q3")),
+            client_version="2.6.21",
+            now=NOW,
+        )
+    )
+    other = inner(build_message(chat(Message("user", "Q2")), client_version="2.6.21", now=NOW))
+    assert uuid.UUID(r.conversation_id) and later.conversation_id == r.conversation_id
+    assert other.conversation_id != r.conversation_id
 
 
 def test_dummy_current_file_bytes_of_appendix_a():

@@ -7,10 +7,11 @@ import asyncio
 import orjson
 import pytest
 
+from gateway import keys
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.conftest import MODEL
 from tests.fakes import Scenario
-from tests.scripted import END, Reply, text
+from tests.scripted import END, Reply, reply, text
 from tests.sse_reader import parse_sse
 
 CHAT = "/v1/chat/completions"
@@ -268,3 +269,14 @@ async def test_logprobs_true_is_refused_not_ignored(sim_gateway):
     assert response.status == 400
     assert (await response.json())["error"]["param"] == "logprobs"
     assert sim.chat_records == []
+
+
+async def test_request_log_keeps_the_usage_of_all_choices(gateway, make_settings):
+    client, _ = await gateway(reply("a" * 40), reply("b" * 80), settings=make_settings(auth_token="adm"))
+    body = await (await client.post(CHAT, json=ask(model="claude-3.5-sonnet", n=2))).json()
+    assert sorted(c["message"]["content"] for c in body["choices"]) == ["a" * 40, "b" * 80]
+    await asyncio.to_thread(client.app[keys.REQUEST_LOG].flush)
+    rows = (await (await client.post("/logs", json={}, headers={"Authorization": "Bearer adm"})).json())[
+        "logs"
+    ]
+    assert rows[0]["usage"]["completion_tokens"] == body["usage"]["completion_tokens"] == 10 + 20

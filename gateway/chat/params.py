@@ -22,6 +22,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Final
 
+from gateway.chat.from_openai import message_size
 from gateway.chat.model import (
     ChatRequest,
     Event,
@@ -45,8 +46,9 @@ def estimate_tokens(chars: int) -> int:
 
 
 def prompt_tokens(chat: ChatRequest) -> int:
-    """Estimated prompt tokens of `chat` (the conversation as the client sent it)."""
-    return estimate_tokens(len(chat.system) + sum(len(m.text) for m in chat.messages))
+    """Estimated prompt tokens of `chat` (the conversation as the client sent it, tool calls and
+    results included; the encoders' additions are not counted)."""
+    return estimate_tokens(len(chat.system) + sum(message_size(m) for m in chat.messages))
 
 
 def char_budget(max_tokens: int | None) -> int | None:

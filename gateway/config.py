@@ -28,6 +28,7 @@ ToolMode = Literal["auto", "native", "emulate"]
 ToolStreamMode = Literal["complete", "fragmented"]
 NonceScope = Literal["conversation", "request"]
 ChecksumAlphabet = Literal["urlsafe", "standard"]
+ThinkingLevel = Literal["medium", "high"]
 TokenStrategy = Literal["round-robin", "least-recently-used", "random"]
 
 
@@ -345,6 +346,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "After a native tool call, how long to wait for further parallel calls, in milliseconds.",
     ),
     Setting(
+        "THINKING_LEVEL",
+        "high",
+        _choice("medium", "high"),
+        "Thinking level `-thinking` models ask Cursor for: `high` or `medium`; a request's "
+        "`reasoning_effort` overrides it.",
+    ),
+    Setting(
+        "MAX_N",
+        "8",
+        _int_range(1, 16),
+        "Largest `n` (choices per request) accepted; each choice is its own upstream request.",
+    ),
+    Setting(
         "WEB_DIR",
         "",
         _text,
@@ -402,6 +416,8 @@ class Settings:
     tool_nonce_scope: NonceScope
     tool_nonce_secret: str
     native_tool_settle_ms: int
+    thinking_level: ThinkingLevel
+    max_n: int
     web_dir: str
     demo: bool
     debug: bool

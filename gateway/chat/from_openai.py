@@ -1,7 +1,7 @@
 """OpenAI request -> `ChatRequest` (cursor-protocol.md §8.1-8.2, tool-calls.md §4).
 
 System and developer messages, wherever they appear, become the system context (joined by a
-blank line), followed by `SYSTEM_PROMPT_INJECT`. Turns are kept one per client message (the
+blank line), followed by `SYSTEM_PROMPT_INJECT` and the `response_format` instruction. Turns are kept one per client message (the
 encoders merge, H7); the `tool` messages answering one assistant message become one `tool`
 `Message` whose results take their names from the paired calls.
 
@@ -9,24 +9,72 @@ encoders merge, H7); the `tool` messages answering one assistant message become 
 A unit is one message, or an assistant message with tool calls together with its results (H4).
 The system context and the tool catalog count against the limit and are never dropped, nor are the
 last user message and the newest unit (the latest results the model is to act on); if these
-alone do not fit, the request is refused with 400 `context_length_exceeded`. Pure.
+alone do not fit, the request is refused with 400 `context_length_exceeded`.
+
+`max_tokens` is clamped to the model's limit; a thinking twin's level comes from `THINKING_LEVEL`
+or the request's `reasoning_effort` (tool-calls.md K2). Pure.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import orjson
 
-from gateway.chat.model import ChatRequest, Message, ModelInfo, ToolChoice, ToolResult, ToolSpec
-from gateway.errors import ContextTooLong
+from gateway.chat.model import (
+    ChatRequest,
+    Message,
+    ModelInfo,
+    ThinkingLevel,
+    ToolChoice,
+    ToolResult,
+    ToolSpec,
+)
+from gateway.chat.response_format import instruction
+from gateway.errors import ContextTooLong, InvalidRequest
 from gateway.schemas.openai import ChatBody, ChatMessage, ToolDef
 
+# reasoning_effort on a thinking twin -> upstream thinking level (K2).
+EFFORT_LEVELS: Final[dict[str, ThinkingLevel]] = {
+    "minimal": "medium",
+    "low": "medium",
+    "medium": "medium",
+    "high": "high",
+    "xhigh": "high",
+}
 
-def to_chat_request(body: ChatBody, model: ModelInfo, *, inject: str, max_input_length: int) -> ChatRequest:
+
+def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel:
+    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise; a base model ignores it."""
+    if not model.thinking or body.reasoning_effort is None:
+        return default
+    level = EFFORT_LEVELS.get(body.reasoning_effort.strip().lower())
+    if level is None:
+        allowed = ", ".join(EFFORT_LEVELS)
+        raise InvalidRequest(
+            f"Invalid reasoning_effort {body.reasoning_effort!r} for a thinking model; expected one of: "
+            f"{allowed}.",
+            param="reasoning_effort",
+            code="invalid_reasoning_effort",
+        )
+    return level
+
+
+def to_chat_request(
+    body: ChatBody,
+    model: ModelInfo,
+    *,
+    inject: str,
+    max_input_length: int,
+    default_thinking_level: ThinkingLevel = "high",
+) -> ChatRequest:
+    level = thinking_level(body, model, default_thinking_level)
     system_parts = [m.text for m in body.messages if m.role in ("system", "developer") and m.text]
     if inject.strip():
         system_parts.append(inject)
+    if body.response_format is not None:
+        system_parts.append(instruction(body.response_format))
     system = "\n\n".join(system_parts)
     tools = tuple(tool_spec(t) for t in body.tools)
     fixed = len(system) + sum(len(t.name) + len(t.description) + len(t.parameters_json) for t in tools)
@@ -40,7 +88,17 @@ def to_chat_request(body: ChatBody, model: ModelInfo, *, inject: str, max_input_
         tools=tools,
         tool_choice=body.tool_choice or ToolChoice(),
         parallel_tool_calls=body.parallel_tool_calls,
+        max_tokens=_clamp(body.max_tokens, model.max_tokens),
+        response_format=body.response_format,
+        thinking_level=level,
     )
+
+
+def _clamp(requested: int | None, limit: int | None) -> int | None:
+    """`max_tokens` above the model's output limit means the limit."""
+    if requested is None or limit is None:
+        return requested
+    return min(requested, limit)
 
 
 def tool_spec(tool: ToolDef) -> ToolSpec:

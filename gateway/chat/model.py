@@ -13,6 +13,7 @@ from typing import Literal
 Role = Literal["user", "assistant", "tool"]
 FinishReason = Literal["stop", "tool_calls", "length"]
 ToolChoiceMode = Literal["auto", "none", "required", "named"]
+ThinkingLevel = Literal["medium", "high"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,20 @@ class ModelInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseFormat:
+    """A structured-output request: `json_object`, or `json_schema` with the client's schema.
+
+    `{"type": "text"}` is no constraint and is represented by no `ResponseFormat` at all.
+    """
+
+    kind: Literal["json_object", "json_schema"]
+    name: str = ""
+    description: str = ""
+    schema: dict[str, object] | None = None
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ChatRequest:
     """Everything the upstream client needs for one attempt."""
 
@@ -92,6 +107,11 @@ class ChatRequest:
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = ToolChoice()
     parallel_tool_calls: bool = True
+    # Output parameters the gateway enforces itself (Cursor has no field for them).
+    max_tokens: int | None = None  # already clamped to the model's limit
+    response_format: ResponseFormat | None = None
+    # Upstream thinking level of a thinking twin (K2); ignored for a base model.
+    thinking_level: ThinkingLevel = "high"
 
     @property
     def has_tool_history(self) -> bool:
@@ -157,6 +177,15 @@ class Usage:
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        """The usage of two answers together (n choices, or a retried attempt)."""
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.estimated or other.estimated,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,7 @@ class ChunkWriter:
     include_usage: bool = False
     tool_stream_mode: str = "complete"
     args_chunk_chars: int = 512
+    choice_index: int = 0  # which of the `n` choices this writer renders
     _thinking_open: bool = field(default=False, init=False)
     _call: ToolCallStart | None = field(default=None, init=False)
     _usage: Usage | None = field(default=None, init=False)
@@ -67,11 +68,24 @@ class ChunkWriter:
             "object": "chat.completion.chunk",
             "created": self.created,
             "model": self.model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+            "choices": [
+                {"index": self.choice_index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            ],
         }
         if self.include_usage:
             chunk["usage"] = None
         return chunk
+
+    def usage_chunk(self, usage: Usage) -> dict[str, Any]:
+        """The closing `choices: []` chunk with the usage of the whole response (all choices)."""
+        return {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": [],
+            "usage": usage_dict(usage),
+        }
 
     def role(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
@@ -180,3 +194,11 @@ def completion(
         "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": finish}],
         "usage": usage_dict(usage),
     }
+
+
+def merge_completions(parts: Sequence[dict[str, Any]], usage: Usage) -> dict[str, Any]:
+    """One `chat.completion` with the single choice of each of `parts` as choices 0, 1, …"""
+    merged = dict(parts[0])
+    merged["choices"] = [{**part["choices"][0], "index": i} for i, part in enumerate(parts)]
+    merged["usage"] = usage_dict(usage)
+    return merged

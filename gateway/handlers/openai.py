@@ -10,6 +10,7 @@ call in the `finally` block.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
@@ -23,6 +24,7 @@ from gateway import keys
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.model import (
+    ChatRequest,
     Event,
     Finish,
     FinishReason,
@@ -33,9 +35,11 @@ from gateway.chat.model import (
     ToolCallStart,
     Usage,
 )
-from gateway.chat.to_openai import ChunkWriter, completion, completion_id
+from gateway.chat.params import choice_events, merge_choices
+from gateway.chat.to_openai import ChunkWriter, completion, completion_id, merge_completions
 from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
 from gateway.middlewares import count_error
+from gateway.reqlog.record import RequestRecord
 from gateway.schemas.openai import parse_chat_body
 from gateway.sse import DONE, EventStream, encode_event
 
@@ -56,7 +60,7 @@ async def read_body(request: web.Request) -> bytes:
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    body = parse_chat_body(await read_body(request))
+    body = parse_chat_body(await read_body(request), max_n=settings.max_n)
     record = request.get(keys.REQUEST_RECORD)
     if record is not None:
         record.describe(model=body.model, stream=body.stream)
@@ -64,27 +68,55 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if model is None:
         raise ModelNotFound(body.model)
     chat = to_chat_request(
-        body, model, inject=settings.system_prompt_inject, max_input_length=settings.max_input_length
+        body,
+        model,
+        inject=settings.system_prompt_inject,
+        max_input_length=settings.max_input_length,
+        default_thinking_level=settings.thinking_level,
     )
     timing = Timing(request[keys.REQUEST_STARTED])
-    events = request.app[keys.CHAT].events(chat, timing)
+    service = request.app[keys.CHAT]
+
+    def make_events(attempt: ChatRequest) -> AsyncGenerator[Event, None]:
+        return service.events(attempt, timing)
+
+    # Each of the n choices is its own answer: stop, max_tokens and response_format apply per choice.
+    events = merge_choices([choice_events(make_events, chat) for _ in range(body.n)])
     if record is not None:
         record.follow(timing, chat)
-        events = record.watch(events)
+        events = _recorded(events, record)
     if body.stream:
-        writer = ChunkWriter(
-            id=completion_id(),
-            created=int(time.time()),
-            model=body.model,
-            thinking_output=settings.thinking_output,
-            include_usage=body.include_usage,
-            tool_stream_mode=settings.tool_stream_mode,
-            args_chunk_chars=settings.tool_args_chunk_chars,
-        )
-        return await _stream(request, events, writer, timing, settings.keepalive_seconds)
-    response = await _complete(events, body.model, settings.thinking_output, timing)
+        chunk_id, created = completion_id(), int(time.time())
+        writers = [
+            ChunkWriter(
+                id=chunk_id,
+                created=created,
+                model=body.model,
+                thinking_output=settings.thinking_output,
+                include_usage=body.include_usage,
+                choice_index=index,
+                tool_stream_mode=settings.tool_stream_mode,
+                args_chunk_chars=settings.tool_args_chunk_chars,
+            )
+            for index in range(body.n)
+        ]
+        return await _stream(request, events, writers, timing, settings.keepalive_seconds)
+    response = await _complete(events, body.n, body.model, settings.thinking_output, timing)
     _first_output(request, response, timing)
     return response
+
+
+async def _recorded(
+    events: AsyncGenerator[tuple[int, Event], None], record: RequestRecord
+) -> AsyncGenerator[tuple[int, Event], None]:
+    """Pass the choices' events through, keeping the usage of all choices in the request record."""
+    total: Usage | None = None
+    async with contextlib.aclosing(events):
+        async for index, event in events:
+            if isinstance(event, Usage):
+                total = event if total is None else total + event
+                record.add_usage(total)
+            yield index, event
 
 
 def _first_output(request: web.Request, response: web.StreamResponse, timing: Timing) -> None:
@@ -101,28 +133,40 @@ def _first_output(request: web.Request, response: web.StreamResponse, timing: Ti
 
 async def _stream(
     request: web.Request,
-    events: AsyncGenerator[Event, None],
-    writer: ChunkWriter,
+    events: AsyncGenerator[tuple[int, Event], None],
+    writers: list[ChunkWriter],
     timing: Timing,
     keepalive: float,
 ) -> web.StreamResponse:
     stream = EventStream(request, keepalive=keepalive)
     live = request.app[keys.LIVE_STREAMS]
     live.add(stream)
-    role_sent = False
+    role_sent = [False] * len(writers)
+    unfinished = len(writers)
+    usage: Usage | None = None
     try:
-        async for event in events:
+        async for index, event in events:
+            if isinstance(event, Usage):
+                # One usage chunk for the whole response (every choice), after the last finish.
+                usage = event if usage is None else usage + event
+                continue
+            writer = writers[index]
             chunks = writer.render(event)
             if not chunks:
                 continue
             data = b"".join(encode_event(chunk) for chunk in chunks)
-            if not role_sent:
+            if not role_sent[index]:
                 data = encode_event(writer.role()) + data
-                role_sent = True
-                _first_output(request, stream.response, timing)
+                if not any(role_sent):
+                    _first_output(request, stream.response, timing)
+                role_sent[index] = True
             if isinstance(event, Finish):
+                unfinished -= 1
+            if unfinished == 0:
                 # The answer is complete: no keep-alive may follow [DONE] while upstream closes.
                 await stream.close()
+                if writer.include_usage and usage is not None:
+                    data += encode_event(writer.usage_chunk(usage))
                 data += DONE
             await stream.send(data)
     except GatewayError as exc:
@@ -153,38 +197,44 @@ async def _stream(
 
 
 async def _complete(
-    events: AsyncGenerator[Event, None], model: str, thinking_output: str, timing: Timing
+    events: AsyncGenerator[tuple[int, Event], None], n: int, model: str, thinking_output: str, timing: Timing
 ) -> web.Response:
-    text: list[str] = []
-    thinking: list[str] = []
-    calls: list[tuple[str, str, str]] = []
-    started: dict[int, ToolCallStart] = {}
-    usage = Usage(0, 0)
-    finish: FinishReason = "stop"
-    async for event in events:
-        if isinstance(event, TextDelta):
-            text.append(event.text)
-        elif isinstance(event, ThinkingDelta):
-            thinking.append(event.text)
-        elif isinstance(event, ToolCallStart):
-            started[event.index] = event
-        elif isinstance(event, ToolCallEnd):
-            start = started[event.index]
-            calls.append((start.id, start.name, event.arguments))
-        elif isinstance(event, Usage):
-            usage = event
-        elif isinstance(event, Finish):
-            finish = event.reason
-            timing.upstream_answer = time.perf_counter()
-    payload = completion(
-        id=completion_id(),
-        created=int(time.time()),
-        model=model,
-        text="".join(text),
-        thinking="".join(thinking),
-        finish=finish,
-        usage=usage,
-        thinking_output=thinking_output,
-        tool_calls=calls,
-    )
+    text: list[list[str]] = [[] for _ in range(n)]
+    thinking: list[list[str]] = [[] for _ in range(n)]
+    calls: list[list[tuple[str, str, str]]] = [[] for _ in range(n)]
+    started: dict[tuple[int, int], ToolCallStart] = {}
+    usage: list[Usage] = [Usage(0, 0)] * n
+    finish: list[FinishReason] = ["stop"] * n
+    async with contextlib.aclosing(events):
+        async for index, event in events:
+            if isinstance(event, TextDelta):
+                text[index].append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                thinking[index].append(event.text)
+            elif isinstance(event, ToolCallStart):
+                started[index, event.index] = event
+            elif isinstance(event, ToolCallEnd):
+                start = started[index, event.index]
+                calls[index].append((start.id, start.name, event.arguments))
+            elif isinstance(event, Usage):
+                usage[index] = event
+            elif isinstance(event, Finish):
+                finish[index] = event.reason
+                timing.upstream_answer = time.perf_counter()
+    answer_id, created = completion_id(), int(time.time())
+    parts = [
+        completion(
+            id=answer_id,
+            created=created,
+            model=model,
+            text="".join(text[index]),
+            thinking="".join(thinking[index]),
+            finish=finish[index],
+            usage=usage[index],
+            thinking_output=thinking_output,
+            tool_calls=calls[index],
+        )
+        for index in range(n)
+    ]
+    payload = parts[0] if n == 1 else merge_completions(parts, sum(usage[1:], usage[0]))
     return web.Response(body=orjson.dumps(payload), content_type="application/json")

@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
+from urllib.parse import unquote
 
 import orjson
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
-from gateway.chat.model import ToolCall, ToolChoice
+from gateway.chat.model import ResponseFormat, ToolCall, ToolChoice
 from gateway.errors import InvalidRequest
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -39,6 +40,9 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
 }
 MAX_MESSAGES: Final = 10_000
 MAX_STOP: Final = 4
+DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
+MAX_USER_LENGTH: Final = 256
+SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # §7.1 limits.
 MAX_TOOLS: Final = 128
@@ -85,10 +89,12 @@ class ChatBody:
     tools: tuple[ToolDef, ...] = ()
     tool_choice: ToolChoice | None = None  # None: the client sent none
     parallel_tool_calls: bool = True
+    response_format: ResponseFormat | None = None
+    reasoning_effort: str | None = None
 
 
-def parse_chat_body(raw: bytes) -> ChatBody:
-    """Parse and validate a `/v1/chat/completions` body."""
+def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
+    """Parse and validate a `/v1/chat/completions` body; `n` may be at most `max_n` (MAX_N)."""
     data = _load_json(raw)
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
@@ -126,10 +132,20 @@ def parse_chat_body(raw: bytes) -> ChatBody:
             param="logprobs",
             code="unsupported_parameter",
         )
-    n = data.get("n")
-    if isinstance(n, int) and n > 1:
-        raise InvalidRequest("Only n=1 is supported.", param="n", code="unsupported_parameter")
-    max_tokens = data.get("max_completion_tokens", data.get("max_tokens"))
+    top_logprobs = data.get("top_logprobs")
+    if isinstance(top_logprobs, int) and top_logprobs > 0:
+        # OpenAI requires logprobs: true with top_logprobs, and logprobs: true is refused above.
+        raise InvalidRequest(
+            "'top_logprobs' requires 'logprobs': true, and logprobs are not available: Cursor does not "
+            "return token probabilities.",
+            param="top_logprobs",
+            code="unsupported_parameter",
+        )
+    n = _choices(data.get("n"), max_n)
+    max_tokens = data.get("max_completion_tokens")
+    if max_tokens is None:
+        max_tokens = data.get("max_tokens")
+    effort = data.get("reasoning_effort")
     return ChatBody(
         model=model.strip(),
         messages=messages,
@@ -137,10 +153,12 @@ def parse_chat_body(raw: bytes) -> ChatBody:
         include_usage=include_usage,
         stop=_stop_list(data.get("stop")),
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-        n=1,
+        n=n,
         tools=tools,
         tool_choice=tool_choice,
         parallel_tool_calls=data.get("parallel_tool_calls") is not False,
+        response_format=_response_format(data.get("response_format"), "response_format"),
+        reasoning_effort=effort if isinstance(effort, str) else None,
     )
 
 
@@ -586,6 +604,13 @@ def _integer(low: int, high: int) -> Callable[[str, object], None]:
     return check
 
 
+def _choices(value: object, max_n: int) -> int:
+    if value is None:
+        return 1
+    _integer(1, max_n)("n", value)
+    return value if isinstance(value, int) else 1
+
+
 def _of_type(kind: type, label: str) -> Callable[[str, object], None]:
     def check(name: str, value: object) -> None:
         if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
@@ -599,13 +624,124 @@ def _check_stop(name: str, value: object) -> None:
 
 
 def _check_response_format(name: str, value: object) -> None:
+    _response_format(value, name)
+
+
+def _response_format(value: object, name: str) -> ResponseFormat | None:
+    """`text` (or absent) is no constraint; `json_object`; `json_schema` with a valid JSON Schema."""
+    if value is None:
+        return None
     if not isinstance(value, dict) or not isinstance(value.get("type"), str):
         raise InvalidRequest(
             "'response_format' must be an object with a string 'type'.", param=name, code="invalid_type"
         )
-    if value["type"] not in ("text", "json_object", "json_schema"):
+    kind = value["type"]
+    if kind == "text":
+        return None
+    if kind == "json_object":
+        return ResponseFormat("json_object")
+    if kind != "json_schema":
         raise InvalidRequest(
-            f"Unknown response_format type {value['type']!r}.", param=f"{name}.type", code="invalid_value"
+            f"Unknown response_format type {kind!r}.", param=f"{name}.type", code="invalid_value"
+        )
+    spec = value.get("json_schema")
+    path = f"{name}.json_schema"
+    if spec is None:
+        raise InvalidRequest(
+            f"Missing required parameter: '{path}'.", param=path, code="missing_required_parameter"
+        )
+    if not isinstance(spec, dict):
+        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
+    schema_name = spec.get("name")
+    if schema_name is None:
+        raise InvalidRequest(
+            f"Missing required parameter: '{path}.name'.",
+            param=f"{path}.name",
+            code="missing_required_parameter",
+        )
+    if not isinstance(schema_name, str) or not SCHEMA_NAME.fullmatch(schema_name):
+        raise InvalidRequest(
+            f"'{path}.name' must be 1 to 64 characters of a-z, A-Z, 0-9, '_' and '-'.",
+            param=f"{path}.name",
+            code="invalid_value",
+        )
+    description = spec.get("description")
+    if description is not None and not isinstance(description, str):
+        raise InvalidRequest(
+            f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_type"
+        )
+    strict = spec.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise InvalidRequest(
+            f"'{path}.strict' must be a boolean.", param=f"{path}.strict", code="invalid_type"
+        )
+    schema = spec.get("schema")
+    if schema is not None:
+        if not isinstance(schema, dict):
+            raise InvalidRequest(
+                f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
+            )
+        try:
+            validator_for(schema, default=Draft202012Validator).check_schema(schema)
+            _check_refs(schema, schema, f"{path}.schema")
+        except SchemaError as exc:
+            raise InvalidRequest(
+                f"'{path}.schema' is not a valid JSON Schema: {exc.message}",
+                param=f"{path}.schema",
+                code="invalid_value",
+            ) from None
+        except RecursionError:
+            raise InvalidRequest(
+                f"'{path}.schema' is nested too deeply.", param=f"{path}.schema", code="invalid_value"
+            ) from None
+    return ResponseFormat(
+        "json_schema",
+        name=schema_name,
+        description=description or "",
+        schema=schema,
+        strict=bool(strict),
+    )
+
+
+def _check_refs(node: object, root: dict[str, object], path: str) -> None:
+    """Every `$ref` of a response schema points inside it: nothing is ever fetched from elsewhere."""
+    if isinstance(node, list):
+        for item in node:
+            _check_refs(item, root, path)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+            if not value.startswith("#") or (value.startswith("#/") and not _pointer_exists(root, value)):
+                raise InvalidRequest(
+                    f"'{path}' has a reference {value!r} that does not point inside the schema.",
+                    param=path,
+                    code="invalid_value",
+                )
+        else:
+            _check_refs(value, root, path)
+
+
+def _pointer_exists(root: object, ref: str) -> bool:
+    node = root
+    for raw in unquote(ref[2:]).split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
+
+
+def _check_user(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
+    if len(value) > MAX_USER_LENGTH:
+        raise InvalidRequest(
+            f"'{name}' must be at most {MAX_USER_LENGTH} characters.", param=name, code="invalid_value"
         )
 
 
@@ -613,6 +749,12 @@ def _check_logit_bias(name: str, value: object) -> None:
     if not isinstance(value, dict):
         raise InvalidRequest("'logit_bias' must be an object.", param=name, code="invalid_type")
     for key, bias in value.items():
+        if not (key.isascii() and key.isdigit()):
+            raise InvalidRequest(
+                f"'logit_bias' keys must be token ids (digits), got {key!r}.",
+                param=f"{name}.{key}",
+                code="invalid_value",
+            )
         if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
             raise InvalidRequest(
                 f"'logit_bias[{key}]' must be a number between -100 and 100.",
@@ -629,9 +771,8 @@ _PARAMETER_CHECKS: Final[dict[str, Callable[[str, object], None]]] = {
     "frequency_penalty": _number(-2, 2),
     "max_tokens": _integer(1, 10_000_000),
     "max_completion_tokens": _integer(1, 10_000_000),
-    "n": _integer(1, 128),
     "seed": _integer(-(2**63), 2**63 - 1),
-    "user": _of_type(str, "a string"),
+    "user": _check_user,
     "logprobs": _of_type(bool, "a boolean"),
     "top_logprobs": _integer(0, 20),
     "parallel_tool_calls": _of_type(bool, "a boolean"),

@@ -192,7 +192,14 @@ def build_message(
     request.allow_model_fallbacks = False
     request.unified_mode = mode
     request.should_disable_tools = not agent
-    request.thinking_level = pb.THINKING_LEVEL_HIGH if chat.model.thinking else pb.THINKING_LEVEL_UNSPECIFIED
+    request.thinking_level = _thinking_level(chat)
     request.uses_rules = False
     request.unified_mode_name = "Agent" if agent else "Ask"
     return pb.StreamUnifiedChatRequestWithTools(stream_unified_chat_request=request)
+
+
+def _thinking_level(chat: ChatRequest) -> pb.ThinkingLevel:
+    """K2: a thinking twin asks for its level (MEDIUM or HIGH); a base model sends UNSPECIFIED."""
+    if not chat.model.thinking:
+        return pb.THINKING_LEVEL_UNSPECIFIED
+    return pb.THINKING_LEVEL_MEDIUM if chat.thinking_level == "medium" else pb.THINKING_LEVEL_HIGH

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import message_size, to_chat_request, trim
 from gateway.chat.model import Message, ToolCall, ToolChoice, ToolResult
-from gateway.errors import ContextTooLong
+from gateway.errors import ContextTooLong, InvalidRequest
 from gateway.schemas.openai import parse_chat_body
 from gateway.tools.encode import plain_prompt
 
@@ -259,3 +259,75 @@ def test_the_tool_catalog_counts_against_the_limit():
         "2" * 30,
         "3" * 30,
     ]
+
+
+# ---------------------------------------------------------------- output parameters and K2
+
+
+def request_with(model_id="gpt-4o", level="high", **fields):
+    model = resolve(model_id)
+    assert model is not None
+    raw = orjson.dumps({"model": model_id, "messages": [{"role": "user", "content": "hi"}], **fields})
+    return to_chat_request(
+        parse_chat_body(raw), model, inject="", max_input_length=1_000_000, default_thinking_level=level
+    )
+
+
+def test_max_tokens_is_clamped_to_the_model_limit():
+    model = resolve("gpt-4o")
+    assert model is not None and model.max_tokens is not None
+    assert request_with(max_tokens=model.max_tokens + 1).max_tokens == model.max_tokens
+    assert request_with(max_completion_tokens=10_000_000).max_tokens == model.max_tokens
+    assert request_with(max_tokens=7).max_tokens == 7
+    assert request_with().max_tokens is None
+
+
+def test_response_format_instruction_follows_the_system_text():
+    chat = to_chat_request(
+        parse_chat_body(
+            orjson.dumps(
+                {
+                    "model": "gpt-4o",
+                    "messages": [{"role": "system", "content": "S"}, {"role": "user", "content": "u"}],
+                    "response_format": {"type": "json_object"},
+                }
+            )
+        ),
+        MODEL,
+        inject="INJ",
+        max_input_length=1_000_000,
+    )
+    assert chat.system.startswith("S\n\nINJ\n\nResponse format:")
+    assert chat.response_format is not None and chat.response_format.kind == "json_object"
+    assert request_with(response_format={"type": "text"}).system == ""
+
+
+@pytest.mark.parametrize(
+    ("effort", "default", "level"),
+    [
+        (None, "high", "high"),
+        (None, "medium", "medium"),
+        ("minimal", "high", "medium"),
+        ("low", "high", "medium"),
+        ("MEDIUM", "high", "medium"),
+        ("high", "medium", "high"),
+        ("xhigh", "medium", "high"),
+    ],
+)
+def test_k2_reasoning_effort_on_a_twin(effort, default, level):
+    extra = {} if effort is None else {"reasoning_effort": effort}
+    assert request_with("gpt-4o-thinking", default, **extra).thinking_level == level
+
+
+def test_k2_reasoning_effort_is_ignored_on_a_base_model():
+    assert request_with("gpt-4o", "high", reasoning_effort="nonsense").thinking_level == "high"
+
+
+def test_k2_unknown_effort_on_a_twin_is_a_400():
+    with pytest.raises(InvalidRequest) as info:
+        request_with("gpt-4o-thinking", reasoning_effort="extreme")
+    assert (info.value.status, info.value.param, info.value.code) == (
+        400,
+        "reasoning_effort",
+        "invalid_reasoning_effort",
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -471,6 +472,11 @@ def _schema_error(path: str, reason: str) -> InvalidRequest:
     )
 
 
+# Schemas (as compact JSON) that passed `_check_schema`, most recently used last: a bounded cache.
+CHECKED_SCHEMAS_MAX: Final = 1024
+_CHECKED_SCHEMAS: OrderedDict[bytes, None] = OrderedDict()
+
+
 def _check_schema(schema: object, path: str) -> None:
     """An object, at most 32 levels deep and 64 KiB of JSON, no remote `$ref`, valid for its draft."""
     if not isinstance(schema, dict):
@@ -478,11 +484,14 @@ def _check_schema(schema: object, path: str) -> None:
     if _depth(schema) > MAX_SCHEMA_DEPTH:
         raise _schema_error(path, f"it is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
     try:
-        size = len(orjson.dumps(schema))
+        key = orjson.dumps(schema)
     except orjson.JSONEncodeError as exc:
         raise _schema_error(path, str(exc)) from None
-    if size > MAX_SCHEMA_BYTES:
-        raise _schema_error(path, f"it is {size} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed.")
+    if len(key) > MAX_SCHEMA_BYTES:
+        raise _schema_error(path, f"it is {len(key)} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed.")
+    if key in _CHECKED_SCHEMAS:  # agents send the same catalog every turn; meta-validation is slow
+        _CHECKED_SCHEMAS.move_to_end(key)
+        return
     remote = _remote_ref(schema)
     if remote is not None:
         raise _schema_error(
@@ -499,6 +508,9 @@ def _check_schema(schema: object, path: str) -> None:
     except SchemaError as exc:
         where = "/".join(str(p) for p in exc.path)
         raise _schema_error(path, f"{exc.message} (at /{where})") from None
+    _CHECKED_SCHEMAS[key] = None
+    if len(_CHECKED_SCHEMAS) > CHECKED_SCHEMAS_MAX:
+        _CHECKED_SCHEMAS.popitem(last=False)
 
 
 def _depth(value: object) -> int:

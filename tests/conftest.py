@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import openai
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -116,6 +117,27 @@ async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
     yield start
     for front in fronts:
         await front.close()
+
+
+@pytest.fixture
+async def sdk(aiohttp_server, make_settings):
+    """An AsyncOpenAI client (strict response validation) on a real gateway socket, and the simulator."""
+    sim = CursorSimulator(SimConfig(seed=0))
+    upstream = await aiohttp_server(create_sim_app(sim))
+    settings = make_settings(
+        cursor_base_url=str(upstream.make_url("")).rstrip("/"),
+        upstream_http_version="1.1",
+        keepalive_seconds=5,
+    )
+    gateway = await aiohttp_server(create_app(settings, pool=fixed_pool(make_jwt())))
+    client = openai.AsyncOpenAI(
+        base_url=str(gateway.make_url("/v1")),
+        api_key=API_KEY,
+        max_retries=0,
+        _strict_response_validation=True,
+    )
+    yield client, sim
+    await client.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -5,31 +5,8 @@ from __future__ import annotations
 import openai
 import pytest
 
-from gateway.app import create_app
-from tests.conftest import API_KEY, MODEL, fixed_pool
-from tests.fakes import CursorSimulator, Scenario, SimConfig, make_jwt
-from tests.fakes import create_app as create_sim_app
-
-
-@pytest.fixture
-async def sdk(aiohttp_server, make_settings):
-    """An AsyncOpenAI client talking to a real gateway socket, and the simulator behind it."""
-    sim = CursorSimulator(SimConfig(seed=0))
-    upstream = await aiohttp_server(create_sim_app(sim))
-    settings = make_settings(
-        cursor_base_url=str(upstream.make_url("")).rstrip("/"),
-        upstream_http_version="1.1",
-        keepalive_seconds=5,
-    )
-    gateway = await aiohttp_server(create_app(settings, pool=fixed_pool(make_jwt())))
-    client = openai.AsyncOpenAI(
-        base_url=str(gateway.make_url("/v1")),
-        api_key=API_KEY,
-        max_retries=0,
-        _strict_response_validation=True,
-    )
-    yield client, sim
-    await client.close()
+from tests.conftest import MODEL
+from tests.fakes import Scenario
 
 
 async def test_non_streaming(sdk):

@@ -25,6 +25,7 @@ class ConfigError(ValueError):
 HttpVersion = Literal["1.1", "2", "auto"]
 ThinkingOutput = Literal["hidden", "reasoning_content", "think_tags"]
 ToolMode = Literal["auto", "native", "emulate"]
+VisionAbility = Literal["none", "base64", "all"]
 ToolStreamMode = Literal["complete", "fragmented"]
 NonceScope = Literal["conversation", "request"]
 ChecksumAlphabet = Literal["urlsafe", "standard"]
@@ -283,6 +284,31 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _thinking_output,
         "How thinking reaches clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled `tags`).",
     ),
+    # ---- images (cursor-protocol.md §8.3)
+    Setting(
+        "VISION_ABILITY",
+        "base64",
+        _choice("none", "base64", "all"),
+        "Images in user messages: `none` refuses them, `base64` takes data URLs, `all` also fetches http(s) URLs.",
+    ),
+    Setting(
+        "VISION_MAX_BYTES",
+        str(5 * MIB),
+        _int_range(1024, 64 * MIB),
+        "Largest image accepted (decoded or fetched), in bytes.",
+    ),
+    Setting(
+        "VISION_FETCH_TIMEOUT",
+        "10",
+        _float_range(0.5, 120),
+        "Seconds an image URL may take to fetch (with `VISION_ABILITY=all`).",
+    ),
+    Setting(
+        "VISION_ALLOW_PRIVATE",
+        "false",
+        _bool,
+        "Let image URLs point at loopback, private or link-local addresses (off: refused, against SSRF).",
+    ),
     # ---- tool calls (tool-calls.md §11)
     Setting(
         "TOOL_MODE",
@@ -406,6 +432,10 @@ class Settings:
     max_input_length: int
     max_body_bytes: int
     thinking_output: ThinkingOutput
+    vision_ability: VisionAbility
+    vision_max_bytes: int
+    vision_fetch_timeout: float
+    vision_allow_private: bool
     tool_mode: ToolMode
     kilo_tool_strict: bool
     tool_retry_max: int

@@ -133,7 +133,7 @@ def _turns(messages: Sequence[ChatMessage]) -> list[Message]:
             calls = {c.id: c.name for c in m.tool_calls}
             turns.append(Message("assistant", m.text, tool_calls=m.tool_calls))
         else:
-            turns.append(Message("user", m.text))
+            turns.append(Message("user", m.text, images=tuple(ref.image for ref in m.images if ref.image)))
     return turns
 
 

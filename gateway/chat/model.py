@@ -48,6 +48,16 @@ class ToolResult:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """An image of a user message, ready for upstream: file bytes, media type, pixel size (§8.3)."""
+
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
 class ToolChoice:
     mode: ToolChoiceMode = "auto"
     name: str | None = None  # set when mode == "named"
@@ -66,6 +76,7 @@ class Message:
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
     results: tuple[ToolResult, ...] = ()
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +230,7 @@ class PromptMessage:
     role: Literal["user", "assistant"]
     text: str
     tool_results: tuple[ReplayedResult, ...] = ()
+    images: tuple[Image, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

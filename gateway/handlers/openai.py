@@ -37,11 +37,13 @@ from gateway.chat.model import (
 )
 from gateway.chat.params import choice_events, merge_choices
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id, merge_completions
+from gateway.config import Settings
 from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
 from gateway.middlewares import count_error
 from gateway.reqlog.record import RequestRecord
 from gateway.schemas.openai import parse_chat_body
 from gateway.sse import DONE, EventStream, encode_event
+from gateway.vision import VisionOptions, has_images, load_images
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ async def read_body(request: web.Request) -> bytes:
         ) from None
 
 
+def vision_options(settings: Settings) -> VisionOptions:
+    return VisionOptions(
+        ability=settings.vision_ability,
+        max_bytes=settings.vision_max_bytes,
+        timeout=settings.vision_fetch_timeout,
+        allow_private=settings.vision_allow_private,
+    )
+
+
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     body = parse_chat_body(await read_body(request), max_n=settings.max_n)
@@ -67,6 +78,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     model = resolve(body.model)
     if model is None:
         raise ModelNotFound(body.model)
+    if has_images(body):
+        body = await load_images(body, vision_options(settings))
     chat = to_chat_request(
         body,
         model,

@@ -22,7 +22,7 @@ import orjson
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
-from gateway.chat.model import ResponseFormat, ToolCall, ToolChoice
+from gateway.chat.model import Image, ResponseFormat, ToolCall, ToolChoice
 from gateway.errors import InvalidRequest
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -40,6 +40,7 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
     "function": "tool",
 }
 MAX_MESSAGES: Final = 10_000
+MAX_IMAGES: Final = 20
 MAX_STOP: Final = 4
 DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
 MAX_USER_LENGTH: Final = 256
@@ -59,13 +60,24 @@ REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 @dataclass(frozen=True, slots=True)
+class ImageRef:
+    """An `image_url` part of a user message: its URL, where it was, and (once loaded) the image."""
+
+    url: str
+    path: str
+    image: Image | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ChatMessage:
-    """One client message. `tool` messages carry `tool_call_id`; assistant messages their calls."""
+    """One client message. `tool` messages carry `tool_call_id`; assistant messages their calls;
+    user messages their images."""
 
     role: Role
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
+    images: tuple[ImageRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +237,10 @@ def _message(item: object, path: str) -> ChatMessage:
         return ChatMessage(
             "tool", _content(item.get("content"), f"{path}.content", tool=True), tool_call_id=ident
         )
-    text = _content(item.get("content"), f"{path}.content", allow_null=role == "assistant")
+    content = item.get("content")
+    text = _content(content, f"{path}.content", allow_null=role == "assistant", images=role == "user")
+    if role == "user":
+        return ChatMessage(role, text, images=_image_refs(content, f"{path}.content"))
     if role != "assistant":
         return ChatMessage(role, text)
     # H9: reasoning_content / reasoning / thinking fields are simply not read.
@@ -323,7 +338,32 @@ def _check_history(messages: Sequence[ChatMessage]) -> None:
     close()
 
 
-def _content(value: object, path: str, *, allow_null: bool = True, tool: bool = False) -> str:
+def _image_refs(value: object, path: str) -> tuple[ImageRef, ...]:
+    """The `image_url` parts of a user message (`_content` has checked the parts already)."""
+    if not isinstance(value, list):
+        return ()
+    refs: list[ImageRef] = []
+    for i, part in enumerate(value):
+        if not isinstance(part, dict) or part.get("type") != "image_url":
+            continue
+        at = f"{path}[{i}].image_url"
+        spec = part.get("image_url")
+        url = spec.get("url") if isinstance(spec, dict) else spec
+        if not isinstance(url, str) or not url:
+            raise InvalidRequest(
+                f"'{at}.url' must be a non-empty string.", param=f"{at}.url", code="invalid_type"
+            )
+        refs.append(ImageRef(url, at))
+        if len(refs) > MAX_IMAGES:
+            raise InvalidRequest(
+                f"A message may carry at most {MAX_IMAGES} images.", param=at, code="too_many_images"
+            )
+    return tuple(refs)
+
+
+def _content(
+    value: object, path: str, *, allow_null: bool = True, tool: bool = False, images: bool = False
+) -> str:
     """Text of a message: a string or text parts joined by "\\n"; thinking parts are dropped (H9).
 
     In `tool` messages a non-text part becomes the line `[TYPE content omitted]` (H6).
@@ -358,6 +398,8 @@ def _content(value: object, path: str, *, allow_null: bool = True, tool: bool = 
             continue
         elif tool and isinstance(kind, str):
             texts.append(f"[{kind} content omitted]")
+        elif kind == "image_url" and images:
+            continue  # collected by `_image_refs`
         elif kind in ("image_url", "input_image", "image", "input_audio", "file"):
             raise InvalidRequest(
                 f"Content parts of type {kind!r} are not supported by this version of the gateway.",

@@ -21,12 +21,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from dataclasses import replace
 from typing import Final, Literal
 
 import orjson
 
 from gateway.chat.model import (
     ChatRequest,
+    Image,
     Message,
     Prompt,
     PromptMessage,
@@ -53,7 +55,10 @@ def plain_prompt(chat: ChatRequest) -> Prompt:
             continue
         lines = [f"[tool call {c.id}] {c.name}({c.arguments})" for c in m.tool_calls]
         _append(
-            messages, m.role, "\n".join([m.text, *lines]) if m.text and lines else m.text or "\n".join(lines)
+            messages,
+            m.role,
+            "\n".join([m.text, *lines]) if m.text and lines else m.text or "\n".join(lines),
+            m.images,
         )
     if not messages:
         messages.append(PromptMessage("user", ""))
@@ -76,7 +81,7 @@ def emulated_prompt(chat: ChatRequest, d: Delimiters, choice: ToolChoice, *, thi
     messages: list[PromptMessage] = []
     for m in chat.messages:
         if m.role == "user":
-            _append(messages, "user", m.text)
+            _append(messages, "user", m.text, m.images)
         elif m.role == "assistant":
             _append(messages, "assistant", assistant_text(d, m))
         else:
@@ -124,7 +129,7 @@ def native_prompt(chat: ChatRequest, choice: ToolChoice) -> Prompt:
     turns = chat.messages
     for i, m in enumerate(turns):
         if m.role == "user":
-            _append(messages, "user", m.text)
+            _append(messages, "user", m.text, m.images)
         elif m.role == "assistant":
             if m.text or not m.tool_calls:
                 _append(messages, "assistant", m.text)
@@ -199,15 +204,22 @@ def with_retry(prompt: Prompt, failed_text: str, note: str, *, d: Delimiters | N
 # ---------------------------------------------------------------- helpers
 
 
-def _append(messages: list[PromptMessage], role: Literal["user", "assistant"], text: str) -> None:
+def _append(
+    messages: list[PromptMessage],
+    role: Literal["user", "assistant"],
+    text: str,
+    images: tuple[Image, ...] = (),
+) -> None:
     """H7: a message of the same role as the previous plain message is joined to it by a blank line.
 
-    A message carrying `tool_results` is never merged (H10).
+    A message carrying `tool_results` is never merged (H10). Images of merged messages are kept in
+    order (cursor-protocol.md §8.2).
     """
     if messages and messages[-1].role == role and not messages[-1].tool_results:
-        messages[-1] = PromptMessage(role, f"{messages[-1].text}\n\n{text}")
+        last = messages[-1]
+        messages[-1] = PromptMessage(role, f"{last.text}\n\n{text}", images=last.images + images)
     else:
-        messages.append(PromptMessage(role, text))
+        messages.append(PromptMessage(role, text, images=images))
 
 
 def _add_note(messages: list[PromptMessage], note: str) -> None:
@@ -215,6 +227,6 @@ def _add_note(messages: list[PromptMessage], note: str) -> None:
     for i in range(len(messages) - 1, -1, -1):
         m = messages[i]
         if m.role == "user":
-            messages[i] = PromptMessage("user", f"{m.text}\n\n{note}" if m.text else note)
+            messages[i] = replace(m, text=f"{m.text}\n\n{note}" if m.text else note)
             return
     messages.append(PromptMessage("user", note))

@@ -136,6 +136,10 @@ def _new_uuid() -> str:
     return str(uuid.uuid4())
 
 
+# ImageProto.uuid is a per-request counter rendered in decimal (cursor-protocol.md §8.3).
+IMAGE_UUID_START: Final = 256
+
+
 def build_message(
     chat: ChatRequest,
     prompt: Prompt,
@@ -153,6 +157,7 @@ def build_message(
     agent = bool(prompt.mcp_tools)
     mode = pb.UNIFIED_MODE_AGENT if agent else pb.UNIFIED_MODE_CHAT
     messages = list(prompt.messages) or [PromptMessage("user", "")]
+    image_uuid = IMAGE_UUID_START
     for m in messages:
         kind = HUMAN if m.role == "user" else AI
         bubble_id = new_id()
@@ -164,6 +169,10 @@ def build_message(
             header.server_bubble_id = server_bubble_id
         elif agent:
             message.is_agentic = True
+        for image in m.images if kind == HUMAN else ():  # §8.3: images ride on HUMAN messages
+            proto = message.images.add(data=image.data, uuid=str(image_uuid))
+            proto.dimension.width, proto.dimension.height = image.width, image.height
+            image_uuid += 1
         for replayed in m.tool_results:
             message.tool_results.append(_tool_result(replayed))
     if agent:

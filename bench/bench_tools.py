@@ -1,12 +1,12 @@
 """Tool-call costs end to end (tool-calls.md §12.10), gateway and simulator in one process.
 
-  ttfb     time to the first streamed byte of the answer, for a plain chat and for the same chat
-           carrying Kilo Code's real 16-tool catalog (tests/fixtures), in emulation and native mode;
-           the difference is what the tool preamble / MCP catalog costs the gateway.
-  big call end-to-end time of one streamed 1 MiB `write` call, emulated (text frames of 24 and
-           4096 characters) and native (one frame), and the MB/s that makes.
+ttfb     time to the first streamed byte of the answer, for a plain chat and for the same chat
+         carrying Kilo Code's real 16-tool catalog (tests/fixtures), in emulation and native mode;
+         the difference is what the tool preamble / MCP catalog costs the gateway.
+big call end-to-end time of one streamed 1 MiB `write` call, emulated (text frames of 24 and
+         4096 characters) and native (one frame), and the MB/s that makes.
 
-    .venv/bin/python bench/bench_tools.py [--requests 200]
+  .venv/bin/python bench/bench_tools.py [--requests 200]
 """
 
 from __future__ import annotations
@@ -101,11 +101,13 @@ async def main() -> None:
                     for _ in range(args.requests):  # interleaved, so both share conditions
                         plain.append((await first_byte(session, url, chat_body(False, "hello there")))[0])
                         tooled.append((await first_byte(session, url, chat_body(True, "hello there")))[0])
-                    lines.append(f"| TTFB, plain chat ({mode} server) | {ms(plain, 50):.2f} ms | {ms(plain, 90):.2f} ms |")
+                    lines.append(
+                        f"| TTFB, plain chat ({mode} server) | {ms(plain, 50):.2f} ms | {ms(plain, 90):.2f} ms |"
+                    )
                     lines.append(
                         f"| TTFB, 16 Kilo tools, {mode} | {ms(tooled, 50):.2f} ms | {ms(tooled, 90):.2f} ms |"
                     )
-                    content = ("line of text with \"quotes\" and \\ and <<end:x>> 😀 漢字\n" * 20000)[: 1 << 20]
+                    content = ('line of text with "quotes" and \\ and <<end:x>> 😀 漢字\n' * 20000)[: 1 << 20]
                     framings = ["chunk=24", "chunk=4096"] if mode == "emulate" else ["streaming=false"]
                     for framing in framings:
                         task = f"[[sim:agent {framing}]] create a file big.txt with content '{content}'"

@@ -37,6 +37,7 @@ import shlex
 import signal
 import subprocess
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -46,6 +47,7 @@ BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
 _install_lock = threading.Lock()
 INSTALL_COMMAND: Final = "npm install --prefix tests/e2e --no-audit --no-fund --no-package-lock"
 PROVIDER: Final = "cursor2api"
+RUN_TIMEOUT: Final = 240.0  # seconds one CLI run may take
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,3 +219,24 @@ def kilo_events(stdout: str) -> list[dict[str, Any]]:
             if isinstance(value, dict):
                 events.append(value)
     return events
+
+
+async def run_through(
+    build: Callable[..., Invocation],
+    stack: Callable[..., Awaitable[Any]],
+    workspace: Path,
+    home: Path,
+    task: str,
+    **settings: object,
+) -> tuple[Any, Finished]:
+    """Start gateway + simulator with `settings`, run one CLI task against it; (stack, result)."""
+    gateway = await stack(**settings)
+    invocation = build(
+        task,
+        workspace=workspace,
+        home=home,
+        base_url=gateway.base_url,
+        api_key=gateway.api_key,
+        model=gateway.model,
+    )
+    return gateway, await run(invocation, timeout=RUN_TIMEOUT)

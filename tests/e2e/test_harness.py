@@ -13,7 +13,7 @@ from tests.e2e.checks import CONTENT, TASK
 from tests.e2e.openai_agent import AgentEndpoint, create_app
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-RUN_TIMEOUT = 240.0
+
 MODEL = "claude-4.5-sonnet"
 
 
@@ -36,7 +36,7 @@ async def test_kilo_harness(aiohttp_server, workspace: Path, home: Path) -> None
     invocation = clients.kilo(
         TASK, workspace=workspace, home=home, base_url=base, api_key="k-e2e", model=MODEL
     )
-    done = await clients.run(invocation, timeout=RUN_TIMEOUT)
+    done = await clients.run(invocation, timeout=clients.RUN_TIMEOUT)
     assert done.returncode == 0, done.describe()
     assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()
     events = clients.kilo_events(done.stdout)
@@ -61,7 +61,7 @@ async def test_continue_harness(aiohttp_server, workspace: Path, home: Path) -> 
     invocation = clients.continue_cli(
         TASK, workspace=workspace, home=home, base_url=base, api_key="k-e2e", model=MODEL
     )
-    done = await clients.run(invocation, timeout=RUN_TIMEOUT)
+    done = await clients.run(invocation, timeout=clients.RUN_TIMEOUT)
     assert done.returncode == 0, done.describe()
     assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()
     assert CONTENT in done.stdout

@@ -11,20 +11,10 @@ from tests.e2e import clients
 from tests.e2e.checks import CONTENT, TASK, assert_strategy, corrective_retries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-RUN_TIMEOUT = 240.0
 
 
 async def run_kilo(stack, workspace: Path, home: Path, **settings: object):
-    gateway = await stack(**settings)
-    invocation = clients.kilo(
-        TASK,
-        workspace=workspace,
-        home=home,
-        base_url=gateway.base_url,
-        api_key=gateway.api_key,
-        model=gateway.model,
-    )
-    return gateway, await clients.run(invocation, timeout=RUN_TIMEOUT)
+    return await clients.run_through(clients.kilo, stack, workspace, home, TASK, **settings)
 
 
 def assert_task_done(done: clients.Finished, workspace: Path) -> None:

@@ -21,6 +21,7 @@ from gateway.metrics import Metrics
 from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
 from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
+from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
@@ -80,9 +81,10 @@ def create_app(
         Retention(settings.log_retention_days * 86400, settings.log_max_rows),
         queue_size=settings.log_queue_size,
     )
-    web_dir = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
+    web_dir = app[keys.WEB_DIR] = Path(settings.web_dir) if settings.web_dir else BUNDLED_WEB_DIR
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     live = app[keys.LIVE_STREAMS] = LiveStreams()
+    app[keys.RUNTIME_CONFIG] = RuntimeConfig.for_settings(settings)
     metrics.active_streams.set_function(lambda: len(live))
     metrics.tokens.set_function(lambda: pool.size)
     metrics.track_token_states(pool.counts)
@@ -119,6 +121,7 @@ async def _finish_streams(app: web.Application) -> None:
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     await app[keys.POOL].load()
+    await app[keys.RUNTIME_CONFIG].load()
     reqlog = app[keys.REQUEST_LOG]
     await asyncio.to_thread(reqlog.open)
     try:

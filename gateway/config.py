@@ -284,12 +284,34 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _thinking_output,
         "How thinking reaches clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled `tags`).",
     ),
+    # ---- runtime options (initial values; `POST /config` changes them live and keeps them in DATA_DIR)
+    Setting(
+        "ENABLE_STREAM_CHECK",
+        "false",
+        _bool,
+        "Hold a stream's headers until the first upstream event arrives (no early keep-alive), so an "
+        "early upstream failure is always a real HTTP status. Changed live by `POST /config`.",
+    ),
+    Setting(
+        "ENABLE_SLOW_POOL",
+        "false",
+        _bool,
+        "Ask Cursor for its slow pool (`enable_slow_pool` of the request). Changed live by `POST /config`.",
+    ),
+    Setting(
+        "TRUST_FORWARDED_HEADERS",
+        "false",
+        _bool,
+        "Build the base URL shown on the status page from `X-Forwarded-Proto`/`X-Forwarded-Host`; turn on "
+        "only behind a proxy that sets them.",
+    ),
     # ---- images (cursor-protocol.md §8.3)
     Setting(
         "VISION_ABILITY",
         "base64",
         _choice("none", "base64", "all"),
-        "Images in user messages: `none` refuses them, `base64` takes data URLs, `all` also fetches http(s) URLs.",
+        "Images in user messages: `none` refuses them, `base64` takes data URLs, `all` also fetches http(s) "
+        "URLs. Changed live by `POST /config`.",
     ),
     Setting(
         "VISION_MAX_BYTES",
@@ -432,6 +454,9 @@ class Settings:
     max_input_length: int
     max_body_bytes: int
     thinking_output: ThinkingOutput
+    enable_stream_check: bool
+    enable_slow_pool: bool
+    trust_forwarded_headers: bool
     vision_ability: VisionAbility
     vision_max_bytes: int
     vision_fetch_timeout: float

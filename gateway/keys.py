@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from gateway.config import Settings
 from gateway.metrics import Metrics
 from gateway.reqlog.record import RequestRecord
 from gateway.reqlog.sink import RequestLog
+from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.transport import UpstreamTransport
@@ -23,6 +25,8 @@ STARTED_AT: Final = web.AppKey("started_at", float)
 LIVE_STREAMS: Final = web.AppKey("live_streams", LiveStreams)
 METRICS: Final = web.AppKey("metrics", Metrics)
 REQUEST_LOG: Final = web.AppKey("request_log", RequestLog)
+WEB_DIR: Final = web.AppKey("web_dir", Path)
+RUNTIME_CONFIG: Final = web.AppKey("runtime_config", RuntimeConfig)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
 REQUEST_STARTED: Final = web.RequestKey("request_started", float)  # time.perf_counter()

@@ -39,7 +39,9 @@ log = logging.getLogger("gateway.access")
 error_log = logging.getLogger(__name__)
 
 # Route names reachable without a key.
-PUBLIC_ROUTES: Final = frozenset({"health", "index"})
+PUBLIC_ROUTES: Final = frozenset(
+    {"health", "index", "page.tokeninfo", "page.logs", "page.config", "page.env_example", "page.static"}
+)
 # Route names starting with this take only the admin key (AUTH_TOKEN).
 ADMIN_PREFIX: Final = "admin."
 REQUEST_ID_HEADER: Final = "X-Request-Id"

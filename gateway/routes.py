@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
-from gateway.handlers.index import index
 from gateway.handlers.logs_api import query_logs
 from gateway.handlers.metrics import metrics
 from gateway.handlers.models import list_models
 from gateway.handlers.openai import chat_completions
+from gateway.handlers.pages import config_page, env_example, index, logs_page, static_file, tokeninfo_page
 from gateway.handlers.tokens import (
     checksum,
     get_tokens,
@@ -23,6 +24,12 @@ from gateway.handlers.tokens import (
 def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/" if prefix else "/", index, name="index")
     app.router.add_get(f"{prefix}/health", health, name="health")
+    # Pages and their files: public (the admin pages ask for the key in the browser).
+    app.router.add_get(f"{prefix}/tokeninfo", tokeninfo_page, name="page.tokeninfo")
+    app.router.add_get(f"{prefix}/logs", logs_page, name="page.logs")
+    app.router.add_get(f"{prefix}/config", config_page, name="page.config")
+    app.router.add_get(f"{prefix}/env-example", env_example, name="page.env_example")
+    app.router.add_get(f"{prefix}/static/{{name}}", static_file, name="page.static")
     app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
@@ -34,3 +41,4 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/api/tokens", pool_health, name="admin.pool_health")
     app.router.add_post(f"{prefix}/api/tokens/reset", reset_tokens, name="admin.reset_tokens")
     app.router.add_post(f"{prefix}/logs", query_logs, name="admin.logs")
+    app.router.add_post(f"{prefix}/config", config_api, name="admin.config")

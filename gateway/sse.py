@@ -53,6 +53,9 @@ class EventStream:
         self._pinger: asyncio.Task[None] | None = None
         self.closed = False
         self._ended = False
+        # False (ENABLE_STREAM_CHECK): keep-alives wait until the first event has committed the
+        # response, so any failure before it is still a real HTTP status.
+        self.commit_on_keepalive = True
 
     @property
     def committed(self) -> bool:
@@ -83,7 +86,9 @@ class EventStream:
         if self.closed:
             return
         idle = self._loop.time() - self._last_write
-        if idle >= self._keepalive and (self._pinger is None or self._pinger.done()):
+        if not self.committed and not self.commit_on_keepalive:
+            idle = 0.0  # stream check: only real content commits the response
+        elif idle >= self._keepalive and (self._pinger is None or self._pinger.done()):
             self._pinger = self._loop.create_task(self._ping())
             idle = 0.0
         self._timer = self._loop.call_later(max(self._keepalive - idle, 0.01), self._tick)

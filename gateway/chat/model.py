@@ -118,6 +118,7 @@ class ChatRequest:
     tools: tuple[ToolSpec, ...] = ()
     tool_choice: ToolChoice = ToolChoice()
     parallel_tool_calls: bool = True
+    slow_pool: bool = False  # the `enable_slow_pool` runtime option
     # Output parameters the gateway enforces itself (Cursor has no field for them).
     max_tokens: int | None = None  # already clamped to the model's limit
     response_format: ResponseFormat | None = None

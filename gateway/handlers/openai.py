@@ -14,6 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
+from dataclasses import replace
 from typing import Final
 
 import orjson
@@ -60,9 +61,9 @@ async def read_body(request: web.Request) -> bytes:
         ) from None
 
 
-def vision_options(settings: Settings) -> VisionOptions:
+def vision_options(settings: Settings, ability: str) -> VisionOptions:
     return VisionOptions(
-        ability=settings.vision_ability,
+        ability=ability,
         max_bytes=settings.vision_max_bytes,
         timeout=settings.vision_fetch_timeout,
         allow_private=settings.vision_allow_private,
@@ -78,8 +79,9 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     model = resolve(body.model)
     if model is None:
         raise ModelNotFound(body.model)
+    options = request.app[keys.RUNTIME_CONFIG].current
     if has_images(body):
-        body = await load_images(body, vision_options(settings))
+        body = await load_images(body, vision_options(settings, options.vision_ability))
     chat = to_chat_request(
         body,
         model,
@@ -87,6 +89,8 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         max_input_length=settings.max_input_length,
         default_thinking_level=settings.thinking_level,
     )
+    if options.enable_slow_pool:
+        chat = replace(chat, slow_pool=True)
     timing = Timing(request[keys.REQUEST_STARTED])
     service = request.app[keys.CHAT]
 
@@ -152,6 +156,7 @@ async def _stream(
     keepalive: float,
 ) -> web.StreamResponse:
     stream = EventStream(request, keepalive=keepalive)
+    stream.commit_on_keepalive = not request.app[keys.RUNTIME_CONFIG].current.enable_stream_check
     live = request.app[keys.LIVE_STREAMS]
     live.add(stream)
     role_sent = [False] * len(writers)

@@ -185,6 +185,8 @@ def build_message(
     details.model_name = chat.model.upstream_name
     details.azure_state.SetInParent()
     details.max_mode = False
+    if chat.slow_pool:  # set only when true (cursor-protocol.md §7.2)
+        details.enable_slow_pool = True
     request.should_cache = True
     current = request.current_file
     current.contents_start_at_line = 1

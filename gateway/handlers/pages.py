@@ -1,0 +1,139 @@
+"""The HTML pages and their static files: status (`/`), tokens, logs and config, `/env-example`.
+
+The pages need no key: they show nothing secret by themselves. The token, log and config pages
+ask for the admin key in the browser and call the admin JSON API with it (see
+`web/static/shared.js`). Any page listed in `runtime_config.CUSTOMISABLE_PATHS` can be replaced by
+an operator through `POST /config`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Final
+
+import aiohttp_jinja2
+from aiohttp import web
+
+from gateway import __version__, keys
+from gateway.chat.catalog import CATALOG
+from gateway.config import SETTINGS
+from gateway.runtime_config import CUSTOMISABLE_PATHS
+
+STATIC_TYPES: Final = {".css": "text/css", ".js": "text/javascript"}
+STATIC_FILES: Final = ("shared-styles.css", "shared.js")
+EXAMPLE_MODEL: Final = "claude-3.5-sonnet"
+
+
+def base_url(request: web.Request) -> str:
+    """The API base URL as this client reached the gateway (behind a proxy only if trusted)."""
+    settings = request.app[keys.SETTINGS]
+    scheme, host = request.scheme, request.host
+    if settings.trust_forwarded_headers:
+        scheme = request.headers.get("X-Forwarded-Proto", scheme).split(",")[0].strip() or scheme
+        host = request.headers.get("X-Forwarded-Host", host).split(",")[0].strip() or host
+    host = host.encode("utf-8", "replace").decode("utf-8")  # a Host header is client input
+    return f"{scheme}://{host}{settings.route_prefix}/v1"
+
+
+def custom_page(request: web.Request, path: str) -> web.Response | None:
+    """The operator's replacement for the page at `path`, if there is one."""
+    page = request.app[keys.RUNTIME_CONFIG].current.pages.get(path)
+    if page is None:
+        return None
+    kind = "text/html" if page.content_type == "html" else "text/plain"
+    return web.Response(text=page.content, content_type=kind)
+
+
+def render(request: web.Request, template: str, page: str, **context: Any) -> web.Response:
+    settings = request.app[keys.SETTINGS]
+    context.update(prefix=settings.route_prefix, page=page)
+    return aiohttp_jinja2.render_template(template, request, context)
+
+
+def _uptime(seconds: float) -> str:
+    minutes, _ = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m"
+
+
+def _key_hint(request: web.Request) -> str:
+    settings = request.app[keys.SETTINGS]
+    if settings.api_key == "0000":
+        return "the default key 0000 (accepted only while the gateway listens on a loopback address; set API_KEY)"
+    return "the value of API_KEY on this gateway (ask its operator; it is never shown here)"
+
+
+async def index(request: web.Request) -> web.StreamResponse:
+    custom = custom_page(request, "/")
+    if custom is not None:
+        return custom
+    settings = request.app[keys.SETTINGS]
+    pool = request.app[keys.POOL]
+    await pool.refresh()
+    options = request.app[keys.RUNTIME_CONFIG].current
+    return render(
+        request,
+        "index.html",
+        "index",
+        version=__version__,
+        uptime=_uptime(time.time() - request.app[keys.STARTED_AT]),
+        base_url=base_url(request),
+        key_hint=_key_hint(request),
+        token_count=pool.size,
+        counts=pool.counts(),
+        token_file=settings.token_file,
+        demo=settings.demo,
+        tool_mode=settings.tool_mode,
+        kilo_strict=settings.kilo_tool_strict,
+        thinking_output=settings.thinking_output,
+        vision=options.vision_ability,
+        models=list(CATALOG.values()),
+        example_model=EXAMPLE_MODEL,
+    )
+
+
+async def tokeninfo_page(request: web.Request) -> web.StreamResponse:
+    settings = request.app[keys.SETTINGS]
+    return custom_page(request, "/tokeninfo") or render(
+        request,
+        "tokeninfo.html",
+        "tokeninfo",
+        token_file=Path(settings.token_file).name,
+        token_list_file=Path(settings.token_list_file).name,
+    )
+
+
+async def logs_page(request: web.Request) -> web.StreamResponse:
+    return custom_page(request, "/logs") or render(request, "logs.html", "logs")
+
+
+async def config_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "config.html", "config", customisable=CUSTOMISABLE_PATHS)
+
+
+def env_example_text() -> str:
+    """Every setting with its default and help, rendered from the settings registry."""
+    blocks = [f"# {setting.help}\n{setting.name}={setting.default}\n" for setting in SETTINGS]
+    return "# cursor2api settings (copy to .env); each line shows the default.\n\n" + "\n".join(blocks)
+
+
+async def env_example(request: web.Request) -> web.StreamResponse:
+    return custom_page(request, "/env-example") or web.Response(
+        text=env_example_text(), content_type="text/plain"
+    )
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    custom = custom_page(request, f"/static/{name}")
+    if custom is not None:
+        custom.content_type = STATIC_TYPES[Path(name).suffix]
+        return custom
+    path = request.app[keys.WEB_DIR] / "static" / name
+    return web.FileResponse(
+        path, headers={"Content-Type": STATIC_TYPES[path.suffix], "Cache-Control": "no-cache"}
+    )

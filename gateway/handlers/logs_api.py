@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Final
 
 from aiohttp import web
 
 from gateway import keys
 from gateway.errors import InvalidRequest
 from gateway.handlers.tokens import json_object
-from gateway.reqlog.sink import MAX_PAGE_SIZE, LogQuery, iso
+from gateway.reqlog.sink import MAX_PAGE_SIZE, LogPage, LogQuery, RequestLog, iso
+
+FLUSH_SECONDS: Final = 1.0
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -58,10 +60,16 @@ def parse_query(body: dict[str, Any]) -> LogQuery:
     return LogQuery(offset, limit, outcome, http_status, filters["model"], filters["request_id"])
 
 
+def _fresh_query(reqlog: RequestLog, query: LogQuery) -> LogPage:
+    """Rows queued before this call are committed first (briefly), so a page shows what just happened."""
+    reqlog.flush(FLUSH_SECONDS)
+    return reqlog.query(query)
+
+
 async def query_logs(request: web.Request) -> web.Response:
     query = parse_query(await json_object(request, optional=True))
     reqlog = request.app[keys.REQUEST_LOG]
-    page = await asyncio.to_thread(reqlog.query, query)
+    page = await asyncio.to_thread(_fresh_query, reqlog, query)
     return web.json_response(
         {
             "total": page.total,

@@ -61,6 +61,11 @@ class CallParser:
         self._reset_call("", True)
 
     @property
+    def held(self) -> int:
+        """How many characters are held back, not yet processed (P1: at most 24 in TEXT)."""
+        return len(self._hold)
+
+    @property
     def decided(self) -> bool:
         """P14: at least one call was emitted and the parser is past it."""
         return self.calls_emitted > 0 and self.state in ("after", "done")

@@ -244,11 +244,16 @@ class CallParser:
             return self._post(data, pos, out)
         return self._raw(data, pos, out)
 
-    def _pre(self, data: str, pos: int) -> int:
+    def _skip_space(self, data: str, pos: int) -> int:
+        """Skip whitespace (kept in `written`); returns the first other index."""
         i = pos
         while i < len(data) and data[i] in _WS:
             i += 1
         self._written.append(data[pos:i])
+        return i
+
+    def _pre(self, data: str, pos: int) -> int:
+        i = self._skip_space(data, pos)
         if i == len(data):
             return i
         if data[i] == "{":
@@ -333,10 +338,7 @@ class CallParser:
         return i
 
     def _post(self, data: str, pos: int, out: list[ParserEvent]) -> int:
-        i = pos
-        while i < len(data) and data[i] in _WS:
-            i += 1
-        self._written.append(data[pos:i])
+        i = self._skip_space(data, pos)
         if i == len(data):
             return i
         rest = data[i : i + 32]

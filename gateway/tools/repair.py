@@ -84,8 +84,8 @@ def r1_strip_wrappers(text: str) -> str:
     return _LEADING_JSON.sub("", text, count=1) if not text.lstrip().startswith(("{", "[", '"')) else text
 
 
-def _scan(text: str, on_string_char: Callable[[str, int, list[str]], int] | None = None) -> str:
-    """Rewrite characters inside double-quoted strings via `on_string_char` (returns the next index)."""
+def _rewrite_strings(text: str, rewrite: Callable[[str], str], closes: Callable[[str, int], bool]) -> str:
+    """Rewrite each character inside double-quoted strings; `closes` says whether a `"` ends one."""
     out: list[str] = []
     i, n = 0, len(text)
     in_string = False
@@ -98,74 +98,39 @@ def _scan(text: str, on_string_char: Callable[[str, int, list[str]], int] | None
         elif ch == "\\":
             out.append(text[i : i + 2])
             i += 2
-        elif on_string_char is not None:
-            i, in_string = _string_step(text, i, out, on_string_char)
         else:
-            out.append(ch)
-            in_string = ch != '"'
+            if ch == '"' and closes(text, i):
+                out.append(ch)
+                in_string = False
+            else:
+                out.append(rewrite(ch))
             i += 1
     return "".join(out)
 
 
-def _string_step(
-    text: str, i: int, out: list[str], handler: Callable[[str, int, list[str]], int]
-) -> tuple[int, bool]:
-    if text[i] == '"':
-        closing = _closes_string(text, i)
-        if closing:
-            out.append('"')
-            return i + 1, False
-    return handler(text, i, out), True
+def _any_quote_closes(text: str, i: int) -> bool:
+    return True
 
 
 def _closes_string(text: str, i: int) -> bool:
+    """R3: a quote closes a string only before `,` `}` `]` `:` or the end (after whitespace)."""
     j = i + 1
     while j < len(text) and text[j] in " \t\r\n":
         j += 1
     return j >= len(text) or text[j] in ",}]:"
 
 
+_CONTROL_ESCAPES: Final = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
 def r2_escape_controls(text: str) -> str:
     """Escape raw LF, CR and TAB inside strings."""
-    mapping = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-    def handle(t: str, i: int, out: list[str]) -> int:
-        out.append(mapping.get(t[i], t[i]))
-        return i + 1
-
-    return _scan_plain(text, handle)
-
-
-def _scan_plain(text: str, handle: Callable[[str, int, list[str]], int]) -> str:
-    out: list[str] = []
-    i, n = 0, len(text)
-    in_string = False
-    while i < n:
-        ch = text[i]
-        if not in_string:
-            out.append(ch)
-            in_string = ch == '"'
-            i += 1
-        elif ch == "\\":
-            out.append(text[i : i + 2])
-            i += 2
-        elif ch == '"':
-            out.append(ch)
-            in_string = False
-            i += 1
-        else:
-            i = handle(text, i, out)
-    return "".join(out)
+    return _rewrite_strings(text, lambda ch: _CONTROL_ESCAPES.get(ch, ch), _any_quote_closes)
 
 
 def r3_escape_inner_quotes(text: str) -> str:
     """A `"` inside a string that is not followed by `,` `}` `]` `:` or the end is content."""
-
-    def handle(t: str, i: int, out: list[str]) -> int:
-        out.append('\\"' if t[i] == '"' else t[i])
-        return i + 1
-
-    return _scan(text, handle)
+    return _rewrite_strings(text, lambda ch: '\\"' if ch == '"' else ch, _closes_string)
 
 
 def r4_single_quotes(text: str) -> str:

@@ -13,6 +13,7 @@ import jinja2
 from aiohttp import web
 
 from gateway import keys
+from gateway.chat.models import ModelDirectory
 from gateway.chat.service import ChatService
 from gateway.chat.turn import ToolOptions
 from gateway.config import Settings
@@ -75,6 +76,9 @@ def create_app(
         max_attempts=settings.max_token_attempts,
         tools=tool_options(settings),
         metrics=metrics,
+    )
+    app[keys.MODELS] = ModelDirectory(
+        pool, client, source=settings.model_source, ttl=settings.models_cache_ttl
     )
     app[keys.REQUEST_LOG] = RequestLog(
         Path(settings.data_dir) if settings.data_dir else None,

@@ -25,6 +25,7 @@ class ConfigError(ValueError):
 HttpVersion = Literal["1.1", "2", "auto"]
 ThinkingOutput = Literal["hidden", "reasoning_content", "think_tags"]
 ToolMode = Literal["auto", "native", "emulate"]
+ModelSource = Literal["live", "static", "merged"]
 VisionAbility = Literal["none", "base64", "all"]
 ToolStreamMode = Literal["complete", "fragmented"]
 NonceScope = Literal["conversation", "request"]
@@ -284,6 +285,21 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _thinking_output,
         "How thinking reaches clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled `tags`).",
     ),
+    # ---- models (cursor-protocol.md §11.3)
+    Setting(
+        "MODEL_SOURCE",
+        "merged",
+        _choice("live", "static", "merged"),
+        "Models offered: `live` (Cursor's list), `static` (the built-in seed lists) or `merged` (Cursor's "
+        "list plus the seed ids it still serves). Without a token, or when the list cannot be fetched, the "
+        "seed lists are used.",
+    ),
+    Setting(
+        "MODELS_CACHE_TTL",
+        "1800",
+        _float_range(10, 86400),
+        "Seconds Cursor's model list is cached before it is fetched again.",
+    ),
     # ---- runtime options (initial values; `POST /config` changes them live and keeps them in DATA_DIR)
     Setting(
         "ENABLE_STREAM_CHECK",
@@ -454,6 +470,8 @@ class Settings:
     max_input_length: int
     max_body_bytes: int
     thinking_output: ThinkingOutput
+    model_source: ModelSource
+    models_cache_ttl: float
     enable_stream_check: bool
     enable_slow_pool: bool
     trust_forwarded_headers: bool

@@ -45,6 +45,10 @@ async def start_demo(settings: Settings) -> AsyncIterator[tuple[Settings, TokenP
         log.warning(
             "DEMO mode: answers come from the local upstream simulator at %s, not from Cursor", front.url
         )
-        yield settings.replace(cursor_base_url=front.url, upstream_http_version="1.1"), pool
+        # The simulator takes any model id, so the demo offers the built-in seed lists.
+        demo_settings = settings.replace(
+            cursor_base_url=front.url, upstream_http_version="1.1", model_source="static"
+        )
+        yield demo_settings, pool
     finally:
         await front.close()

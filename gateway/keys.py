@@ -7,6 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
+from gateway.chat.models import ModelDirectory
 from gateway.chat.service import ChatService
 from gateway.config import Settings
 from gateway.metrics import Metrics
@@ -21,6 +22,7 @@ SETTINGS: Final = web.AppKey("settings", Settings)
 POOL: Final = web.AppKey("pool", TokenPool)
 TRANSPORT: Final = web.AppKey("transport", UpstreamTransport)
 CHAT: Final = web.AppKey("chat", ChatService)
+MODELS: Final = web.AppKey("models", ModelDirectory)
 STARTED_AT: Final = web.AppKey("started_at", float)
 LIVE_STREAMS: Final = web.AppKey("live_streams", LiveStreams)
 METRICS: Final = web.AppKey("metrics", Metrics)

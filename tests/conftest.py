@@ -58,6 +58,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "TOKEN_FILE": str(tmp_path / ".token"),
             "TOKEN_LIST_FILE": str(tmp_path / ".token-list"),
             "CURSOR_BASE_URL": "http://127.0.0.1:9",
+            # Scripted upstreams answer chat calls only; the simulator tests turn the live list on.
+            "MODEL_SOURCE": "static",
             "DATA_DIR": str(tmp_path / "data"),
         }
         values.update({key.upper(): str(value) for key, value in overrides.items()})

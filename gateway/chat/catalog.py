@@ -7,7 +7,9 @@ that asks upstream for high thinking. Pure data and lookups; no I/O.
 from __future__ import annotations
 
 import re
-from typing import Final
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Final, Literal
 
 from gateway.chat.model import ModelInfo
 
@@ -114,3 +116,56 @@ def model_entry(info: ModelInfo) -> dict[str, object]:
         "max_tokens": info.max_tokens,
         "context_window": info.context_window,
     }
+
+
+# ---------------------------------------------------------------- the live list (cursor-protocol.md §11.3)
+
+ModelSource = Literal["live", "static", "merged"]
+DISABLED: Final = 2  # AvailableModel.degradation_status
+
+
+@dataclass(frozen=True, slots=True)
+class LiveModel:
+    """One entry of Cursor's `AvailableModels` answer, reduced to what the catalog uses."""
+
+    name: str
+    server_name: str
+    context_window: int | None
+    supports_thinking: bool | None
+    disabled: bool
+
+
+def live_catalog(live: Sequence[LiveModel], source: ModelSource) -> dict[str, ModelInfo]:
+    """The offered models once Cursor's list is known.
+
+    `live`: Cursor's entries (not the disabled ones), each with a `-thinking` twin unless Cursor says
+    it cannot think. `merged` adds the static ids whose upstream name Cursor still serves, so old
+    aliases keep working; `static` ignores the live list. Pure.
+    """
+    if source == "static":
+        return dict(CATALOG)
+    catalog: dict[str, ModelInfo] = {}
+    server_of: dict[str, str] = {}  # every name Cursor serves -> the name to send
+    usable = [m for m in live if m.name and not m.disabled]
+    for model in usable:
+        context = model.context_window or _context(model.name)
+        thinking = model.name.endswith(THINKING_SUFFIX)  # Cursor's own thinking entry (§11.4)
+        info = ModelInfo(
+            model.name, model.server_name or model.name, thinking, _owner(model.name), context, context
+        )
+        catalog[info.id] = info
+        server_of[model.name] = server_of[info.upstream_name] = info.upstream_name
+    for model in usable:
+        twin = model.name + THINKING_SUFFIX
+        if (
+            model.supports_thinking is not False
+            and not model.name.endswith(THINKING_SUFFIX)
+            and twin not in catalog
+        ):
+            base = catalog[model.name]
+            catalog[twin] = replace(base, id=twin, thinking=True)
+    if source == "merged":
+        for model_id, info in CATALOG.items():
+            if model_id not in catalog and info.upstream_name in server_of:
+                catalog[model_id] = replace(info, upstream_name=server_of[info.upstream_name])
+    return catalog

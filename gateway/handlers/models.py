@@ -1,14 +1,15 @@
-"""GET /v1/models: the static model catalog, each base model with its `-thinking` twin."""
+"""GET /v1/models: the models on offer (Cursor's live list when known), each with a `-thinking` twin."""
 
 from __future__ import annotations
 
 import orjson
 from aiohttp import web
 
-from gateway.chat.catalog import CATALOG, model_entry
-
-_BODY = orjson.dumps({"object": "list", "data": [model_entry(info) for info in CATALOG.values()]})
+from gateway import keys
+from gateway.chat.catalog import model_entry
 
 
 async def list_models(request: web.Request) -> web.Response:
-    return web.Response(body=_BODY, content_type="application/json")
+    models = await request.app[keys.MODELS].models()
+    body = orjson.dumps({"object": "list", "data": [model_entry(info) for info in models.values()]})
+    return web.Response(body=body, content_type="application/json")

@@ -22,7 +22,6 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestPayloadError
 
 from gateway import keys
-from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.model import (
     ChatRequest,
@@ -76,7 +75,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     record = request.get(keys.REQUEST_RECORD)
     if record is not None:
         record.describe(model=body.model, stream=body.stream)
-    model = resolve(body.model)
+    model = await request.app[keys.MODELS].resolve(body.model)
     if model is None:
         raise ModelNotFound(body.model)
     options = request.app[keys.RUNTIME_CONFIG].current

@@ -16,7 +16,6 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from gateway import __version__, keys
-from gateway.chat.catalog import CATALOG
 from gateway.config import SETTINGS
 from gateway.runtime_config import CUSTOMISABLE_PATHS
 
@@ -89,7 +88,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         kilo_strict=settings.kilo_tool_strict,
         thinking_output=settings.thinking_output,
         vision=options.vision_ability,
-        models=list(CATALOG.values()),
+        models=list((await request.app[keys.MODELS].models()).values()),
         example_model=EXAMPLE_MODEL,
     )
 

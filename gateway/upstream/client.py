@@ -19,7 +19,9 @@ from datetime import UTC, datetime
 from typing import Final
 
 import orjson
+from google.protobuf.message import DecodeError
 
+from gateway.chat.catalog import DISABLED, LiveModel
 from gateway.chat.model import ChatRequest, Finish, Prompt, TextDelta, ThinkingDelta, Timing
 from gateway.errors import InvalidRequest, UpstreamError
 from gateway.tools.calls import NativeToolFrame
@@ -30,9 +32,18 @@ from gateway.upstream.framing import (
     FrameDecoder,
     FramingError,
     encode_request_frame,
+    gunzip_bounded,
     parse_end_stream,
 )
-from gateway.upstream.request import CHAT_PATH, HeaderOptions, UpstreamIdentity, build_headers, build_message
+from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.request import (
+    CHAT_PATH,
+    MODELS_PATH,
+    HeaderOptions,
+    UpstreamIdentity,
+    build_headers,
+    build_message,
+)
 from gateway.upstream.transport import (
     TransportError,
     TransportTimeout,
@@ -44,6 +55,7 @@ from gateway.upstream.transport import (
 log = logging.getLogger(__name__)
 
 ERROR_BODY_LIMIT: Final = 64 * 1024
+MODELS_BODY_LIMIT: Final = 4 * 1024 * 1024
 TRAILING_LIMIT: Final = 64 * 1024
 TRAILING_SECONDS: Final = 0.05
 ChatEvent = TextDelta | ThinkingDelta | NativeToolFrame | Finish
@@ -77,6 +89,22 @@ class CursorClient:
                 status=413,
             )
         return encode_request_frame(payload)
+
+    async def available_models(self, who: UpstreamIdentity) -> list[LiveModel]:
+        """Cursor's model list (`AvailableModels`, a Connect unary call, §7.8, §11.3)."""
+        request = pb.AvailableModelsRequest(
+            is_nightly=False, include_long_context_models=True, exclude_max_named_models=True
+        )
+        headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()), unary=True)
+        try:
+            async with self._transport.post(
+                self._options.base_url + MODELS_PATH, headers, request.SerializeToString()
+            ) as response:
+                return await _read_models(response)
+        except TransportTimeout as exc:
+            raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
+        except TransportError as exc:
+            raise upstream_errors.build_error("transport", f"Connection to Cursor failed: {exc}") from exc
 
     async def chat(
         self, chat: ChatRequest, prompt: Prompt, who: UpstreamIdentity, timing: Timing | None = None
@@ -123,6 +151,34 @@ class CursorClient:
             raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
         except TransportError as exc:
             raise _disconnected(content_seen, str(exc)) from exc
+
+
+async def _read_models(response: UpstreamResponse) -> list[LiveModel]:
+    if response.status != 200:
+        raise await _http_error(response.status, response)
+    raw = await read_capped(response, MODELS_BODY_LIMIT + 1)
+    if len(raw) > MODELS_BODY_LIMIT:
+        raise upstream_errors.build_error(
+            "protocol", f"Cursor's model list is over {MODELS_BODY_LIMIT} bytes"
+        )
+    try:
+        if raw[:2] == b"\x1f\x8b":  # Content-Encoding: gzip, not inflated by the transport
+            raw = gunzip_bounded(raw, MODELS_BODY_LIMIT)
+        answer = pb.AvailableModelsResponse.FromString(raw)
+    except (FramingError, DecodeError) as exc:
+        raise upstream_errors.build_error(
+            "protocol", f"Cursor sent an undecodable model list: {exc}"
+        ) from exc
+    return [
+        LiveModel(
+            name=m.name,
+            server_name=m.server_model_name if m.HasField("server_model_name") else m.name,
+            context_window=m.context_token_limit if m.HasField("context_token_limit") else None,
+            supports_thinking=m.supports_thinking if m.HasField("supports_thinking") else None,
+            disabled=m.HasField("degradation_status") and m.degradation_status == DISABLED,
+        )
+        for m in answer.models
+    ]
 
 
 async def _finish_body(chunks: AsyncIterator[bytes]) -> None:

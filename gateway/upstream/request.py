@@ -21,6 +21,7 @@ from gateway.upstream import checksum
 from gateway.upstream.pb import cursor_pb2 as pb
 
 CHAT_PATH: Final = "/aiserver.v1.ChatService/StreamUnifiedChatWithTools"
+MODELS_PATH: Final = "/aiserver.v1.AiService/AvailableModels"
 USER_AGENT: Final = "connect-es/1.6.1"
 
 HUMAN: Final = pb.MESSAGE_TYPE_HUMAN
@@ -46,15 +47,21 @@ class HeaderOptions:
     alphabet: checksum.Alphabet
 
 
-def build_headers(who: UpstreamIdentity, options: HeaderOptions, *, unix_seconds: int) -> dict[str, str]:
-    """The headers of one streaming chat call (§3.1); the checksum prefix is fresh per call."""
+def build_headers(
+    who: UpstreamIdentity, options: HeaderOptions, *, unix_seconds: int, unary: bool = False
+) -> dict[str, str]:
+    """The headers of one streaming call, or of a unary one (§3.1); the checksum is fresh per call."""
     request_id = str(uuid.uuid4())
+    encoding = (
+        {"accept-encoding": "gzip"}
+        if unary
+        else {"connect-accept-encoding": "gzip", "connect-content-encoding": "gzip"}
+    )
     return {
         "authorization": f"Bearer {who.jwt}",
-        "content-type": "application/connect+proto",
+        "content-type": "application/proto" if unary else "application/connect+proto",
         "connect-protocol-version": "1",
-        "connect-accept-encoding": "gzip",
-        "connect-content-encoding": "gzip",
+        **encoding,
         "user-agent": USER_AGENT,
         "x-cursor-client-version": options.client_version,
         "x-cursor-checksum": checksum.checksum_header(who.identity, unix_seconds, options.alphabet),

@@ -13,6 +13,11 @@ takes it, so a slow consumer applies backpressure and each stream buffers at mos
 window. Leaving `post()` before the response ended resets that stream with `CANCEL` at once,
 synchronously, so the upstream stops generating (and billing) an answer nobody reads.
 
+Health: every connection PINGs its peer every `PING_INTERVAL` seconds and is dropped when a PING
+is still unanswered at the next one, so a silently vanished peer is not handed out again. A
+stream the upstream refused without processing it (`RST_STREAM(REFUSED_STREAM)`, or above a
+GOAWAY's last stream id) is sent again once, on a usable connection.
+
 Errors and timeouts mirror the aiohttp transport: only `TransportError` / `TransportTimeout`
 escape; `connect` bounds connecting, sending the body and waiting for the response headers;
 `idle` bounds each silence in the body.
@@ -21,6 +26,7 @@ escape; `connect` bounds connecting, sending the body and waiting for the respon
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -49,6 +55,8 @@ CONNECTION_WINDOW: Final = MAX_STREAMS_PER_CONNECTION * STREAM_WINDOW
 LAST_STREAM_ID: Final = 2**31 - 1
 CLOSE_GRACE: Final = 1.0  # seconds `close()` waits for sockets to close before aborting them
 DEFAULT_WINDOW: Final = 65_535
+PING_INTERVAL: Final = 20.0  # seconds between PINGs; an unanswered PING by the next one kills the connection
+REFUSED_RETRIES: Final = 1  # a stream the upstream refused unprocessed is sent again once
 HOP_BY_HOP: Final = frozenset(
     {"connection", "host", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "http2-settings"}
 )
@@ -74,6 +82,7 @@ class _Stream:
         "headers",
         "id",
         "queue",
+        "refused",
         "released",
         "sent_end",
         "status",
@@ -91,6 +100,7 @@ class _Stream:
         self.sent_end = False  # END_STREAM sent
         self.released = False
         self.error: str | None = None  # why the stream can no longer be read
+        self.refused = False  # the upstream did not process it (REFUSED_STREAM, or past a GOAWAY)
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -129,9 +139,18 @@ class _H2Connection(h2.connection.H2Connection):
 class _Connection(asyncio.Protocol):
     """One HTTP/2 connection: the `h2` state machine plus the streams this client opened on it."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, on_gone: Callable[[_Connection], None]) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        on_gone: Callable[[_Connection], None],
+        *,
+        ping_interval: float = PING_INTERVAL,
+    ) -> None:
         self.loop = loop
         self._on_gone = on_gone
+        self._ping_interval = ping_interval
+        self._ping_timer: asyncio.TimerHandle | None = None
+        self._ping_payload: bytes | None = None  # sent and not yet acknowledged
         self.h2 = _H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
         self.h2.local_settings = h2.settings.Settings(
             client=True,
@@ -166,8 +185,29 @@ class _Connection(asyncio.Protocol):
         self.h2.initiate_connection()
         self.h2.increment_flow_control_window(CONNECTION_WINDOW - DEFAULT_WINDOW)
         self.flush()
+        self._ping_timer = self.loop.call_later(self._ping_interval, self._ping)
+
+    def _ping(self) -> None:
+        """Health check: a connection that leaves a PING unanswered until the next one is dead, so
+        pooled connections to a silently vanished peer are dropped instead of handed out."""
+        self._ping_timer = None
+        if self.dead is not None:
+            return
+        if self._ping_payload is not None:
+            self._die(f"the upstream did not answer an HTTP/2 PING within {self._ping_interval:g} s")
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self._ping_payload = os.urandom(8)
+        with suppress(h2.exceptions.H2Error):
+            self.h2.ping(self._ping_payload)
+        self.flush()
+        self._ping_timer = self.loop.call_later(self._ping_interval, self._ping)
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._ping_timer is not None:
+            self._ping_timer.cancel()
+            self._ping_timer = None
         reason = f": {type(exc).__name__}: {exc}" if exc is not None else ""
         self._die(f"the upstream connection was lost{reason}")
         if not self.closed.done():
@@ -215,7 +255,11 @@ class _Connection(asyncio.Protocol):
             stream = self.streams.get(event.stream_id)
             if stream is not None and stream.error is None:
                 stream.error = f"the upstream reset the stream ({_code_name(event.error_code)})"
+                stream.refused = event.error_code == h2.errors.ErrorCodes.REFUSED_STREAM
                 stream.wake()
+        elif isinstance(event, h2.events.PingAckReceived):
+            if event.ping_data == self._ping_payload:
+                self._ping_payload = None
         elif isinstance(event, h2.events.WindowUpdated):
             if event.stream_id:
                 stream = self.streams.get(event.stream_id)
@@ -243,6 +287,7 @@ class _Connection(asyncio.Protocol):
         for stream_id, stream in self.streams.items():
             if stream_id > last and stream.error is None:
                 stream.error = f"{reason}: the stream was refused"
+                stream.refused = True
                 stream.wake()
         if not self.streams and self.transport is not None:
             self.shutdown()
@@ -447,8 +492,15 @@ class H2Transport:
     protocols set to `["h2"]`.
     """
 
-    def __init__(self, timeouts: Timeouts, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self,
+        timeouts: Timeouts,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        ping_interval: float = PING_INTERVAL,
+    ) -> None:
         self._timeouts = timeouts
+        self._ping_interval = ping_interval
         self._ssl_context = ssl_context
         if ssl_context is not None:
             ssl_context.set_alpn_protocols(["h2"])
@@ -467,15 +519,24 @@ class H2Transport:
         origin, request_headers = _request(url, headers)
         stream: _Stream | None = None
         try:
-            try:
-                async with asyncio.timeout(self._timeouts.connect):
-                    conn = await self._acquire(origin)
-                    stream = conn.open_stream(request_headers, end_stream=not body)
-                    if body:
-                        await conn.send_body(stream, body)
-                    await conn.wait_head(stream)
-            except TimeoutError as exc:
-                raise TransportTimeout("no response headers from upstream in time") from exc
+            for attempt in range(REFUSED_RETRIES + 1):
+                try:
+                    async with asyncio.timeout(self._timeouts.connect):
+                        conn = await self._acquire(origin)
+                        stream = conn.open_stream(request_headers, end_stream=not body)
+                        if body:
+                            await conn.send_body(stream, body)
+                        await conn.wait_head(stream)
+                    break
+                except TimeoutError as exc:
+                    raise TransportTimeout("no response headers from upstream in time") from exc
+                except TransportError:
+                    # A refused stream was never processed upstream, so sending it again is safe.
+                    if stream is None or not stream.refused or attempt == REFUSED_RETRIES:
+                        raise
+                    stream.conn.release(stream)
+                    stream = None
+            assert stream is not None
             yield _H2Response(stream, self._timeouts.idle)
         finally:
             if stream is not None:
@@ -538,7 +599,7 @@ class H2Transport:
         try:
             async with asyncio.timeout(self._timeouts.connect):
                 _, conn = await loop.create_connection(
-                    lambda: _Connection(loop, self._forget),
+                    lambda: _Connection(loop, self._forget, ping_interval=self._ping_interval),
                     origin.host,
                     origin.port,
                     ssl=context,

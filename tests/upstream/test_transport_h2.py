@@ -390,9 +390,73 @@ async def test_goaway_fails_refused_streams_and_retires_the_connection(transport
     async with scripted_server(refuse) as (url, connections):
         with pytest.raises(TransportError, match=r"GOAWAY NO_ERROR\): the stream was refused"):
             await read_all(transport, url)
+        assert len(connections) == 2  # refused, so sent once more, on a new connection; then given up
         with pytest.raises(TransportError, match="GOAWAY"):
             await read_all(transport, url)
-        assert len(connections) == 2  # the first connection was not handed out again
+        assert len(connections) == 4  # a refusing connection is never handed out again
+
+
+async def test_a_stream_refused_by_goaway_is_sent_again_on_a_new_connection(transport: H2Transport) -> None:
+    served: list[int] = []
+
+    def first_refuses(conn, stream_id):
+        if not served:
+            served.append(stream_id)
+            conn.close_connection(last_stream_id=0)
+            return
+        conn.send_headers(stream_id, [(":status", "200")])
+        conn.send_data(stream_id, b"second time lucky", end_stream=True)
+
+    async with scripted_server(first_refuses) as (url, connections):
+        assert await read_all(transport, url) == (200, b"second time lucky")
+        assert len(connections) == 2
+
+
+async def test_a_stream_reset_with_refused_stream_is_retried_once(transport: H2Transport) -> None:
+    attempts: list[int] = []
+
+    def refuse_first(conn, stream_id):
+        attempts.append(stream_id)
+        if len(attempts) == 1:
+            conn.reset_stream(stream_id, h2.errors.ErrorCodes.REFUSED_STREAM)
+            return
+        conn.send_headers(stream_id, [(":status", "200")])
+        conn.send_data(stream_id, b"ok", end_stream=True)
+
+    async with scripted_server(refuse_first) as (url, _):
+        assert await read_all(transport, url) == (200, b"ok")
+        assert len(attempts) == 2
+
+
+async def test_other_resets_are_not_retried(transport: H2Transport) -> None:
+    attempts: list[int] = []
+
+    def cancel(conn, stream_id):
+        attempts.append(stream_id)
+        conn.reset_stream(stream_id, h2.errors.ErrorCodes.INTERNAL_ERROR)
+
+    async with scripted_server(cancel) as (url, _):
+        with pytest.raises(TransportError, match="INTERNAL_ERROR"):
+            await read_all(transport, url)
+        assert len(attempts) == 1  # processing may have started: never sent twice
+
+
+async def test_a_peer_that_stops_answering_pings_is_dropped(front: H2Front, sim: CursorSimulator) -> None:
+    transport = H2Transport(FAST, ping_interval=0.1)
+    try:
+        status, _ = await read_all(transport, front.url)
+        assert status == 200
+        await asyncio.sleep(0.35)  # PINGs are answered: the connection stays
+        assert len(front.connections) == 1 and len(transport._connections) == 1
+        [server_side] = front.connections
+        assert server_side.transport is not None
+        server_side.transport.pause_reading()  # the peer goes silent
+        await wait_for(lambda: not transport._connections, timeout=2.0)
+        server_side.transport.resume_reading()
+        status, _ = await read_all(transport, front.url)  # served on a fresh connection
+        assert status == 200
+    finally:
+        await transport.close()
 
 
 async def test_goaway_with_an_error_code_ends_every_stream(transport: H2Transport) -> None:

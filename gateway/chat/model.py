@@ -8,7 +8,7 @@ these types know about HTTP.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 Role = Literal["user", "assistant", "tool"]
 FinishReason = Literal["stop", "tool_calls", "length"]
@@ -177,6 +177,13 @@ class ToolCallArgs:
 class ToolCallEnd:
     index: int
     arguments: str
+
+
+CHARS_PER_TOKEN: Final = 4  # Cursor's stream carries no usage: every count is this estimate
+
+
+def estimate_tokens(chars: int) -> int:
+    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 @dataclass(frozen=True, slots=True)

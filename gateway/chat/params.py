@@ -24,6 +24,7 @@ from typing import Final
 
 from gateway.chat.from_openai import message_size
 from gateway.chat.model import (
+    CHARS_PER_TOKEN,
     ChatRequest,
     Event,
     Finish,
@@ -31,18 +32,13 @@ from gateway.chat.model import (
     TextDelta,
     ThinkingDelta,
     Usage,
+    estimate_tokens,
 )
 from gateway.chat.response_format import enforce_response_format
 from gateway.chat.stop import StopFilter
 
-CHARS_PER_TOKEN: Final = 4  # the same estimate as the chat service's usage
-
 Events = AsyncGenerator[Event, None]
 MakeEvents = Callable[[ChatRequest], Events]
-
-
-def estimate_tokens(chars: int) -> int:
-    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 def prompt_tokens(chat: ChatRequest) -> int:

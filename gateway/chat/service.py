@@ -13,9 +13,18 @@ import math
 import secrets
 import time
 from collections.abc import AsyncGenerator
-from typing import Final
 
-from gateway.chat.model import ChatRequest, Event, Finish, Prompt, TextDelta, ThinkingDelta, Timing, Usage
+from gateway.chat.model import (
+    ChatRequest,
+    Event,
+    Finish,
+    Prompt,
+    TextDelta,
+    ThinkingDelta,
+    Timing,
+    Usage,
+    estimate_tokens,
+)
 from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
 from gateway.errors import NoHealthyToken, NoTokenConfigured, UpstreamError
 from gateway.metrics import Metrics
@@ -28,12 +37,6 @@ from gateway.upstream.client import ChatEvent, CursorClient
 from gateway.upstream.request import UpstreamIdentity
 
 log = logging.getLogger(__name__)
-
-CHARS_PER_TOKEN: Final = 4
-
-
-def estimate_tokens(chars: int) -> int:
-    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 class ChatService:

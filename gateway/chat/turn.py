@@ -21,7 +21,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Literal
 
 from gateway.chat.model import (
     ChatRequest,
@@ -35,8 +35,8 @@ from gateway.chat.model import (
     ToolCallArgs,
     ToolCallEnd,
     ToolCallStart,
-    ToolChoice,
     Usage,
+    estimate_tokens,
 )
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
@@ -58,14 +58,9 @@ from gateway.tools.validate import CallValidator, new_call_id, reason_text
 
 log = logging.getLogger(__name__)
 
-CHARS_PER_TOKEN: Final = 4
 ToolMode = Literal["auto", "native", "emulate"]
 Item = Text | Thinking | ValidCall | InvalidCall
 AttemptFn = Callable[[ChatRequest, Prompt, Timing | None], AsyncGenerator[object, None]]
-
-
-def estimate_tokens(chars: int) -> int:
-    return (chars + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +110,7 @@ class ToolTurn:
         if options.nonce_scope == "request" or not options.nonce_secret:
             nonce = grammar.random_nonce()
         else:
-            nonce = grammar.conversation_nonce(options.nonce_secret, _anchor(chat))
+            nonce = grammar.conversation_nonce(options.nonce_secret, encode.anchor(chat))
         self._delimiters = grammar.Delimiters(nonce)
         self._native = options.mode != "emulate"
         self._may_fall_back = options.mode == "auto"
@@ -428,13 +423,6 @@ class ToolTurn:
         yield Finish(reason)
 
 
-def _anchor(chat: ChatRequest) -> str:
-    return next((m.text for m in chat.messages if m.role == "user"), "")
-
-
 def tool_layer_active(chat: ChatRequest) -> bool:
     """S1: the tool layer is inert without tools and without tool history."""
     return bool(chat.tools) or chat.has_tool_history
-
-
-__all__ = ["ToolChoice", "ToolOptions", "ToolTurn", "tool_layer_active"]

@@ -36,7 +36,7 @@ AI: Final = pb.MESSAGE_TYPE_AI
 
 NONCE: Final = "0badc0de"
 D: Final = grammar.Delimiters(NONCE)
-WORKDIR: Final = "/work/space"
+WORKDIR: Final = "/srv/project"
 TASK: Final = (
     "create a file hello.txt with content 'hi from cursor2api', then read it back\n\n"
     f"<environment_details>\nWorking directory: {WORKDIR}\n</environment_details>"

@@ -20,7 +20,12 @@ from gateway.config import SETTINGS
 from gateway.runtime_config import CUSTOMISABLE_PATHS
 
 STATIC_TYPES: Final = {".css": "text/css", ".js": "text/javascript"}
-STATIC_FILES: Final = ("shared-styles.css", "shared.js")
+STATIC_FILES: Final = ("shared-styles.css", "shared.js", "tokeninfo.js", "config.js", "logs.js")
+# The built-in pages load scripts and styles from this gateway only, and no inline script runs.
+CONTENT_SECURITY_POLICY: Final = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 EXAMPLE_MODEL: Final = "claude-3.5-sonnet"
 
 
@@ -47,7 +52,10 @@ def custom_page(request: web.Request, path: str) -> web.Response | None:
 def render(request: web.Request, template: str, page: str, **context: Any) -> web.Response:
     settings = request.app[keys.SETTINGS]
     context.update(prefix=settings.route_prefix, page=page)
-    return aiohttp_jinja2.render_template(template, request, context)
+    response = aiohttp_jinja2.render_template(template, request, context)
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _uptime(seconds: float) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -185,3 +186,17 @@ async def test_stream_check_holds_headers_until_the_first_event(site) -> None:
     assert (
         response.status == 200 and raw.startswith("data: ") and ": keep-alive" not in raw.split("data: ")[0]
     )
+
+
+@pytest.mark.parametrize("path", ["/", "/tokeninfo", "/logs", "/config"])
+async def test_pages_send_a_strict_content_security_policy(site, path) -> None:
+    client, _, _ = await site()
+    response = await client.get(path)
+    policy = response.headers["Content-Security-Policy"]
+    assert (
+        "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    )
+    page = await response.text()
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []  # no inline script for the policy to block
+    for script in re.findall(r'<script src="([^"]+)"', page):
+        assert (await client.get(script)).status == 200

@@ -26,7 +26,7 @@ CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
-EXAMPLE_MODEL: Final = "claude-3.5-sonnet"
+EXAMPLE_MODEL: Final = "claude-3.5-sonnet"  # used in examples when offered, else the first model
 
 
 def base_url(request: web.Request) -> str:
@@ -80,6 +80,10 @@ async def index(request: web.Request) -> web.StreamResponse:
     pool = request.app[keys.POOL]
     await pool.refresh()
     options = request.app[keys.RUNTIME_CONFIG].current
+    models = list((await request.app[keys.MODELS].models()).values())
+    example = next((m.id for m in models if m.id == EXAMPLE_MODEL), None) or next(
+        (m.id for m in models if not m.thinking), EXAMPLE_MODEL
+    )
     return render(
         request,
         "index.html",
@@ -96,8 +100,8 @@ async def index(request: web.Request) -> web.StreamResponse:
         kilo_strict=settings.kilo_tool_strict,
         thinking_output=settings.thinking_output,
         vision=options.vision_ability,
-        models=list((await request.app[keys.MODELS].models()).values()),
-        example_model=EXAMPLE_MODEL,
+        models=models,
+        example_model=example,
     )
 
 

@@ -23,7 +23,7 @@ from loadlib import write_section  # noqa: E402
 
 from gateway.chat.to_openai import ChunkWriter  # noqa: E402
 from gateway.sse import encode_event  # noqa: E402
-from gateway.upstream.decode import ResponseDecoder  # noqa: E402
+from gateway.upstream.chatservice.decode import ResponseDecoder  # noqa: E402
 from gateway.upstream.framing import FrameDecoder, encode_frame  # noqa: E402
 from gateway.upstream.pb import cursor_pb2 as pb  # noqa: E402
 

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from gateway.chat.catalog import resolve  # noqa: E402
-from gateway.chat.model import ChatRequest, Event, Finish, Message, TextDelta, Usage  # noqa: E402
 from gateway.chat.params import choice_events, merge_choices  # noqa: E402
 from gateway.chat.stop import StopFilter  # noqa: E402
+from gateway.neutral.model import ChatRequest, Event, Finish, Message, TextDelta, Usage  # noqa: E402
 
 DELTA = "Lorem ipsum, <dolor> "  # 21 characters; '<' and ',' start partial matches
 STOPS = ("<END>", ", then", "\n\nHuman:", "<|stop|>")

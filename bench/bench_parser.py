@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from gateway.chat.model import ToolChoice, ToolSpec  # noqa: E402
-from gateway.tools.calls import RawCall  # noqa: E402
+from gateway.neutral.model import ToolChoice, ToolSpec  # noqa: E402
+from gateway.neutral.toolcalls import RawCall  # noqa: E402
 from gateway.tools.grammar import Delimiters  # noqa: E402
 from gateway.tools.parser import CallParser  # noqa: E402
 from gateway.tools.validate import CallValidator  # noqa: E402

@@ -26,8 +26,8 @@ from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
-from gateway.upstream.client import ClientOptions, CursorClient
-from gateway.upstream.request import HeaderOptions
+from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
+from gateway.upstream.identity import HeaderOptions
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
 
 BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
@@ -58,7 +58,7 @@ def create_app(
         )
     app[keys.POOL] = pool
     metrics = app[keys.METRICS] = Metrics()
-    client = CursorClient(
+    client = ChatServiceClient(
         transport,
         ClientOptions(
             base_url=settings.cursor_base_url,

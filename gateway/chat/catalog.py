@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Final, Literal
 
-from gateway.chat.model import ModelInfo
+from gateway.neutral.model import LiveModel, ModelInfo
 
 CREATED: Final = 1706659200  # fixed, so the list is stable between calls
 THINKING_SUFFIX: Final = "-thinking"
@@ -121,18 +121,6 @@ def model_entry(info: ModelInfo) -> dict[str, object]:
 # ---------------------------------------------------------------- the live list (cursor-protocol.md §11.3)
 
 ModelSource = Literal["live", "static", "merged"]
-DISABLED: Final = 2  # AvailableModel.degradation_status
-
-
-@dataclass(frozen=True, slots=True)
-class LiveModel:
-    """One entry of Cursor's `AvailableModels` answer, reduced to what the catalog uses."""
-
-    name: str
-    server_name: str
-    context_window: int | None
-    supports_thinking: bool | None
-    disabled: bool
 
 
 def live_catalog(live: Sequence[LiveModel], source: ModelSource) -> dict[str, ModelInfo]:

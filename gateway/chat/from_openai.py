@@ -22,7 +22,9 @@ from typing import Final
 
 import orjson
 
-from gateway.chat.model import (
+from gateway.chat.response_format import instruction
+from gateway.errors import ContextTooLong, InvalidRequest
+from gateway.neutral.model import (
     ChatRequest,
     Message,
     ModelInfo,
@@ -31,8 +33,6 @@ from gateway.chat.model import (
     ToolResult,
     ToolSpec,
 )
-from gateway.chat.response_format import instruction
-from gateway.errors import ContextTooLong, InvalidRequest
 from gateway.schemas.openai import ChatBody, ChatMessage, ToolDef
 
 # reasoning_effort on a thinking twin -> upstream thinking level (K2).

@@ -13,8 +13,8 @@ import re
 import struct
 from typing import Final
 
-from gateway.chat.model import Image
 from gateway.errors import InvalidRequest
+from gateway.neutral.model import Image
 
 MEDIA_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 _DATA_URL: Final = re.compile(r"data:(image/[A-Za-z0-9.+-]+)(?:;[A-Za-z0-9=.+-]+)*;base64,", re.I)

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import Final
 
 from gateway.chat.catalog import CATALOG, ModelSource, live_catalog
-from gateway.chat.model import ModelInfo
 from gateway.errors import UpstreamError
+from gateway.neutral.model import ModelInfo
 from gateway.tokens.pool import TokenPool
-from gateway.upstream.client import CursorClient
-from gateway.upstream.request import UpstreamIdentity
+from gateway.upstream.base import Upstream
+from gateway.upstream.identity import UpstreamIdentity
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +30,14 @@ class ModelDirectory:
     def __init__(
         self,
         pool: TokenPool,
-        client: CursorClient,
+        upstream: Upstream,
         *,
         source: ModelSource,
         ttl: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
-        self._client = client
+        self._upstream = upstream
         self._source = source
         self._ttl = ttl
         self._clock = clock
@@ -67,7 +67,7 @@ class ModelDirectory:
                 return  # no token yet: the static lists, and a fetch as soon as there is one
             try:
                 async with asyncio.timeout(FETCH_TIMEOUT):
-                    live = await self._client.available_models(
+                    live = await self._upstream.available_models(
                         UpstreamIdentity(lease.jwt, lease.entry.identity)
                     )
             except (UpstreamError, TimeoutError) as exc:

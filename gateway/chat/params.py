@@ -23,7 +23,9 @@ from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Final
 
 from gateway.chat.from_openai import message_size
-from gateway.chat.model import (
+from gateway.chat.response_format import enforce_response_format
+from gateway.chat.stop import StopFilter
+from gateway.neutral.model import (
     CHARS_PER_TOKEN,
     ChatRequest,
     Event,
@@ -34,8 +36,6 @@ from gateway.chat.model import (
     Usage,
     estimate_tokens,
 )
-from gateway.chat.response_format import enforce_response_format
-from gateway.chat.stop import StopFilter
 
 Events = AsyncGenerator[Event, None]
 MakeEvents = Callable[[ChatRequest], Events]

@@ -32,8 +32,8 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 from referencing.exceptions import Unresolvable
 
-from gateway.chat.model import ChatRequest, Event, Finish, ResponseFormat, TextDelta, ThinkingDelta, Usage
 from gateway.errors import UpstreamError
+from gateway.neutral.model import ChatRequest, Event, Finish, ResponseFormat, TextDelta, ThinkingDelta, Usage
 
 log = logging.getLogger(__name__)
 

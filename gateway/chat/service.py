@@ -14,7 +14,10 @@ import secrets
 import time
 from collections.abc import AsyncGenerator
 
-from gateway.chat.model import (
+from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
+from gateway.errors import NoHealthyToken, NoTokenConfigured, UpstreamError
+from gateway.metrics import Metrics
+from gateway.neutral.model import (
     ChatRequest,
     Event,
     Finish,
@@ -25,16 +28,13 @@ from gateway.chat.model import (
     Usage,
     estimate_tokens,
 )
-from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
-from gateway.errors import NoHealthyToken, NoTokenConfigured, UpstreamError
-from gateway.metrics import Metrics
+from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.reqlog.record import current_record
 from gateway.tokens.outcome import classify
 from gateway.tokens.pool import TokenPool
-from gateway.tools.calls import NativeToolFrame
 from gateway.tools.encode import plain_prompt
-from gateway.upstream.client import ChatEvent, CursorClient
-from gateway.upstream.request import UpstreamIdentity
+from gateway.upstream.base import Upstream, UpstreamEvent
+from gateway.upstream.identity import UpstreamIdentity
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class ChatService:
     def __init__(
         self,
         pool: TokenPool,
-        client: CursorClient,
+        upstream: Upstream,
         *,
         token_file: str,
         max_attempts: int = 3,
@@ -51,7 +51,7 @@ class ChatService:
         metrics: Metrics | None = None,
     ) -> None:
         self._pool = pool
-        self._client = client
+        self._upstream = upstream
         self._token_file = token_file
         self._max_attempts = max_attempts
         self._tools = tools or ToolOptions(nonce_secret=secrets.token_bytes(32))
@@ -59,7 +59,7 @@ class ChatService:
 
     async def attempt(
         self, chat: ChatRequest, prompt: Prompt, timing: Timing | None = None
-    ) -> AsyncGenerator[ChatEvent, None]:
+    ) -> AsyncGenerator[UpstreamEvent, None]:
         """One upstream answer: lease a token and relay the upstream events as they come.
 
         Until the first event has been yielded, a failure the next token may not share (see
@@ -98,7 +98,7 @@ class ChatService:
                 log.debug(
                     "chat model=%s token=%s attempt=%d", chat.model.upstream_name, lease.fingerprint, number
                 )
-            upstream = self._client.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
+            upstream = self._upstream.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
             relayed = False
             try:
                 # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.

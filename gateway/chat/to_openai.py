@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from gateway.chat.model import (
+from gateway.neutral.model import (
     Event,
     Finish,
     FinishReason,

@@ -23,7 +23,9 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from gateway.chat.model import (
+from gateway.errors import UpstreamError
+from gateway.metrics import Metrics
+from gateway.neutral.model import (
     ChatRequest,
     Event,
     Finish,
@@ -38,10 +40,7 @@ from gateway.chat.model import (
     Usage,
     estimate_tokens,
 )
-from gateway.errors import UpstreamError
-from gateway.metrics import Metrics
-from gateway.tools import encode, grammar
-from gateway.tools.calls import (
+from gateway.neutral.toolcalls import (
     InvalidCall,
     NativeToolFrame,
     RawCall,
@@ -51,6 +50,7 @@ from gateway.tools.calls import (
     Truncated,
     ValidCall,
 )
+from gateway.tools import encode, grammar
 from gateway.tools.native import NativeCallAssembler, NonMcpTool
 from gateway.tools.parser import CallParser
 from gateway.tools.policy import AttemptRecord, effective_choice, tool_required

@@ -23,7 +23,12 @@ from aiohttp.web_protocol import RequestPayloadError
 
 from gateway import keys
 from gateway.chat.from_openai import to_chat_request
-from gateway.chat.model import (
+from gateway.chat.params import choice_events, merge_choices
+from gateway.chat.to_openai import ChunkWriter, completion, completion_id, merge_completions
+from gateway.config import Settings
+from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
+from gateway.middlewares import count_error
+from gateway.neutral.model import (
     ChatRequest,
     Event,
     Finish,
@@ -35,11 +40,6 @@ from gateway.chat.model import (
     ToolCallStart,
     Usage,
 )
-from gateway.chat.params import choice_events, merge_choices
-from gateway.chat.to_openai import ChunkWriter, completion, completion_id, merge_completions
-from gateway.config import Settings
-from gateway.errors import GatewayError, InvalidRequest, ModelNotFound
-from gateway.middlewares import count_error
 from gateway.reqlog.record import RequestRecord
 from gateway.schemas.openai import parse_chat_body
 from gateway.sse import DONE, EventStream, encode_event

@@ -26,9 +26,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Final, TypeVar
 
-from gateway.chat.model import ChatRequest, Timing, Usage
 from gateway.errors import GatewayError
 from gateway.logs import mask
+from gateway.neutral.model import ChatRequest, Timing, Usage
 from gateway.tokens.jwt import fingerprint
 from gateway.tokens.mask import mask_identity, mask_token
 from gateway.tokens.store import TokenEntry

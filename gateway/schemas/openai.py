@@ -22,8 +22,8 @@ import orjson
 from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
-from gateway.chat.model import Image, ResponseFormat, ToolCall, ToolChoice
 from gateway.errors import InvalidRequest
+from gateway.neutral.model import Image, ResponseFormat, ToolCall, ToolChoice
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 

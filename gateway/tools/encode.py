@@ -26,7 +26,7 @@ from typing import Final, Literal
 
 import orjson
 
-from gateway.chat.model import (
+from gateway.neutral.model import (
     ChatRequest,
     Image,
     Message,
@@ -124,7 +124,7 @@ def results_text(d: Delimiters, m: Message) -> str:
 
 def native_prompt(chat: ChatRequest, choice: ToolChoice) -> Prompt:
     """The native request: `mcp_tools` sorted by name, history replayed statelessly (H10)."""
-    schemas = {t.name: t.parameters_json or grammar.EMPTY_SCHEMA for t in chat.tools}
+    schemas = {t.name: t.schema_json for t in chat.tools}
     messages: list[PromptMessage] = []
     turns = chat.messages
     for i, m in enumerate(turns):

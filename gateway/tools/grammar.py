@@ -15,11 +15,10 @@ from typing import Final
 
 import orjson
 
-from gateway.chat.model import ToolChoice, ToolSpec
+from gateway.neutral.model import ToolChoice, ToolSpec
 
 NONCE_LABEL: Final = b"cursor2api-nonce-v1\x00"
 NEUTRAL: Final = "NONCE"
-EMPTY_SCHEMA: Final = '{"type":"object","properties":{}}'
 # Every delimiter starts with "<<" and is at most this long (P1).
 MAX_PATTERN: Final = 25
 
@@ -74,7 +73,7 @@ class Delimiters:
 def catalog_line(tool: ToolSpec) -> str:
     """One compact JSON line per tool; description omitted when empty; schema key order kept."""
     name = orjson.dumps(tool.name).decode()
-    parameters = tool.parameters_json or EMPTY_SCHEMA
+    parameters = tool.schema_json
     if tool.description:
         description = orjson.dumps(tool.description).decode()
         return f'{{"name":{name},"description":{description},"parameters":{parameters}}}'

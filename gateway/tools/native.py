@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from gateway.tools.calls import MCP_TOOL, NativeToolFrame, RawCall
+from gateway.neutral.toolcalls import MCP_TOOL, NativeToolFrame, RawCall
 
 NAME_PREFIXES: Final = ("mcp_custom_", "mcp__custom__")
 MAX_OPEN_CALLS: Final = 64

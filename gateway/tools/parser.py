@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Final, Literal
 
-from gateway.tools.calls import (
+from gateway.neutral.toolcalls import (
     MISSING_END,
     NO_JSON_BODY,
     TOO_LARGE,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gateway.chat.model import ChatRequest, ToolChoice
-from gateway.tools.calls import InvalidCall, ValidCall
+from gateway.neutral.model import ChatRequest, ToolChoice
+from gateway.neutral.toolcalls import InvalidCall, ValidCall
 
 Outcome = Literal["ok", "truncated", "invalid", "miss"]
 

@@ -21,8 +21,8 @@ from typing import Any, Final
 import jsonschema
 from jsonschema.protocols import Validator
 
-from gateway.chat.model import ToolChoice, ToolSpec
-from gateway.tools.calls import (
+from gateway.neutral.model import ToolChoice, ToolSpec
+from gateway.neutral.toolcalls import (
     MISSING_END,
     NO_JSON_BODY,
     TOO_LARGE,

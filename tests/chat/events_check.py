@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import orjson
 
-from gateway.chat.model import (
+from gateway.neutral.model import (
     Event,
     Finish,
     TextDelta,

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import message_size, to_chat_request, trim
-from gateway.chat.model import Message, ToolCall, ToolChoice, ToolResult
 from gateway.errors import ContextTooLong, InvalidRequest
+from gateway.neutral.model import Message, ToolCall, ToolChoice, ToolResult
 from gateway.schemas.openai import parse_chat_body
 from gateway.tools.encode import plain_prompt
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from gateway.chat.catalog import CATALOG, LiveModel, live_catalog
+from gateway.chat.catalog import CATALOG, live_catalog
+from gateway.neutral.model import LiveModel
 from tests.conftest import MODEL
 from tests.fakes import Scenario, SimConfig
 from tests.fakes.sim import MODELS_PATH

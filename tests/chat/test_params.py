@@ -9,7 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
-from gateway.chat.model import (
+from gateway.chat.params import char_budget, choice_events, cut_output, merge_choices, prompt_tokens
+from gateway.errors import UpstreamError
+from gateway.neutral.model import (
     ChatRequest,
     Finish,
     Message,
@@ -19,8 +21,6 @@ from gateway.chat.model import (
     ToolCallStart,
     Usage,
 )
-from gateway.chat.params import char_budget, choice_events, cut_output, merge_choices, prompt_tokens
-from gateway.errors import UpstreamError
 
 MODEL = resolve("claude-3.5-sonnet")
 assert MODEL is not None

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.chat.model import Finish, ResponseFormat, TextDelta, ThinkingDelta, ToolCallStart, Usage
 from gateway.chat.response_format import (
     FAILED_CODE,
     check_output,
@@ -16,6 +15,7 @@ from gateway.chat.response_format import (
     strip_fences,
 )
 from gateway.errors import UpstreamError
+from gateway.neutral.model import Finish, ResponseFormat, TextDelta, ThinkingDelta, ToolCallStart, Usage
 from tests.chat.test_params import Producer, answer, chat, collect, text_of
 
 JSON_OBJECT = ResponseFormat("json_object")

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.chat.model import Finish, TextDelta, ThinkingDelta, Usage
 from gateway.chat.to_openai import ChunkWriter, completion, completion_id
+from gateway.neutral.model import Finish, TextDelta, ThinkingDelta, Usage
 
 
 def writer(mode="hidden", usage=False):

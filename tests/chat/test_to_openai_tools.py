@@ -8,7 +8,8 @@ import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.chat.model import (
+from gateway.chat.to_openai import ChunkWriter, completion
+from gateway.neutral.model import (
     Event,
     Finish,
     TextDelta,
@@ -18,7 +19,6 @@ from gateway.chat.model import (
     ToolCallStart,
     Usage,
 )
-from gateway.chat.to_openai import ChunkWriter, completion
 
 
 def call(index: int, name: str, arguments: str) -> list[Event]:

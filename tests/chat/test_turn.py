@@ -12,7 +12,10 @@ import orjson
 import pytest
 
 from gateway.chat.catalog import resolve
-from gateway.chat.model import (
+from gateway.chat.turn import ToolOptions, ToolTurn
+from gateway.errors import UpstreamError
+from gateway.metrics import Metrics
+from gateway.neutral.model import (
     ChatRequest,
     Event,
     Finish,
@@ -27,10 +30,7 @@ from gateway.chat.model import (
     ToolSpec,
     Usage,
 )
-from gateway.chat.turn import ToolOptions, ToolTurn
-from gateway.errors import UpstreamError
-from gateway.metrics import Metrics
-from gateway.tools.calls import MCP_TOOL, NativeToolFrame
+from gateway.neutral.toolcalls import MCP_TOOL, NativeToolFrame
 from gateway.upstream import errors as upstream_errors
 from tests.chat.events_check import check_events
 

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from gateway.chat.model import ToolChoice, ToolSpec
+from gateway.neutral.model import ToolChoice, ToolSpec
 from gateway.tools import grammar
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import CHAT_PATH, CursorSimulator, Scenario

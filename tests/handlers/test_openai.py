@@ -288,7 +288,7 @@ async def test_closing_the_service_closes_the_upstream_at_once(gateway):
     client, transport = await gateway(Reply([text("one"), asyncio.Event()]))
     from gateway import keys
     from gateway.chat.catalog import resolve
-    from gateway.chat.model import ChatRequest, Message
+    from gateway.neutral.model import ChatRequest, Message
 
     service = client.app[keys.CHAT]
     events = service.events(ChatRequest(resolve("gpt-4o"), "", (Message("user", "x"),), True))

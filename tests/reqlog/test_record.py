@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
-from gateway.chat.model import ChatRequest, Finish, Message, TextDelta, Timing, Usage
 from gateway.errors import UpstreamError
+from gateway.neutral.model import ChatRequest, Finish, Message, TextDelta, Timing, Usage
 from gateway.reqlog.record import RequestRecord, activate, conversation_text, current_record, deactivate
 from gateway.tokens.store import TokenEntry
 from gateway.upstream.checksum import new_identity

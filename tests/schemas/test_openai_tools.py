@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
-from gateway.chat.model import ToolCall, ToolChoice
 from gateway.errors import InvalidRequest
+from gateway.neutral.model import ToolCall, ToolChoice
 from gateway.schemas.openai import ToolDef, parse_chat_body
 from gateway.tools.encode import emulated_prompt, native_prompt
 from gateway.tools.grammar import Delimiters
-from gateway.upstream.request import build_message
+from gateway.upstream.chatservice.request import build_message
 
 FN = {"type": "function", "function": {"name": "read_file", "parameters": {"type": "object"}}}
 

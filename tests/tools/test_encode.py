@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
-from gateway.chat.model import ChatRequest, Message, Prompt, PromptMessage, ToolCall, ToolChoice, ToolResult
+from gateway.neutral.model import (
+    ChatRequest,
+    Message,
+    Prompt,
+    PromptMessage,
+    ToolCall,
+    ToolChoice,
+    ToolResult,
+)
 from gateway.schemas.openai import parse_chat_body
 from gateway.tools.encode import emulated_prompt, native_prompt, plain_prompt, replay_id, with_retry
 from gateway.tools.grammar import Delimiters

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.tools.calls import MCP_TOOL, TOO_LARGE, NativeToolFrame
+from gateway.neutral.toolcalls import MCP_TOOL, TOO_LARGE, NativeToolFrame
 from gateway.tools.native import NativeCallAssembler, NonMcpTool
 
 ARGS = {"path": "src/main.py", "content": "print('hi')\n"}

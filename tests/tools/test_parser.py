@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.tools.calls import (
+from gateway.neutral.toolcalls import (
     MISSING_END,
     NO_JSON_BODY,
     TOO_LARGE,

@@ -8,8 +8,8 @@ import re
 
 import pytest
 
-from gateway.chat.model import ToolChoice, ToolSpec
-from gateway.tools.calls import (
+from gateway.neutral.model import ToolChoice, ToolSpec
+from gateway.neutral.toolcalls import (
     NO_JSON_BODY,
     TOO_LARGE,
     UNBALANCED,

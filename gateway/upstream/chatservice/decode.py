@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from google.protobuf.message import DecodeError
 
-from gateway.chat.model import TextDelta, ThinkingDelta
-from gateway.tools.calls import NativeToolFrame
+from gateway.neutral.model import TextDelta, ThinkingDelta
+from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.upstream.pb import cursor_pb2 as pb
 
 

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
 import orjson
 
-from gateway.chat.model import ChatRequest, Prompt, PromptMessage, ReplayedResult, ToolSpec
-from gateway.tools.grammar import EMPTY_SCHEMA
-from gateway.upstream import checksum
+from gateway.neutral.model import ChatRequest, Prompt, PromptMessage, ReplayedResult, ToolSpec
 from gateway.upstream.pb import cursor_pb2 as pb
 
 CHAT_PATH: Final = "/aiserver.v1.ChatService/StreamUnifiedChatWithTools"
 MODELS_PATH: Final = "/aiserver.v1.AiService/AvailableModels"
-USER_AGENT: Final = "connect-es/1.6.1"
 
 HUMAN: Final = pb.MESSAGE_TYPE_HUMAN
 AI: Final = pb.MESSAGE_TYPE_AI
@@ -30,52 +26,6 @@ SERVER_NAME: Final = "custom"
 MCP_TOOL_PREFIX: Final = "mcp_custom_"
 # M4: conversation ids are name-based UUIDs of the anchor in this namespace.
 CONVERSATION_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "cursor2api:conversation-id")
-
-
-@dataclass(frozen=True, slots=True)
-class UpstreamIdentity:
-    """What identifies one token upstream: the JWT and its persisted machine ids."""
-
-    jwt: str
-    identity: checksum.Identity
-
-
-@dataclass(frozen=True, slots=True)
-class HeaderOptions:
-    client_version: str
-    timezone: str
-    alphabet: checksum.Alphabet
-
-
-def build_headers(
-    who: UpstreamIdentity, options: HeaderOptions, *, unix_seconds: int, unary: bool = False
-) -> dict[str, str]:
-    """The headers of one streaming call, or of a unary one (§3.1); the checksum is fresh per call."""
-    request_id = str(uuid.uuid4())
-    encoding = (
-        {"accept-encoding": "gzip"}
-        if unary
-        else {"connect-accept-encoding": "gzip", "connect-content-encoding": "gzip"}
-    )
-    return {
-        "authorization": f"Bearer {who.jwt}",
-        "content-type": "application/proto" if unary else "application/connect+proto",
-        "connect-protocol-version": "1",
-        **encoding,
-        "user-agent": USER_AGENT,
-        "x-cursor-client-version": options.client_version,
-        "x-cursor-checksum": checksum.checksum_header(who.identity, unix_seconds, options.alphabet),
-        "x-client-key": checksum.client_key(who.identity),
-        "x-session-id": checksum.session_id(who.identity),
-        "x-request-id": request_id,
-        "x-amzn-trace-id": f"Root={request_id}",
-        "x-cursor-timezone": options.timezone,
-        "x-ghost-mode": "true",
-        "x-cursor-client-type": "ide",
-        "x-cursor-client-device-type": "desktop",
-        "x-cursor-streaming": "true",
-        "x-new-onboarding-completed": "false",
-    }
 
 
 def _timestamp(now: datetime) -> str:
@@ -131,9 +81,7 @@ def _tool_result(replayed: ReplayedResult) -> pb.ConversationMessage.ToolResult:
 
 def _mcp_tool(tool: ToolSpec) -> pb.MCPParams.Tool:
     """N1: name, description (omitted when empty), compact JSON schema, server "custom"."""
-    entry = pb.MCPParams.Tool(
-        name=tool.name, parameters=tool.parameters_json or EMPTY_SCHEMA, server_name=SERVER_NAME
-    )
+    entry = pb.MCPParams.Tool(name=tool.name, parameters=tool.schema_json, server_name=SERVER_NAME)
     if tool.description:
         entry.description = tool.description
     return entry

@@ -1,8 +1,8 @@
-"""The dialect-neutral chat model: one request shape in, one stream of events out.
+"""The neutral chat model: one request shape in, one stream of events out.
 
-Client dialects (OpenAI now, Anthropic later) translate into `ChatRequest`; the upstream client
-turns Cursor frames into the events below; dialect writers turn events into wire JSON. None of
-these types know about HTTP.
+Client dialects translate their requests into `ChatRequest`; every upstream adapter turns its
+frames into the events below (`UpstreamEvent`); dialect renderers turn events into wire JSON. None
+of these types know about HTTP, a client dialect or an upstream RPC.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ FinishReason = Literal["stop", "tool_calls", "length"]
 ToolChoiceMode = Literal["auto", "none", "required", "named"]
 ThinkingLevel = Literal["medium", "high"]
 
+EMPTY_SCHEMA: Final = '{"type":"object","properties":{}}'
+
 
 @dataclass(frozen=True, slots=True)
 class ToolSpec:
@@ -26,6 +28,11 @@ class ToolSpec:
     parameters: dict[str, object]
     parameters_json: str
     strict: bool = False
+
+    @property
+    def schema_json(self) -> str:
+        """The schema as sent upstream: an empty object schema for a tool without parameters."""
+        return self.parameters_json or EMPTY_SCHEMA
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +96,17 @@ class ModelInfo:
     owned_by: str
     max_tokens: int | None
     context_window: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveModel:
+    """One entry of an upstream's model list, reduced to what the catalog uses."""
+
+    name: str
+    server_name: str
+    context_window: int | None
+    supports_thinking: bool | None
+    disabled: bool
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,18 +15,18 @@ from google.protobuf.json_format import MessageToDict
 from gateway import keys
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
-from gateway.chat.model import ChatRequest, ToolChoice
+from gateway.neutral.model import ChatRequest, ToolChoice
+from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.schemas.openai import parse_chat_body
-from gateway.tools.calls import NativeToolFrame
 from gateway.tools.encode import emulated_prompt, native_prompt, plain_prompt
 from gateway.tools.grammar import Delimiters
+from gateway.upstream.chatservice.request import build_message
 from gateway.upstream.pb import cursor_pb2 as pb
-from gateway.upstream.request import build_message
 from tests.conftest import MODEL
 from tests.fakes import Scenario, SimConfig
 from tests.fakes.validate import check_request
 
-SNAPSHOTS = Path(__file__).resolve().parent.parent / "snapshots" / "tools-request"
+SNAPSHOTS = Path(__file__).resolve().parents[2] / "snapshots" / "tools-request"
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=UTC)
 D = Delimiters("0123abcd")
 

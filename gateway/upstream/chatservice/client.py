@@ -1,6 +1,6 @@
 """One chat call to Cursor: build the request, send it, decode the stream, map every failure.
 
-`CursorClient.chat()` is an async generator of chat events ending with `Finish`; tool-call frames
+`ChatServiceClient.chat()` is an async generator of chat events ending with `Finish`; tool-call frames
 are passed through as `NativeToolFrame`s for the caller to assemble and judge. Every failure is
 raised as an `UpstreamError` whose class, status and code follow cursor-protocol.md §10; whether
 content was already produced decides between "connection error" and "disconnected" codes.
@@ -21,12 +21,12 @@ from typing import Final
 import orjson
 from google.protobuf.message import DecodeError
 
-from gateway.chat.catalog import DISABLED, LiveModel
-from gateway.chat.model import ChatRequest, Finish, Prompt, TextDelta, ThinkingDelta, Timing
 from gateway.errors import InvalidRequest, UpstreamError
-from gateway.tools.calls import NativeToolFrame
+from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, Timing
 from gateway.upstream import errors as upstream_errors
-from gateway.upstream.decode import ResponseDecoder, UndecodableFrame
+from gateway.upstream.base import UpstreamEvent
+from gateway.upstream.chatservice.decode import ResponseDecoder, UndecodableFrame
+from gateway.upstream.chatservice.request import CHAT_PATH, MODELS_PATH, build_message
 from gateway.upstream.framing import (
     MAX_FRAME_BYTES,
     FrameDecoder,
@@ -35,15 +35,8 @@ from gateway.upstream.framing import (
     gunzip_bounded,
     parse_end_stream,
 )
+from gateway.upstream.identity import HeaderOptions, UpstreamIdentity, build_headers
 from gateway.upstream.pb import cursor_pb2 as pb
-from gateway.upstream.request import (
-    CHAT_PATH,
-    MODELS_PATH,
-    HeaderOptions,
-    UpstreamIdentity,
-    build_headers,
-    build_message,
-)
 from gateway.upstream.transport import (
     TransportError,
     TransportTimeout,
@@ -58,7 +51,7 @@ ERROR_BODY_LIMIT: Final = 64 * 1024
 MODELS_BODY_LIMIT: Final = 4 * 1024 * 1024
 TRAILING_LIMIT: Final = 64 * 1024
 TRAILING_SECONDS: Final = 0.05
-ChatEvent = TextDelta | ThinkingDelta | NativeToolFrame | Finish
+DISABLED: Final = 2  # AvailableModel.degradation_status
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +60,7 @@ class ClientOptions:
     headers: HeaderOptions
 
 
-class CursorClient:
+class ChatServiceClient:
     """Speaks `aiserver.v1.ChatService/StreamUnifiedChatWithTools` over an `UpstreamTransport`."""
 
     def __init__(self, transport: UpstreamTransport, options: ClientOptions) -> None:
@@ -108,7 +101,7 @@ class CursorClient:
 
     async def chat(
         self, chat: ChatRequest, prompt: Prompt, who: UpstreamIdentity, timing: Timing | None = None
-    ) -> AsyncGenerator[ChatEvent, None]:
+    ) -> AsyncGenerator[UpstreamEvent, None]:
         body = self.encode(chat, prompt)
         headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()))
         content_seen = False

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.chat.model import TextDelta, ThinkingDelta
-from gateway.tools.calls import NativeToolFrame
-from gateway.upstream.decode import ResponseDecoder, UndecodableFrame
+from gateway.neutral.model import TextDelta, ThinkingDelta
+from gateway.neutral.toolcalls import NativeToolFrame
+from gateway.upstream.chatservice.decode import ResponseDecoder, UndecodableFrame
 from gateway.upstream.pb import cursor_pb2 as pb
 
 

@@ -7,11 +7,11 @@ import uuid
 from datetime import UTC, datetime
 
 from gateway.chat.catalog import resolve
-from gateway.chat.model import ChatRequest, Message
+from gateway.neutral.model import ChatRequest, Message
 from gateway.tools.encode import plain_prompt
+from gateway.upstream.chatservice.request import build_message as build_for
 from gateway.upstream.checksum import Identity, decode_prefix
-from gateway.upstream.request import HeaderOptions, UpstreamIdentity, build_headers
-from gateway.upstream.request import build_message as build_for
+from gateway.upstream.identity import HeaderOptions, UpstreamIdentity, build_headers
 
 
 def build_message(chat: ChatRequest, **kwargs: object):  # type: ignore[no-untyped-def]

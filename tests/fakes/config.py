@@ -64,6 +64,13 @@ class SimConfig:
     # request made with that token; used after the queue and `set_token_behaviour`.
     token_errors: dict[str, Any] = field(default_factory=dict)
 
+    # the agent service (agent_run.py)
+    agent_url: str = ""  # GetServerConfig's AgentUrlConfig.agent_url ("" names none)
+    agentn_url: str = ""  # AgentUrlConfig.agentn_url
+    http2_config: int = 0  # GetServerConfig's Http2Config (1 or 3: no bidirectional Run)
+    agent_answer_timeout_s: float = 10.0  # then a run that waits for an answer fails (Cursor waits on)
+    agent_linger_s: float = 30.0  # a finished run stays open this long unless the client closes it
+
     # fronts
     h2_abort: str = "rst"  # "rst" (RST_STREAM) or "connection" (drop the TCP connection)
     control_api: bool = True

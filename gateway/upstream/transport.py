@@ -1,9 +1,10 @@
-"""The network seam: "POST these headers and this body; give me status, headers and a byte stream".
+"""The network seam: "POST these headers and this body; give me status, headers and a byte stream",
+and, on HTTP/2, "open a stream I keep writing to while I read its answer" (`duplex`).
 
 `UpstreamTransport` is the interface the upstream client uses; `open_transport()` picks the
-implementation from the settings. This module holds the aiohttp (HTTP/1.1) implementation;
-`transport_h2.py` holds the HTTP/2 one. Both raise only `TransportError` / `TransportTimeout`, so
-the client never sees a library's exception types.
+implementation from the settings. This module holds the aiohttp (HTTP/1.1) implementation, which
+has no duplex calls; `transport_h2.py` holds the HTTP/2 one. Both raise only `TransportError` /
+`TransportTimeout`, so the client never sees a library's exception types.
 
 Timeouts (cursor-protocol.md §2.3): `connect_timeout` bounds connecting plus waiting for the
 response headers; `idle_timeout` bounds each silence while reading the body. There is no total
@@ -61,11 +62,31 @@ async def read_capped(response: UpstreamResponse, limit: int) -> bytes:
     return bytes(data[:limit])
 
 
+class DuplexCall(Protocol):
+    """One bidirectional request: body bytes go out while the response comes in."""
+
+    async def send(self, data: bytes) -> None:
+        """Write `data` to the request body (within flow control; waits for the peer's window)."""
+        ...
+
+    def send_nowait(self, data: bytes) -> bool:
+        """Write `data` only if it fits the windows now; False when it was not sent. Never waits."""
+        ...
+
+    async def response(self) -> UpstreamResponse:
+        """Wait for the response headers (bounded like a request's); the body streams from it."""
+        ...
+
+
 class UpstreamTransport(Protocol):
     def post(
         self, url: str, headers: Mapping[str, str], body: bytes
     ) -> AbstractAsyncContextManager[UpstreamResponse]:
         """Send one request; the response is closed (and the request cancelled) on exit."""
+        ...
+
+    def duplex(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[DuplexCall]:
+        """Open a request whose body stays open; on exit an unfinished stream is cancelled."""
         ...
 
     async def close(self) -> None: ...
@@ -102,6 +123,16 @@ class _AiohttpResponse:
             raise TransportTimeout("the upstream stream was idle for too long") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"the upstream connection broke: {type(exc).__name__}") from exc
+
+
+class _NoDuplex:
+    """HTTP/1.1 cannot write a request body while the response streams."""
+
+    async def __aenter__(self) -> DuplexCall:
+        raise TransportError("a bidirectional stream needs HTTP/2 (UPSTREAM_HTTP_VERSION=2)")
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
 
 
 class AiohttpTransport:
@@ -156,6 +187,9 @@ class AiohttpTransport:
                 response.release()  # fully read: the connection goes back to the pool
             else:
                 response.close()  # unfinished: drop the connection so the upstream stops at once
+
+    def duplex(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[DuplexCall]:
+        return _NoDuplex()
 
     async def close(self) -> None:
         self._closed = True

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
 from google.protobuf.message import DecodeError
 
 from gateway.errors import UpstreamError
@@ -283,3 +284,28 @@ def from_http_status(status: int, body: str, retry_after: str | None = None) -> 
         error_class = "upstream"
     text = f"Cursor answered HTTP {status}" + (f": {snippet}" if snippet else "")
     return build_error(error_class, text, name=f"http_{status}", retry_after=retry_after)
+
+
+def from_http_answer(status: int, body: bytes, retry_after: str | None = None) -> UpstreamError:
+    """Map a non-200 answer from its body (a Connect JSON error, text or HTML, already capped)."""
+    try:
+        parsed = orjson.loads(body) if body.lstrip().startswith(b"{") else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        connect = parsed.get("error", parsed)
+        if isinstance(connect, dict) and (connect.get("details") or connect.get("code")):
+            mapped = from_connect_error(connect)
+            if mapped is not None:
+                if retry_after and mapped.error_class == "rate":
+                    mapped.headers["Retry-After"] = retry_after
+                return mapped
+    return from_http_status(status, body.decode("utf-8", "replace"), retry_after)
+
+
+def disconnected(content_seen: bool, reason: str) -> UpstreamError:
+    """The connection broke: `upstream_disconnected` once content was relayed, else a connection error."""
+    error = build_error("transport", f"Connection to Cursor failed: {reason}")
+    if content_seen:
+        error.code = "upstream_disconnected"
+    return error

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.upstream import errors
 from gateway.upstream.errors import decode_details, from_connect_error, from_http_status, too_many_computers
 from gateway.upstream.pb import cursor_pb2 as pb
 
@@ -141,3 +142,16 @@ def test_http_statuses(status, body, code):
 def test_garbage_error_objects_never_crash(garbage):
     result = from_connect_error({"code": "unknown", "details": garbage})
     assert result is None or 400 <= result.status < 600
+
+
+def test_an_http_answer_with_a_connect_error_body_maps_by_its_details():
+    body = b'{"error":{"code":"resource_exhausted","message":"slow down"}}'
+    error = errors.from_http_answer(429, body, "12")
+    assert error.error_class == "rate" and error.headers["Retry-After"] == "12"
+    plain = errors.from_http_answer(404, b"<html>not here</html>")
+    assert plain.error_class == "retired" and "HTTP 404" in plain.message
+
+
+def test_a_broken_connection_is_a_disconnect_only_after_content():
+    assert errors.disconnected(False, "reset").code == "upstream_connection_error"
+    assert errors.disconnected(True, "reset").code == "upstream_disconnected"

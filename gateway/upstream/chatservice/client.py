@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-import orjson
 from google.protobuf.message import DecodeError
 
 from gateway.errors import InvalidRequest, UpstreamError
@@ -131,10 +130,12 @@ class ChatServiceClient:
                             content_seen = True
                             yield event
                 frames.close()
-                raise _disconnected(content_seen, "the upstream stream ended without an end-of-stream frame")
+                raise upstream_errors.disconnected(
+                    content_seen, "the upstream stream ended without an end-of-stream frame"
+                )
         except FramingError as exc:
             if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect (§6.3, §10.6)
-                raise _disconnected(content_seen, str(exc)) from exc
+                raise upstream_errors.disconnected(content_seen, str(exc)) from exc
             raise upstream_errors.build_error(
                 "protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}"
             ) from exc
@@ -143,7 +144,7 @@ class ChatServiceClient:
         except TransportTimeout as exc:
             raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
         except TransportError as exc:
-            raise _disconnected(content_seen, str(exc)) from exc
+            raise upstream_errors.disconnected(content_seen, str(exc)) from exc
 
 
 async def _read_models(response: UpstreamResponse) -> list[LiveModel]:
@@ -190,30 +191,10 @@ async def _finish_body(chunks: AsyncIterator[bytes]) -> None:
                     return
 
 
-def _disconnected(content_seen: bool, reason: str) -> UpstreamError:
-    error = upstream_errors.build_error("transport", f"Connection to Cursor failed: {reason}")
-    if content_seen:
-        error.code = "upstream_disconnected"
-    return error
-
-
 async def _http_error(status: int, response: UpstreamResponse) -> UpstreamError:
     """Map a non-200 answer; its body (JSON, text or HTML) is read up to 64 KiB."""
     try:
         raw = await read_capped(response, ERROR_BODY_LIMIT)
     except TransportError:
         raw = b""
-    retry_after = response.headers.get("retry-after")
-    try:
-        parsed = orjson.loads(raw) if raw.lstrip().startswith(b"{") else None
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        connect = parsed.get("error", parsed)
-        if isinstance(connect, dict) and (connect.get("details") or connect.get("code")):
-            mapped = upstream_errors.from_connect_error(connect)
-            if mapped is not None:
-                if retry_after and mapped.error_class == "rate":
-                    mapped.headers["Retry-After"] = retry_after
-                return mapped
-    return upstream_errors.from_http_status(status, raw.decode("utf-8", "replace"), retry_after)
+    return upstream_errors.from_http_answer(status, raw, response.headers.get("retry-after"))

@@ -78,6 +78,14 @@ class DuplexCall(Protocol):
         ...
 
 
+async def error_body(response: UpstreamResponse, limit: int = 64 * 1024) -> bytes:
+    """At most `limit` bytes of an error answer's body; empty when it cannot be read."""
+    try:
+        return await read_capped(response, limit)
+    except TransportError:
+        return b""
+
+
 class UpstreamTransport(Protocol):
     def post(
         self, url: str, headers: Mapping[str, str], body: bytes

@@ -694,6 +694,8 @@ class AgentRun:
         elif kind == "bad_end_json":
             await self.write(frame_header(FLAG_END_STREAM, 9) + b"{not json")
             return
+        elif kind == "clean_end":  # the stream ends without an error, but before the turn did
+            pass
         else:
             raise ValueError(f"broken: unknown kind={kind!r}")
         await self.write(CLEAN_END)

@@ -41,12 +41,12 @@ from gateway.upstream.transport import (
     TransportTimeout,
     UpstreamResponse,
     UpstreamTransport,
+    error_body,
     read_capped,
 )
 
 log = logging.getLogger(__name__)
 
-ERROR_BODY_LIMIT: Final = 64 * 1024
 MODELS_BODY_LIMIT: Final = 4 * 1024 * 1024
 TRAILING_LIMIT: Final = 64 * 1024
 TRAILING_SECONDS: Final = 0.05
@@ -106,6 +106,7 @@ class ChatServiceClient:
         content_seen = False
         if timing is not None:
             timing.upstream_sent = time.perf_counter()
+            timing.upstream_rpc = "chat"
         try:
             async with self._transport.post(self._url, headers, body) as response:
                 if response.status != 200:
@@ -193,8 +194,6 @@ async def _finish_body(chunks: AsyncIterator[bytes]) -> None:
 
 async def _http_error(status: int, response: UpstreamResponse) -> UpstreamError:
     """Map a non-200 answer; its body (JSON, text or HTML) is read up to 64 KiB."""
-    try:
-        raw = await read_capped(response, ERROR_BODY_LIMIT)
-    except TransportError:
-        raw = b""
-    return upstream_errors.from_http_answer(status, raw, response.headers.get("retry-after"))
+    return upstream_errors.from_http_answer(
+        status, await error_body(response), response.headers.get("retry-after")
+    )

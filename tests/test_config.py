@@ -78,4 +78,7 @@ def test_is_loopback():
 
 @pytest.mark.parametrize("version", ["cli-2026.08.11-e8db854", "sdk-1.0.32", "sdk-python-1.0.32"])
 def test_the_agent_client_version_is_a_cli_or_sdk_build(version):
-    assert Settings.from_mapping({"CURSOR_AGENT_CLIENT_VERSION": f" {version} "}).cursor_agent_client_version == version
+    assert (
+        Settings.from_mapping({"CURSOR_AGENT_CLIENT_VERSION": f" {version} "}).cursor_agent_client_version
+        == version
+    )

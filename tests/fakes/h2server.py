@@ -108,12 +108,12 @@ class _H2Protocol(asyncio.Protocol):
                 key = bytes(name).decode("latin-1").lower()
                 text = bytes(value).decode("latin-1")
                 headers[key] = f"{headers[key]}, {text}" if key in headers and key != "cookie" else text
-            stream = self.streams[event.stream_id] = _Stream(event.stream_id, headers)
+            opened = self.streams[event.stream_id] = _Stream(event.stream_id, headers)
             if headers.get(":method") == "POST" and headers.get(":path", "").split("?", 1)[0] == RUN_PATH:
-                self._start_run(stream)
+                self._start_run(opened)
             if event.stream_ended is not None:
-                if stream.run_input is not None:
-                    stream.run_input.end()
+                if opened.run_input is not None:
+                    opened.run_input.end()
                 self._start(event.stream_id)
         elif isinstance(event, h2.events.DataReceived):
             stream = self.streams.get(event.stream_id)

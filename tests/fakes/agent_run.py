@@ -358,6 +358,8 @@ class AgentRun:
             await self._body()
             return "completed"
         except _Stop as stop:
+            if stop.outcome == "client_gone" and self.log.cancelled is not None:
+                return "cancelled"  # the cancel arrived just before the stream's reset
             if stop.outcome in ("client_gone", "closed") and self.log.turn_ended:
                 self.log.closed_after_turn = True
                 return "closed_after_turn"

@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -191,8 +191,9 @@ class _Connection(asyncio.Protocol):
     # -- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not isinstance(transport, asyncio.Transport):  # pragma: no cover - streams only
-            raise TypeError("an HTTP/2 connection needs a stream transport")
+        # A stream transport, always (create_connection); uvloop's are not asyncio.Transport
+        # subclasses, so no isinstance check here.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:

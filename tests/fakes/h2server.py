@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import typing
 from dataclasses import dataclass, field
 
 import h2.config
@@ -68,7 +69,7 @@ class _H2Protocol(asyncio.Protocol):
     # -- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = typing.cast(asyncio.Transport, transport)  # uvloop: not a subclass
         self.transport = transport
         self.front.connections.add(self)
         self.conn.initiate_connection()

@@ -15,7 +15,7 @@ from aiohttp import web
 from dotenv import dotenv_values
 
 from gateway import __version__
-from gateway.app import create_app
+from gateway.app import UpstreamRpc, create_app
 from gateway.config import ConfigError, Settings
 from gateway.logs import setup_logging
 
@@ -47,7 +47,7 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
     return Settings.from_mapping(values)
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, *, upstream_rpc: UpstreamRpc = "chat") -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -59,7 +59,7 @@ async def serve(settings: Settings) -> None:
 
             settings, pool = await stack.enter_async_context(start_demo(settings))
         runner = web.AppRunner(
-            create_app(settings, pool=pool),
+            create_app(settings, pool=pool, upstream_rpc=upstream_rpc),
             handler_cancellation=True,
             access_log=None,
             # Streams already had SHUTDOWN_GRACE in on_shutdown (LiveStreams.finish); other requests

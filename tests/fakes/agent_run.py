@@ -707,7 +707,8 @@ class AgentRun:
         for index in range(frames):
             if index:
                 await asyncio.sleep(pace)
-            stamp = pb_bytes(1, pb_bytes(1, f"{time.monotonic_ns()};"))  # interaction_update.text_delta
+            text = pb_bytes(1, f"{time.monotonic_ns()};")  # TextDeltaUpdate.text, at the moment of writing
+            stamp = pb_bytes(1, pb_bytes(1, text))  # AgentServerMessage.interaction_update.text_delta
             await self.write(encode_frame(stamp))
         await self.end_turn()
 

@@ -355,3 +355,10 @@ def test_the_agent_reads_the_replayed_conversation():
     view = agent_view(transcript, [Definition(tool("write_", schema)), Definition(tool("read_", schema))])
     assert view.mode == "native" and view.task is not None and view.task.read_back
     assert [d.name for d in view.done] == ["write_"] and view.workdir == "/srv"
+
+
+async def test_the_stamped_scenario_sends_one_send_time_per_text_delta(client: Client, sim: CursorSimulator):
+    sim.push(Scenario("stamped", frames=3, pace=0))
+    _, seen = await run(client, run_request())
+    stamps = [int(s) for s in seen.text.split(";") if s]
+    assert len(stamps) == 3 and stamps == sorted(stamps)

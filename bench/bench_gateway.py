@@ -199,6 +199,7 @@ async def one_stream(
 
 
 async def run(args: argparse.Namespace) -> tuple[str, str]:
+    load = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="cursor2api-bench-"))
     token = make_jwt()
     (workdir / ".token").write_text(f"bench::{token}\n", encoding="utf-8")
@@ -258,7 +259,9 @@ async def run(args: argparse.Namespace) -> tuple[str, str]:
         for process in reversed(processes):
             process.terminate()
             await process.wait()
-    return report(args, latency, ttft, chunks, coalesced), report_agent(latency, ttft, chunks, coalesced)
+    return report(args, latency, ttft, chunks, coalesced), report_agent(
+        args, load, latency, ttft, chunks, coalesced
+    )
 
 
 def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-untyped-def]
@@ -321,7 +324,7 @@ def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
     return "\n".join(lines) + "\n"
 
 
-def report_agent(latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-untyped-def]
+def report_agent(args, load, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-untyped-def]
     """The agent path next to the chat path: each gateway path minus its own baseline."""
     pairs = (
         ("chat (ChatService)", "direct", "gateway"),
@@ -341,6 +344,9 @@ def report_agent(latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
 
     lines = [
         "## The agent path next to the chat path (same run)",
+        "",
+        f"Command: `.venv/bin/python bench/bench_gateway.py --requests {args.requests} --streams {args.streams}` "
+        f"(load average {load:.1f} on {os.cpu_count()} cores when it started).",
         "",
         "Each cell is *baseline / through the gateway / added*: the chat path against the benchmark",
         "speaking ChatService itself, each agent path against the benchmark running the agent service",

@@ -77,7 +77,7 @@ async def serve(settings: Settings, *, upstream_rpc: UpstreamRpc = "chat") -> No
         log.info("shutting down")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, upstream_rpc: UpstreamRpc = "chat") -> int:
     try:
         settings = load_settings(argv)
     except ConfigError as exc:
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         loop_factory = uvloop.new_event_loop
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(serve(settings))
+            runner.run(serve(settings, upstream_rpc=upstream_rpc))
     except ConfigError as exc:
         sys.stderr.write(f"cursor2api: configuration error: {exc}\n")
         return 2

@@ -25,6 +25,7 @@ from tests.fakes import (
 from tests.fakes import (
     create_app as create_sim_app,
 )
+from tests.handlers.test_tools_http import TOOLS as READ_TOOLS
 from tests.sse_reader import parse_sse
 
 CHAT = "/v1/chat/completions"
@@ -43,18 +44,7 @@ TOOLS = [
             },
         },
     },
-    {
-        "type": "function",
-        "function": {
-            "name": "read_file",
-            "description": "Read a file.",
-            "parameters": {
-                "type": "object",
-                "properties": {"path": {"type": "string"}},
-                "required": ["path"],
-            },
-        },
-    },
+    *READ_TOOLS,
 ]
 
 

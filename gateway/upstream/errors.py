@@ -20,7 +20,9 @@ from google.protobuf.message import DecodeError
 
 from gateway.errors import UpstreamError
 from gateway.logs import mask
+from gateway.upstream.framing import FramingError, UndecodableFrame
 from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.transport import TransportError, TransportTimeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,3 +311,19 @@ def disconnected(content_seen: bool, reason: str) -> UpstreamError:
     if content_seen:
         error.code = "upstream_disconnected"
     return error
+
+
+def stream_failure(
+    exc: FramingError | UndecodableFrame | TransportError, content_seen: bool
+) -> UpstreamError:
+    """What a broken answer stream is: a cut frame or a broken connection (a disconnect once
+    content was relayed), a malformed or undecodable frame (protocol), or a silence (timeout)."""
+    if isinstance(exc, FramingError):
+        if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect (§6.3, §10.6)
+            return disconnected(content_seen, str(exc))
+        return build_error("protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}")
+    if isinstance(exc, UndecodableFrame):
+        return build_error("protocol", f"Cursor sent an undecodable frame: {exc}")
+    if isinstance(exc, TransportTimeout):
+        return build_error("timeout", f"Cursor did not answer in time: {exc}")
+    return disconnected(content_seen, str(exc))

@@ -155,3 +155,14 @@ def test_an_http_answer_with_a_connect_error_body_maps_by_its_details():
 def test_a_broken_connection_is_a_disconnect_only_after_content():
     assert errors.disconnected(False, "reset").code == "upstream_connection_error"
     assert errors.disconnected(True, "reset").code == "upstream_disconnected"
+
+
+def test_a_broken_stream_is_classed_by_how_it_broke():
+    from gateway.upstream.framing import FramingError, UndecodableFrame
+    from gateway.upstream.transport import TransportError, TransportTimeout
+
+    assert errors.stream_failure(FramingError("truncated", "cut"), True).code == "upstream_disconnected"
+    assert errors.stream_failure(FramingError("bad_flags", "x"), True).code == "upstream_protocol_error"
+    assert errors.stream_failure(UndecodableFrame("x"), False).code == "upstream_protocol_error"
+    assert errors.stream_failure(TransportTimeout("slow"), True).code == "upstream_timeout"
+    assert errors.stream_failure(TransportError("reset"), False).code == "upstream_connection_error"

@@ -41,7 +41,7 @@ from gateway.upstream.base import UpstreamEvent
 from gateway.upstream.framing import MAX_FRAME_BYTES, FrameDecoder, FramingError, parse_end_stream
 from gateway.upstream.identity import AgentHeaderOptions, UpstreamIdentity, build_agent_headers
 from gateway.upstream.pb import agent_v1_pb2 as pb
-from gateway.upstream.transport import TransportError, TransportTimeout, UpstreamTransport, error_body
+from gateway.upstream.transport import TransportError, UpstreamTransport, error_body
 
 log = logging.getLogger(__name__)
 
@@ -165,18 +165,8 @@ class AgentClient:
                         )
         except AppendRefused as exc:
             raise upstream_errors.from_http_answer(exc.status, exc.body, exc.retry_after) from exc
-        except FramingError as exc:
-            if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect
-                raise upstream_errors.disconnected(content_seen, str(exc)) from exc
-            raise upstream_errors.build_error(
-                "protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}"
-            ) from exc
-        except UndecodableFrame as exc:
-            raise upstream_errors.build_error("protocol", f"Cursor sent an undecodable frame: {exc}") from exc
-        except TransportTimeout as exc:
-            raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
-        except TransportError as exc:
-            raise upstream_errors.disconnected(content_seen, str(exc)) from exc
+        except (FramingError, UndecodableFrame, TransportError) as exc:
+            raise upstream_errors.stream_failure(exc, content_seen) from exc
         except UpstreamError as exc:
             if exc.error_class == "outdated":
                 exc.message += (

@@ -36,6 +36,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.neutral.model import TextDelta, ThinkingDelta
 from gateway.neutral.toolcalls import MCP_TOOL, NativeToolFrame
+from gateway.upstream import framing
 from gateway.upstream.agent.request import PROVIDER, RunPlan
 from gateway.upstream.pb import agent_v1_pb2 as pb
 
@@ -52,7 +53,7 @@ UNSUPPORTED: Final = "This client does not handle this request."
 Event = TextDelta | ThinkingDelta | NativeToolFrame
 
 
-class UndecodableFrame(ValueError):
+class UndecodableFrame(framing.UndecodableFrame):
     """A data frame whose payload is not an `AgentServerMessage`."""
 
 

@@ -134,18 +134,8 @@ class ChatServiceClient:
                 raise upstream_errors.disconnected(
                     content_seen, "the upstream stream ended without an end-of-stream frame"
                 )
-        except FramingError as exc:
-            if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect (§6.3, §10.6)
-                raise upstream_errors.disconnected(content_seen, str(exc)) from exc
-            raise upstream_errors.build_error(
-                "protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}"
-            ) from exc
-        except UndecodableFrame as exc:
-            raise upstream_errors.build_error("protocol", f"Cursor sent an undecodable frame: {exc}") from exc
-        except TransportTimeout as exc:
-            raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
-        except TransportError as exc:
-            raise upstream_errors.disconnected(content_seen, str(exc)) from exc
+        except (FramingError, UndecodableFrame, TransportError) as exc:
+            raise upstream_errors.stream_failure(exc, content_seen) from exc
 
 
 async def _read_models(response: UpstreamResponse) -> list[LiveModel]:

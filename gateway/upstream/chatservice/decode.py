@@ -13,10 +13,11 @@ from google.protobuf.message import DecodeError
 
 from gateway.neutral.model import TextDelta, ThinkingDelta
 from gateway.neutral.toolcalls import NativeToolFrame
+from gateway.upstream import framing
 from gateway.upstream.pb import cursor_pb2 as pb
 
 
-class UndecodableFrame(ValueError):
+class UndecodableFrame(framing.UndecodableFrame):
     """A data frame whose payload is not a `StreamUnifiedChatResponseWithTools`."""
 
 

@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Final
 
-from gateway.chat.from_openai import message_size
+from gateway.chat.conversation import message_size
 from gateway.chat.response_format import enforce_response_format
 from gateway.chat.stop import StopFilter
 from gateway.neutral.model import (

@@ -48,7 +48,7 @@ async def load_images(refs: Sequence[ImageRef], options: VisionOptions) -> dict[
 async def _load(ref: ImageRef, options: VisionOptions) -> Image:
     if options.ability == "none":
         raise InvalidRequest(
-            "Images are turned off on this gateway (vision_ability is none).",
+            f"'{ref.path}': images are turned off on this gateway (vision_ability is none).",
             param=ref.path,
             code="unsupported_content",
         )
@@ -59,8 +59,8 @@ async def _load(ref: ImageRef, options: VisionOptions) -> Image:
         elif scheme in ("http", "https"):
             if options.ability != "all":
                 raise InvalidRequest(
-                    "Image URLs are not fetched by this gateway (vision_ability is base64); send the image "
-                    "itself, base64-encoded, instead of its URL.",
+                    f"'{ref.url_path}': image URLs are not fetched by this gateway (vision_ability is "
+                    "base64); send the image itself, base64-encoded, instead of its URL.",
                     param=ref.url_path,
                     code="unsupported_image_url",
                 )

@@ -275,7 +275,11 @@ class Prompt:
 
     @property
     def chars(self) -> int:
-        """Characters sent: the base of the prompt-token estimate."""
-        return len(self.system) + sum(
-            len(m.text) + sum(len(r.content) for r in m.tool_results) for m in self.messages
+        """Characters sent (system, messages, tool results, native tool catalog): the base of the
+        prompt-token estimate."""
+        tools = sum(len(t.name) + len(t.description) + len(t.schema_json) for t in self.mcp_tools)
+        return (
+            tools
+            + len(self.system)
+            + sum(len(m.text) + sum(len(r.content) for r in m.tool_results) for m in self.messages)
         )

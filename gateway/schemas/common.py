@@ -13,6 +13,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
+from urllib.parse import unquote
 
 import orjson
 from jsonschema.exceptions import SchemaError
@@ -104,10 +105,9 @@ def tool_catalog(
     for i, item in enumerate(value):
         tool = parse(item, f"tools[{i}]")
         if tool.name in names:
+            at = f"tools[{i}]{name_field}"
             raise InvalidRequest(
-                f"Two tools are named {tool.name!r}.",
-                param=f"tools[{i}]{name_field}",
-                code="duplicate_tool_name",
+                f"'{at}': two tools are named {tool.name!r}.", param=at, code="duplicate_tool_name"
             )
         names.add(tool.name)
         tools.append(tool)
@@ -140,7 +140,7 @@ def checked_choice(
         )
     if choice.mode == "named" and all(t.name != choice.name for t in tools):
         raise InvalidRequest(
-            f"tool_choice names {choice.name!r}, which is not in 'tools'.",
+            f"'{name_param}' names {choice.name!r}, which is not in 'tools'.",
             param=name_param,
             code="tool_choice_not_found",
         )
@@ -225,6 +225,58 @@ def _remote_ref(value: object) -> str | None:
         elif isinstance(node, list):
             stack.extend(node)
     return None
+
+
+# ---------------------------------------------------------------- structured output
+
+
+def response_schema(schema: object, path: str) -> dict[str, object]:
+    """The JSON Schema an answer must satisfy: valid for its draft, every `$ref` pointing inside it."""
+    if not isinstance(schema, dict):
+        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
+    try:
+        validator_for(schema, default=Draft202012Validator).check_schema(schema)
+        _check_refs(schema, schema, path)
+    except SchemaError as exc:
+        raise InvalidRequest(
+            f"'{path}' is not a valid JSON Schema: {exc.message}", param=path, code="invalid_value"
+        ) from None
+    except RecursionError:
+        raise InvalidRequest(f"'{path}' is nested too deeply.", param=path, code="invalid_value") from None
+    return schema
+
+
+def _check_refs(node: object, root: dict[str, object], path: str) -> None:
+    """Every `$ref` of a response schema points inside it: nothing is ever fetched from elsewhere."""
+    if isinstance(node, list):
+        for item in node:
+            _check_refs(item, root, path)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
+            if not value.startswith("#") or (value.startswith("#/") and not _pointer_exists(root, value)):
+                raise InvalidRequest(
+                    f"'{path}' has a reference {value!r} that does not point inside the schema.",
+                    param=path,
+                    code="invalid_value",
+                )
+        else:
+            _check_refs(value, root, path)
+
+
+def _pointer_exists(root: object, ref: str) -> bool:
+    node = root
+    for raw in unquote(ref[2:]).split("/"):
+        part = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- plain parameter values

@@ -14,10 +14,6 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
-from urllib.parse import unquote
-
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import Draft202012Validator, validator_for
 
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
@@ -33,6 +29,7 @@ from gateway.schemas.common import (
     number,
     of_type,
     required_model,
+    response_schema,
     tool_catalog,
     tool_name,
 )
@@ -546,23 +543,7 @@ def _response_format(value: object, name: str) -> ResponseFormat | None:
         )
     schema = spec.get("schema")
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequest(
-                f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
-            )
-        try:
-            validator_for(schema, default=Draft202012Validator).check_schema(schema)
-            _check_refs(schema, schema, f"{path}.schema")
-        except SchemaError as exc:
-            raise InvalidRequest(
-                f"'{path}.schema' is not a valid JSON Schema: {exc.message}",
-                param=f"{path}.schema",
-                code="invalid_value",
-            ) from None
-        except RecursionError:
-            raise InvalidRequest(
-                f"'{path}.schema' is nested too deeply.", param=f"{path}.schema", code="invalid_value"
-            ) from None
+        schema = response_schema(schema, f"{path}.schema")
     return ResponseFormat(
         "json_schema",
         name=schema_name,
@@ -570,39 +551,6 @@ def _response_format(value: object, name: str) -> ResponseFormat | None:
         schema=schema,
         strict=bool(strict),
     )
-
-
-def _check_refs(node: object, root: dict[str, object], path: str) -> None:
-    """Every `$ref` of a response schema points inside it: nothing is ever fetched from elsewhere."""
-    if isinstance(node, list):
-        for item in node:
-            _check_refs(item, root, path)
-        return
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-            if not value.startswith("#") or (value.startswith("#/") and not _pointer_exists(root, value)):
-                raise InvalidRequest(
-                    f"'{path}' has a reference {value!r} that does not point inside the schema.",
-                    param=path,
-                    code="invalid_value",
-                )
-        else:
-            _check_refs(value, root, path)
-
-
-def _pointer_exists(root: object, ref: str) -> bool:
-    node = root
-    for raw in unquote(ref[2:]).split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
 
 
 def _check_user(name: str, value: object) -> None:

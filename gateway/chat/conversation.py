@@ -1,5 +1,5 @@
-"""What every translator into the neutral request shares: the conversation trimmed to
-`MAX_INPUT_LENGTH`, message sizes, tool specs, and the `max_tokens` clamp.
+"""What every translator into the neutral request shares: the system context, the conversation
+trimmed to `MAX_INPUT_LENGTH`, message sizes, tool specs, and the `max_tokens` clamp.
 
 Trimming: when the conversation is longer than the budget, the oldest units are dropped first. A
 unit is one message, or an assistant message with tool calls together with its results (H4). The
@@ -13,9 +13,21 @@ from collections.abc import Sequence
 
 import orjson
 
+from gateway.chat.response_format import instruction
 from gateway.errors import ContextTooLong
-from gateway.neutral.model import Message, ToolSpec
+from gateway.neutral.model import Message, ResponseFormat, ToolSpec
 from gateway.schemas.common import ToolDef
+
+
+def system_context(client_parts: Sequence[str], inject: str, response_format: ResponseFormat | None) -> str:
+    """The client's system text, then `SYSTEM_PROMPT_INJECT`, then the structured-output instruction,
+    joined by blank lines."""
+    parts = [part for part in client_parts if part]
+    if inject.strip():
+        parts.append(inject)
+    if response_format is not None:
+        parts.append(instruction(response_format))
+    return "\n\n".join(parts)
 
 
 def clamp_max_tokens(requested: int | None, limit: int | None) -> int | None:

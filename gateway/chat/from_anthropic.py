@@ -19,8 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final
 
 from gateway.chat.catalog import THINKING_SUFFIX
-from gateway.chat.conversation import clamp_max_tokens, fitted, tool_spec
-from gateway.chat.response_format import instruction
+from gateway.chat.conversation import clamp_max_tokens, fitted, system_context, tool_spec
 from gateway.errors import InvalidRequest, ModelNotFound
 from gateway.neutral.model import (
     ChatRequest,
@@ -82,12 +81,7 @@ def to_chat_request(
     images: Mapping[str, Image] | None = None,
 ) -> ChatRequest:
     """`images` holds the loaded images by path; images not loaded (count_tokens) are left out."""
-    system_parts = [body.system] if body.system else []
-    if inject.strip():
-        system_parts.append(inject)
-    if body.response_format is not None:
-        system_parts.append(instruction(body.response_format))
-    system = "\n\n".join(system_parts)
+    system = system_context([body.system], inject, body.response_format)
     tools = tuple(tool_spec(t) for t in body.tools)
     return ChatRequest(
         model=model,

@@ -14,8 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from gateway.chat.conversation import clamp_max_tokens, fitted, tool_spec
-from gateway.chat.response_format import instruction
+from gateway.chat.conversation import clamp_max_tokens, fitted, system_context, tool_spec
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import (
     ChatRequest,
@@ -65,12 +64,8 @@ def to_chat_request(
 ) -> ChatRequest:
     """`images` holds the loaded images of the body by their path (`vision.load_images`)."""
     level = thinking_level(body, model, default_thinking_level)
-    system_parts = [m.text for m in body.messages if m.role in ("system", "developer") and m.text]
-    if inject.strip():
-        system_parts.append(inject)
-    if body.response_format is not None:
-        system_parts.append(instruction(body.response_format))
-    system = "\n\n".join(system_parts)
+    system_parts = [m.text for m in body.messages if m.role in ("system", "developer")]
+    system = system_context(system_parts, inject, body.response_format)
     tools = tuple(tool_spec(t) for t in body.tools)
     return ChatRequest(
         model=model,

@@ -17,11 +17,10 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_anthropic import pick_model, to_chat_request
 from gateway.chat.to_anthropic import MessageStream, ThinkingMode, message_body, message_id
-from gateway.handlers.answers import json_answer, start_answer, stream_answer, vision_options
+from gateway.handlers.answers import json_answer, request_images, start_answer, stream_answer
 from gateway.handlers.body import read_body
 from gateway.neutral.model import ChatRequest, Image
 from gateway.schemas.anthropic import MessagesBody, Thinking, parse_messages_body
-from gateway.vision import load_images
 
 
 def thinking_mode(thinking: Thinking | None) -> ThinkingMode:
@@ -39,9 +38,8 @@ async def _chat_request(
     if record is not None:
         record.describe(model=body.model, stream=body.stream)
     model = pick_model(body, await request.app[keys.MODELS].models())
-    if images is None and body.image_refs:
-        ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
-        images = await load_images(body.image_refs, vision_options(settings, ability))
+    if images is None:
+        images = await request_images(request, body.image_refs)
     return to_chat_request(
         body,
         model,

@@ -15,10 +15,9 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, completion_id
-from gateway.handlers.answers import json_answer, resolve_model, start_answer, stream_answer, vision_options
+from gateway.handlers.answers import json_answer, request_images, resolve_model, start_answer, stream_answer
 from gateway.handlers.body import read_body
 from gateway.schemas.openai import parse_chat_body
-from gateway.vision import load_images
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -28,10 +27,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if record is not None:
         record.describe(model=body.model, stream=body.stream)
     model = await resolve_model(request, body.model)
-    images = {}
-    if body.image_refs:
-        ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
-        images = await load_images(body.image_refs, vision_options(settings, ability))
+    images = await request_images(request, body.image_refs)
     chat = to_chat_request(
         body,
         model,

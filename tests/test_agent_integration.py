@@ -82,6 +82,16 @@ async def test_a_plain_chat_streams_through_the_agent_service(sim_gateway, http2
 
 
 @pytest.mark.parametrize("http2", CARRIERS)
+async def test_anthropic_messages_are_served_by_the_agent_service_too(sim_gateway, http2):
+    client, sim = await agent(sim_gateway, http2)
+    body = {"model": MODEL, "max_tokens": 100, "messages": [{"role": "user", "content": "bonjour"}]}
+    response = await client.post("/v1/messages", json=body, headers={"anthropic-version": "2023-06-01"})
+    message = await response.json()
+    assert response.status == 200 and message["content"] == [{"type": "text", "text": "You said: bonjour"}]
+    assert len(sim.agent_records) == 1 and sim.chat_records == []
+
+
+@pytest.mark.parametrize("http2", CARRIERS)
 async def test_system_text_and_history_are_replayed_as_a_transcript(sim_gateway, http2):
     client, sim = await agent(sim_gateway, http2)
     messages = [

@@ -351,6 +351,7 @@ def report_agent(args, load, latency, ttft, chunks, coalesced) -> str:  # type: 
         "Each cell is *baseline / through the gateway / added*: the chat path against the benchmark",
         "speaking ChatService itself, each agent path against the benchmark running the agent service",
         "itself on the same carrier (bench/agent_direct.py answers the run's questions like the gateway).",
+        "Compare the columns with each other: the table at the top may come from another run.",
         "",
         "| measure | " + " | ".join(label for label, _, _ in pairs) + " |",
         "|---|---|---|---|",

@@ -18,9 +18,9 @@ from typing import Final
 import orjson
 from google.protobuf.message import DecodeError
 
-from gateway.errors import UpstreamError
+from gateway.errors import InvalidRequest, UpstreamError
 from gateway.logs import mask
-from gateway.upstream.framing import FramingError, UndecodableFrame
+from gateway.upstream.framing import MAX_FRAME_BYTES, FramingError, UndecodableFrame
 from gateway.upstream.pb import cursor_pb2 as pb
 from gateway.upstream.transport import TransportError, TransportTimeout
 
@@ -327,3 +327,14 @@ def stream_failure(
     if isinstance(exc, TransportTimeout):
         return build_error("timeout", f"Cursor did not answer in time: {exc}")
     return disconnected(content_seen, str(exc))
+
+
+def check_request_size(payload: bytes) -> None:
+    """A 413 for a conversation whose encoded message is over the frame limit (§6.2)."""
+    if len(payload) > MAX_FRAME_BYTES:
+        raise InvalidRequest(
+            f"The conversation encodes to {len(payload)} bytes, over the upstream limit of {MAX_FRAME_BYTES}.",
+            param="messages",
+            code="request_too_large",
+            status=413,
+        )

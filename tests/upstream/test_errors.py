@@ -166,3 +166,13 @@ def test_a_broken_stream_is_classed_by_how_it_broke():
     assert errors.stream_failure(UndecodableFrame("x"), False).code == "upstream_protocol_error"
     assert errors.stream_failure(TransportTimeout("slow"), True).code == "upstream_timeout"
     assert errors.stream_failure(TransportError("reset"), False).code == "upstream_connection_error"
+
+
+def test_a_conversation_over_the_frame_limit_is_a_413():
+    from gateway.errors import InvalidRequest
+    from gateway.upstream.framing import MAX_FRAME_BYTES
+
+    errors.check_request_size(b"x" * MAX_FRAME_BYTES)
+    with pytest.raises(InvalidRequest) as refused:
+        errors.check_request_size(b"x" * (MAX_FRAME_BYTES + 1))
+    assert (refused.value.status, refused.value.code, refused.value.param) == (413, "request_too_large", "messages")

@@ -30,7 +30,7 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from gateway.errors import InvalidRequest, UpstreamError
+from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, Timing
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.agent.carriers import AppendRefused, Carrier, open_bidi, open_sse
@@ -38,7 +38,7 @@ from gateway.upstream.agent.decode import RunDecoder, UndecodableFrame
 from gateway.upstream.agent.hosts import AgentHost, AgentHosts
 from gateway.upstream.agent.request import build_run
 from gateway.upstream.base import UpstreamEvent
-from gateway.upstream.framing import MAX_FRAME_BYTES, FrameDecoder, FramingError, parse_end_stream
+from gateway.upstream.framing import FrameDecoder, FramingError, parse_end_stream
 from gateway.upstream.identity import AgentHeaderOptions, UpstreamIdentity, build_agent_headers
 from gateway.upstream.pb import agent_v1_pb2 as pb
 from gateway.upstream.transport import TransportError, UpstreamTransport, error_body
@@ -100,13 +100,7 @@ class AgentClient:
             time_zone=self._options.time_zone,
         )
         run_request = plan.run_request.SerializeToString()
-        if len(run_request) > MAX_FRAME_BYTES:
-            raise InvalidRequest(
-                f"The conversation encodes to {len(run_request)} bytes, over the upstream limit of {MAX_FRAME_BYTES}.",
-                param="messages",
-                code="request_too_large",
-                status=413,
-            )
+        upstream_errors.check_request_size(run_request)
         host = await self._hosts.host(who)
         bidi = self._options.bidi and host.bidi is not False
         headers = build_agent_headers(

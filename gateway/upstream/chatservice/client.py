@@ -20,14 +20,13 @@ from typing import Final
 
 from google.protobuf.message import DecodeError
 
-from gateway.errors import InvalidRequest, UpstreamError
+from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, Timing
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.base import UpstreamEvent
 from gateway.upstream.chatservice.decode import ResponseDecoder, UndecodableFrame
 from gateway.upstream.chatservice.request import CHAT_PATH, MODELS_PATH, build_message
 from gateway.upstream.framing import (
-    MAX_FRAME_BYTES,
     FrameDecoder,
     FramingError,
     encode_request_frame,
@@ -73,13 +72,7 @@ class ChatServiceClient:
             chat, prompt, client_version=self._options.headers.client_version, now=datetime.now(UTC)
         )
         payload = message.SerializeToString()
-        if len(payload) > MAX_FRAME_BYTES:
-            raise InvalidRequest(
-                f"The conversation encodes to {len(payload)} bytes, over the upstream limit of {MAX_FRAME_BYTES}.",
-                param="messages",
-                code="request_too_large",
-                status=413,
-            )
+        upstream_errors.check_request_size(payload)
         return encode_request_frame(payload)
 
     async def available_models(self, who: UpstreamIdentity) -> list[LiveModel]:

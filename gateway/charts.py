@@ -176,7 +176,8 @@ class Column:
 @dataclass(frozen=True, slots=True)
 class Line:
     css: str
-    path: str  # SVG path data; each run of buckets with a value starts with "M"
+    path: str  # SVG path data; each run of two or more buckets with a value starts with "M"
+    dots: list[tuple[float, float]]  # buckets with a value but no neighbour to join: drawn as dots
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,17 +257,17 @@ def percentile_chart(stats: Stats, which: str, frame: Frame = HALF) -> TimeChart
     top, step = nice_axis(max((p.p99 or 0.0 for p in series), default=0.0))
     lines = []
     for name in ("p50", "p90", "p99"):
-        path: list[str] = []
-        previous: float | None = None
+        runs: list[list[tuple[float, float]]] = [[]]
         for x, p in zip(xs, series, strict=True):
             value: float | None = getattr(p, name)
-            if value is not None:
-                point = f"{x + width / 2:.1f} {frame.base - frame.plot_h * value / top:.1f}"
-                path.append(
-                    f"L{point}" if previous is not None else f"M{point}l0 0"
-                )  # a lone point shows too
-            previous = value
-        lines.append(Line(f"s-{name}", "".join(path)))
+            if value is None:
+                if runs[-1]:
+                    runs.append([])
+                continue
+            runs[-1].append((round(x + width / 2, 1), round(frame.base - frame.plot_h * value / top, 1)))
+        path = "".join("M" + "L".join(f"{x} {y}" for x, y in run) for run in runs if len(run) > 1)
+        dots = [run[0] for run in runs if len(run) == 1]
+        lines.append(Line(f"s-{name}", path, dots))
     columns = [
         Column(
             round(x, 2),

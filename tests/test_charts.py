@@ -114,7 +114,8 @@ def test_percentile_lines_break_where_a_bucket_has_no_value() -> None:
     buckets = {0: (1, 0, timed), 1: (1, 0, timed), 3: (1, 0, Percentiles(50.0, 60.0, 70.0)), 5: (1, 1)}
     chart = charts.percentile_chart(stats_with(buckets=buckets, latency=timed), "latency")
     p50 = next(line for line in chart.lines if line.css == "s-p50")
-    assert p50.path.count("M") == 2 and p50.path.count("L") == 1  # buckets 0-1, then 3 alone
+    assert p50.path.count("M") == 1 and p50.path.count("L") == 1  # buckets 0-1 joined …
+    assert len(p50.dots) == 1 and p50.dots[0][0] > float(p50.path.split("L")[1].split()[0])  # … 3 alone
     assert [t.label for t in chart.y_ticks][-1] == "400 ms"
     ys = [float(y) for y in re.findall(r"[ML][\d.]+ ([\d.]+)", p50.path)]
     frame = chart.frame

@@ -10,8 +10,9 @@ header, so no other site can read them from a browser.
   headers, `x-stainless-*`, …), `Access-Control-Max-Age`; or 403 `cors_origin_not_allowed` without
   CORS headers when the origin is not allowed, so the browser refuses and the answer says why.
 * Every other answer on an API path (JSON, SSE streams, errors such as 401) carries
-  `Access-Control-Allow-Origin: <the origin>` and exposes `X-Request-Id`,
-  `X-Gateway-Overhead-Ms` and `Retry-After` when the origin is allowed, and `Vary: Origin` always.
+  `Access-Control-Allow-Origin` (the origin when it is listed, `*` when any origin is allowed, so
+  no client text is ever echoed) and exposes `X-Request-Id`, `X-Gateway-Overhead-Ms` and
+  `Retry-After` when the origin is allowed, and `Vary: Origin` always.
   The headers are added in `on_response_prepare`, so a stream has them when it commits.
 
 No credentials: `Access-Control-Allow-Credentials` is never sent; the key travels in a header.
@@ -121,7 +122,7 @@ def response_hook(policy: CorsPolicy) -> Callable[[web.Request, web.StreamRespon
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is None or not policy.allows(origin):
             return
-        response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = origin
+        response.headers[hdrs.ACCESS_CONTROL_ALLOW_ORIGIN] = "*" if policy.any_origin else origin
         if not preflight:
             response.headers[hdrs.ACCESS_CONTROL_EXPOSE_HEADERS] = EXPOSED_HEADERS
 

@@ -134,3 +134,17 @@ async def test_the_charts_fragment(stats_gateway) -> None:
     assert not re.search(r"<[^>]*\son\w+=", page)  # no event handler attribute in any tag
     assert (await client.get("/static/dashboard.js", headers={"Authorization": ""})).status == 200
     assert (await client.get("/static/dashboard.css", headers={"Authorization": ""})).status == 200
+
+
+async def test_the_pages_carry_the_dashboard_but_no_log_data(stats_gateway, gateway, make_settings) -> None:
+    client = await stats_gateway()
+    assert (await client.post(CHAT, json=chat("ghost-model-in-the-log"))).status == 400
+    charts = await (await client.get("/api/stats/charts", headers=ADMIN)).text()
+    assert "ghost-model-in-the-log" in charts
+    for path in ("/", "/logs"):
+        page = await (await client.get(path, headers={"Authorization": ""})).text()
+        assert 'id="dashboard"' in page and 'id="key-form"' in page and "/static/dashboard.js" in page
+        assert "ghost-model-in-the-log" not in page and "<svg" not in page  # the log stays behind the key
+    no_admin, _ = await gateway(settings=make_settings(auth_token=""))
+    page = await (await no_admin.get("/")).text()
+    assert 'id="dashboard"' not in page and "set <code>AUTH_TOKEN</code>" in page

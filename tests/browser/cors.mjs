@@ -6,11 +6,9 @@
 // On the allowed origin the page streams a chat with fetch, reads an error, and uses the official
 // OpenAI and Anthropic SDKs (the esbuild bundle /sdks.js); on the refused origin the same calls
 // must fail. Prints one JSON object with what the pages saw; exits 1 on an unexpected failure.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { config, run } from "./driver.mjs";
 
-const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const seen = { allowed: null, refused: null, errors: { allowed: [], refused: [] } };
 let stage = "allowed";
 
@@ -68,11 +66,7 @@ async function calls({ gateway, apiKey, model, sdks }) {
   return result;
 }
 
-const browser = await chromium.launch({
-  executablePath: config.chromium,
-  args: ["--no-sandbox", `--host-resolver-rules=MAP ${config.refusedHost} 127.0.0.1`],
-});
-try {
+await run(seen, async (browser) => {
   const page = await (await browser.newContext({ viewport: { width: 1000, height: 700 } })).newPage();
   page.on("pageerror", (error) => seen.errors[stage].push(String(error)));
   page.on("console", (message) => { if (message.type() === "error") seen.errors[stage].push(message.text()); });
@@ -86,10 +80,4 @@ try {
   seen.refused = await page.evaluate(calls, { ...config, sdks: true });
   seen.refused.origin = await page.evaluate(() => location.origin);
   await page.screenshot({ path: join(config.artifacts, "refused-origin.png"), fullPage: true });
-  console.log(JSON.stringify(seen));
-} catch (error) {
-  console.log(JSON.stringify({ ...seen, failure: String(error && error.stack || error) }));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+}, [`--host-resolver-rules=MAP ${config.refusedHost} 127.0.0.1`]);

@@ -6,11 +6,9 @@
 // config: {base, adminKey, timezone, artifacts, chromium}. Prints one JSON object with what the
 // pages showed; exits 1 on a failure. Console errors (a Content-Security-Policy violation is one)
 // are collected in `errors`.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { config, run } from "./driver.mjs";
 
-const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const seen = { errors: [], statsCallsBeforeKey: 0, windows: {} };
 
 function watch(page) {
@@ -56,8 +54,7 @@ function read() {
   return { meta: text(document.querySelector(".dash-meta")), tiles, charts, pressed: text(document.querySelector("[aria-pressed=true]")) };
 }
 
-const browser = await chromium.launch({ executablePath: config.chromium, args: ["--no-sandbox"] });
-try {
+await run(seen, async (browser) => {
   // 1. Status page, light theme: nothing from the log before the key.
   const light = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light", timezoneId: config.timezone });
   const page = await light.newPage();
@@ -111,10 +108,4 @@ try {
   await loaded(logs, "week");
   seen.narrow = await logs.evaluate(read);
   await logs.locator("#dashboard").screenshot({ path: join(config.artifacts, "dashboard-narrow-dark.png") });
-  console.log(JSON.stringify(seen));
-} catch (error) {
-  console.log(JSON.stringify({ ...seen, failure: String(error && error.stack || error) }));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

@@ -113,7 +113,7 @@ async def test_the_dashboard_in_a_real_browser(aiohttp_server, make_settings, tm
         assert chart["width"] > 300 and chart["height"] > 60 and chart["empty"] is None
     requests = charts["chart-requests"]
     assert requests["tips"] == 96 and requests["bars"] >= 40 and requests["failedBars"] >= 1
-    assert requests["tableRows"] >= 40 and len(requests["xTicks"]) == 8
+    assert requests["tableRows"] >= 40 and len(requests["xTicks"]) in (7, 8)
     assert all(
         len(paths) == 3 and min(paths) > 50
         for paths in (charts["chart-latency"]["paths"], charts["chart-ttft"]["paths"])

@@ -77,13 +77,17 @@ CREATE TABLE IF NOT EXISTS requests (
     prompt TEXT
 );
 CREATE INDEX IF NOT EXISTS requests_model ON requests (model);
--- Covers the retention rule and every dashboard query (stats.py), which never read the table
+-- Covers the retention rule and the dashboard's queries (stats.py), which never read the table
 -- (and its prompts); it replaces the index on ts alone of earlier versions.
 CREATE INDEX IF NOT EXISTS requests_stats ON requests (
     ts, endpoint, http_status, error, latency_ms, ttft_ms,
     model, token_fingerprint, token_alias, prompt_tokens, completion_tokens
 );
 DROP INDEX IF EXISTS requests_ts;
+-- Usage by model and token (stats.py) reads this one in (model, token) order: no sort.
+CREATE INDEX IF NOT EXISTS requests_usage ON requests (
+    model, token_fingerprint, ts, token_alias, http_status, error, prompt_tokens, completion_tokens
+);
 """
 _INSERT: Final = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - fixed column names
 

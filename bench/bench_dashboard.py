@@ -57,12 +57,8 @@ def seed(folder: Path, rows: int, span: float, now: float) -> RequestLog:
         r.error = "upstream_error: the upstream failed" if failed else None
         r.latency_ms = rng.lognormvariate(7.5, 0.8)
         r.ttft_ms = None if failed else r.latency_ms * rng.uniform(0.05, 0.5)
-        alias = rng.choice(TOKENS)
-        r.token_alias, r.token_fingerprint, r.token_masked = (
-            alias,
-            f"{hash(alias) & 0xFFFFFFFF:08x}",
-            "eyJh…x9Qz",
-        )
+        token = rng.randrange(len(TOKENS))
+        r.token_alias, r.token_fingerprint, r.token_masked = TOKENS[token], f"{token:08x}", "eyJh…x9Qz"
         r.attempts, r.prompt_tokens, r.completion_tokens = 1, rng.randint(10, 5000), rng.randint(1, 2000)
         r.total_tokens = r.prompt_tokens + r.completion_tokens
         sink.submit(r)

@@ -26,8 +26,9 @@ from typing import Final
 
 # A failed request: an HTTP error, or an error inside a started stream (also used by `sink.query`).
 FAILED_SQL: Final = "(error IS NOT NULL OR http_status >= 400)"
-# Endpoints whose rows are counted but not timed (a model list is not an answer to wait for).
-UNTIMED_ENDPOINTS: Final = ("models",)
+# Endpoints whose rows are counted but not timed (a model list or a token count is not an answer
+# to wait for).
+UNTIMED_ENDPOINTS: Final = ("models", "anthropic.count_tokens")
 PERCENTILES: Final = (50, 90, 99)
 MAX_GROUPS: Final = 10  # usage rows per table; the rest are summed into one "other" row
 MAX_UTC_OFFSET: Final = 14 * 60

@@ -146,10 +146,13 @@ def test_latency_and_ttft_percentiles_per_bucket_and_overall(log) -> None:
     start, _ = bounds(DAY, NOW)
     first = [row(start + i, latency=float(i + 1), ttft=float(i + 1) / 10) for i in range(100)]
     second = [row(start + 900 + i, latency=1000.0 + i, ttft=None) for i in range(10)]  # failed early: no TTFT
-    untimed = [row(start + 5, endpoint="models", model=None, latency=99999.0, ttft=None)]
+    untimed = [
+        row(start + 5, endpoint="models", model=None, latency=99999.0, ttft=None),
+        row(start + 6, endpoint="anthropic.count_tokens", latency=88888.0, ttft=None),
+    ]
     result = log(*first, *second, *untimed).stats(DAY, NOW)
     one, two, three = result.buckets[:3]
-    assert one.requests == 101  # the model list is counted …
+    assert one.requests == 102  # the model list and the token count are counted …
     assert (one.latency.p50, one.latency.p90, one.latency.p99) == (50.0, 90.0, 99.0)  # … but not timed
     assert (one.ttft.p50, one.ttft.p99) == (5.0, 9.9)
     assert (two.latency.p50, two.latency.p90) == (1004.0, 1008.0) and two.ttft == Percentiles()

@@ -3,9 +3,9 @@
 //   node tests/browser/cors.mjs <config.json>
 //
 // config: {gateway, allowedPage, refusedPage, refusedHost, apiKey, model, artifacts, chromium}.
-// On the allowed origin the page streams a chat with fetch, reads an error, and uses the official
-// OpenAI and Anthropic SDKs (the esbuild bundle /sdks.js); on the refused origin the same calls
-// must fail. Prints one JSON object with what the pages saw; exits 1 on an unexpected failure.
+// On the allowed origin the page streams a chat with fetch, reads an error, and streams with the
+// official OpenAI and Anthropic SDKs (the esbuild bundle /sdks.js); on the refused origin the same
+// calls must fail. Prints one JSON object with what the pages saw; exits 1 on an unexpected failure.
 import { join } from "node:path";
 import { config, run } from "./driver.mjs";
 
@@ -58,6 +58,10 @@ async function calls({ gateway, apiKey, model, sdks }) {
     try {
       const anthropic = new Anthropic({ baseURL: gateway, apiKey, dangerouslyAllowBrowser: true, maxRetries: 0 });
       result.anthropicModels = (await anthropic.models.list()).data.length;
+      const stream = await anthropic.messages.create({ model, max_tokens: 256, stream: true, messages: [{ role: "user", content: "hello from Claude's SDK" }] });
+      let text = "";
+      for await (const event of stream) if (event.type === "content_block_delta" && event.delta.type === "text_delta") text += event.delta.text;
+      result.anthropic = text;
     } catch (error) {
       result.anthropicError = String(error);
     }

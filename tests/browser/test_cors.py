@@ -1,6 +1,6 @@
-"""CORS in headless Chromium: a page on another origin streams a chat from the gateway with `fetch`
-and the official OpenAI and Anthropic SDKs when its origin is in CORS_ORIGINS, and is refused when
-it is not. Screenshots go to `tests/artifacts/browser/cors/`.
+"""CORS in headless Chromium: a page on another origin streams a chat from the gateway with `fetch`,
+and with the official OpenAI and Anthropic SDKs (Chat Completions, Messages), when its origin is
+in CORS_ORIGINS, and is refused when it is not. Screenshots go to `tests/artifacts/browser/cors/`.
 
 The page and the SDK bundle (esbuild, from the pinned packages of `package.json`) are served by a
 second small server on another port: `http://127.0.0.1:<port>` is allowed, the same server reached
@@ -111,7 +111,7 @@ async def test_a_page_on_another_origin(aiohttp_server, make_settings, tmp_path)
     assert len(ok["requestId"]) == 32 and float(ok["overheadMs"]) >= 0  # exposed to the page
     assert ok["error"]["status"] == 401 and ok["error"]["body"]["error"]["code"] == "invalid_api_key"
     assert ok["openai"] == "You said: hello from the SDK"
-    assert ok["anthropicModels"] >= 10
+    assert ok["anthropicModels"] >= 10 and ok["anthropic"] == "You said: hello from Claude's SDK"
 
     refused = seen["refused"]
     assert refused["origin"] == config["refusedPage"].rstrip("/")
@@ -141,6 +141,7 @@ async def test_a_page_on_another_origin(aiohttp_server, make_settings, tmp_path)
         ("POST", "/v1/chat/completions", 200),
         ("GET", "/v1/models", 401),
         ("GET", "/v1/models", 200),
+        ("POST", "/v1/messages", 200),
     }
     assert all(a["allow_origin"] == allowed for a in from_allowed)
     from_refused = [a for a in answered if REFUSED_HOST in str(a["origin"])]

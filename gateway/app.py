@@ -19,10 +19,17 @@ from gateway.chat.turn import ToolOptions
 from gateway.config import Settings
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
-from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
+from gateway.middlewares import (
+    add_request_id,
+    authenticate,
+    refuse_encoded_bodies,
+    render_errors,
+    request_context,
+)
 from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
 from gateway.runtime_config import RuntimeConfig
+from gateway.server import connection_gate
 from gateway.sse import LiveStreams
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
@@ -38,7 +45,7 @@ def create_app(
 ) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context, render_errors, authenticate],
+        middlewares=[connection_gate, request_context, render_errors, refuse_encoded_bodies, authenticate],
     )
     app[keys.SETTINGS] = settings
     app[keys.STARTED_AT] = time.time()

@@ -151,6 +151,34 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _int_range(16, 65535),
         "Listen backlog: connections the kernel queues while the gateway is busy (capped by somaxconn).",
     ),
+    Setting(
+        "MAX_CONNECTIONS",
+        "4000",
+        _int_range(1, 1_000_000),
+        "Most client connections served at once; a connection beyond it (and beyond HEALTH_RESERVE) is "
+        "closed at once. Lowered at start-up, with a warning, when the open-file limit cannot hold it.",
+    ),
+    Setting(
+        "HEALTH_RESERVE",
+        "16",
+        _int_range(1, 10_000),
+        "Connections accepted beyond MAX_CONNECTIONS for `/health` only (others get 503 `server_busy`), "
+        "one request each, with CLIENT_HEADER_TIMEOUT counted from the connection's start.",
+    ),
+    Setting(
+        "CLIENT_HEADER_TIMEOUT",
+        "10",
+        _float_range(0.1, 600),
+        "Seconds a client has, from the first byte of a request, to send the complete request head; "
+        "slower connections are closed.",
+    ),
+    Setting(
+        "CLIENT_IDLE_TIMEOUT",
+        "30",
+        _float_range(0.1, 3600),
+        "Seconds a client connection may wait without a request (new, or kept alive after an answer) "
+        "before it is closed.",
+    ),
     Setting("AUTH_TOKEN", "", _text, "Admin key; also accepted as an API key. Empty disables admin access."),
     Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
     Setting("TOKEN_FILE", ".token", _text, "File with Cursor session tokens, one per line."),
@@ -443,6 +471,10 @@ class Settings:
     port: int
     api_key: str
     backlog: int
+    max_connections: int
+    health_reserve: int
+    client_header_timeout: float
+    client_idle_timeout: float
     auth_token: str
     route_prefix: str
     token_file: str

@@ -364,6 +364,20 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Largest image accepted (decoded or fetched), in bytes.",
     ),
     Setting(
+        "VISION_MAX_IMAGES",
+        "50",
+        _int_range(1, 10_000),
+        "Most images one request may carry (all messages together); more is a 400 `too_many_images` "
+        "before anything is fetched.",
+    ),
+    Setting(
+        "VISION_MAX_TOTAL_BYTES",
+        str(4 * MIB),
+        _int_range(1024, 256 * MIB),
+        "Most image bytes (decoded and fetched together) one request may carry; fetching stops at the "
+        "limit with a 400 `images_too_large`. Cursor takes at most 4 MiB per request.",
+    ),
+    Setting(
         "VISION_FETCH_TIMEOUT",
         "10",
         _float_range(0.5, 120),
@@ -509,6 +523,8 @@ class Settings:
     trust_forwarded_headers: bool
     vision_ability: VisionAbility
     vision_max_bytes: int
+    vision_max_images: int
+    vision_max_total_bytes: int
     vision_fetch_timeout: float
     vision_allow_private: bool
     tool_mode: ToolMode

@@ -155,15 +155,15 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "MAX_CONNECTIONS",
         "4000",
         _int_range(1, 1_000_000),
-        "Most client connections served at once; a connection beyond it (and beyond HEALTH_RESERVE) is "
-        "closed at once. Lowered at start-up, with a warning, when the open-file limit cannot hold it.",
+        "Most client connections served at once; at the cap a new one replaces the longest idle one. "
+        "Lowered at start-up, with a warning, when the open-file limit cannot hold it.",
     ),
     Setting(
         "HEALTH_RESERVE",
         "16",
         _int_range(1, 10_000),
-        "Connections accepted beyond MAX_CONNECTIONS for `/health` only (others get 503 `server_busy`), "
-        "one request each, with CLIENT_HEADER_TIMEOUT counted from the connection's start.",
+        "Connections accepted beyond MAX_CONNECTIONS, while every connection is busy, for `/health` only "
+        "(others get 503 `server_busy`), one request each, with CLIENT_HEADER_TIMEOUT from their start.",
     ),
     Setting(
         "CLIENT_HEADER_TIMEOUT",

@@ -4,12 +4,15 @@ aiohttp's `web.Server` (the runner's protocol factory) serves HTTP; this module 
 `asyncio.Protocol` in front of each of its connections (aiohttp's documented low-level use of a
 `web.Server` is `loop.create_server(server, …)`; nothing of aiohttp is patched):
 
-* **cap:** at most MAX_CONNECTIONS client connections are served. Beyond it, up to HEALTH_RESERVE
-  more are accepted as *reserve* connections: they answer `/health` (and nothing else: 503
-  `server_busy`), one request each, and must send their request head within
-  CLIENT_HEADER_TIMEOUT of connecting. Beyond the reserve a connection is closed at once, before
-  anything is read. Idle or trickling connections can fill the cap, but never the file
-  descriptors, and `/health` stays answerable;
+* **cap:** at most MAX_CONNECTIONS client connections are served. At the cap, a new connection
+  takes the place of the one that has waited longest without a request (idle, or trickling a
+  request head), which is closed. Only when every connection is busy with a request does a new
+  one become a *reserve* connection (up to HEALTH_RESERVE of them, making room among themselves
+  the same way): it answers `/health` (and nothing else: 503 `server_busy`), one request, and
+  must send its request head within CLIENT_HEADER_TIMEOUT of connecting. Beyond that a
+  connection is closed at once, before anything is read. Idle or trickling connections can hold
+  slots only until someone else needs them, never every file descriptor, and `/health` stays
+  answerable;
 * **header timeout:** from the first byte of a request head, the complete head must arrive within
   CLIENT_HEADER_TIMEOUT, else the connection is closed (a trickling client holds nothing for long);
 * **idle timeout:** aiohttp's `keepalive_timeout` is CLIENT_IDLE_TIMEOUT: a connection without a
@@ -100,7 +103,13 @@ def fit_to_fd_limit(limits: ConnectionLimits) -> ConnectionLimits:
 
 
 class ConnectionGuard:
-    """The protocol factory: admits each new connection as normal, reserve, or not at all."""
+    """The protocol factory: admits each new connection as normal or reserve, or refuses it.
+
+    When the normal connections are at the cap, the one that has waited longest for a request
+    (idle, or trickling a request head) is closed to make room; only when every normal
+    connection is handling a request does a new one go to the reserve, which makes room the same
+    way. So idle and slow clients can hold the slots only until someone else needs them.
+    """
 
     def __init__(
         self,
@@ -114,6 +123,9 @@ class ConnectionGuard:
         self._on_drop = on_drop
         self.normal = 0
         self.reserved = 0
+        # Connections without a request in progress, oldest first (dicts keep insertion order).
+        self._waiting: dict[GuardedConnection, None] = {}
+        self._reserve_waiting: dict[GuardedConnection, None] = {}
 
     def __call__(self) -> GuardedConnection:
         return GuardedConnection(self)
@@ -123,18 +135,43 @@ class ConnectionGuard:
         if self._on_drop is not None:
             self._on_drop(reason)
 
-    def admit(self) -> bool | None:
-        """True: a reserve connection; False: a normal one; None: refused."""
-        if self.normal < self.limits.max_connections:
-            self.normal += 1
-            return False
-        if self.reserved < self.limits.reserve:
+    def admit(self, connection: GuardedConnection) -> bool:
+        """Whether `connection` can be served (as normal, or as reserve: `connection.reserve`)."""
+        if self.normal >= self.limits.max_connections and not self._evict(self._waiting):
+            if self.reserved >= self.limits.reserve and not self._evict(self._reserve_waiting):
+                return False
+            connection.reserve = True
+        if connection.reserve:
             self.reserved += 1
-            return True
-        return None
+        else:
+            self.normal += 1
+        self.waiting(connection)
+        return True
 
-    def release(self, reserve: bool) -> None:
-        if reserve:
+    def _evict(self, waiting: dict[GuardedConnection, None]) -> bool:
+        """Close the oldest waiting connection that has nothing left to send (an answer may still
+        be draining to a slow reader after its handler returned)."""
+        for candidate in waiting:
+            if candidate.idle():
+                self.release(candidate)
+                candidate.close()
+                self.dropped("evicted_idle")
+                return True
+        return False
+
+    def waiting(self, connection: GuardedConnection) -> None:
+        """`connection` waits for a request (again): it may be evicted, the oldest first."""
+        (self._reserve_waiting if connection.reserve else self._waiting)[connection] = None
+
+    def busy(self, connection: GuardedConnection) -> None:
+        (self._reserve_waiting if connection.reserve else self._waiting).pop(connection, None)
+
+    def release(self, connection: GuardedConnection) -> None:
+        if connection.released:
+            return
+        connection.released = True
+        self.busy(connection)
+        if connection.reserve:
             self.reserved -= 1
         else:
             self.normal -= 1
@@ -146,7 +183,7 @@ class ConnectionGuard:
 class GuardedConnection(asyncio.Protocol):
     """One client connection: aiohttp's request handler behind the cap and the header deadline."""
 
-    __slots__ = ("_busy", "_guard", "_inner", "_timer", "_transport", "reserve")
+    __slots__ = ("_busy", "_guard", "_inner", "_timer", "_transport", "released", "reserve")
 
     def __init__(self, guard: ConnectionGuard) -> None:
         self._guard = guard
@@ -155,20 +192,28 @@ class GuardedConnection(asyncio.Protocol):
         self._timer: asyncio.TimerHandle | None = None
         self._busy = False  # a request is being handled
         self.reserve = False
+        self.released = False  # no longer counted (closed, or evicted and closing)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        admitted = self._guard.admit()
-        if admitted is None:
+        if not self._guard.admit(self):
+            self.released = True
             self._guard.dropped("over_limit")
             # Nothing read, nothing kept: the descriptor is free at once.
             cast(asyncio.Transport, transport).abort()
             return
-        self.reserve = admitted
         self._transport = transport
         self._inner = self._guard.serve()
         self._inner.connection_made(transport)
         if self.reserve:
             self._arm()  # a reserve connection has its header timeout from the start
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def idle(self) -> bool:
+        transport = self._transport
+        return isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size() == 0
 
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()
@@ -204,22 +249,25 @@ class GuardedConnection(asyncio.Protocol):
             self._timer = None
         inner, self._inner = self._inner, None
         self._transport = None
+        self._guard.release(self)
         if inner is not None:
-            self._guard.release(self.reserve)
             inner.connection_lost(exc)
 
     def dropped(self, reason: str) -> None:
         self._guard.dropped(reason)
 
     def request_started(self) -> None:
-        """The request head is complete: no deadline while the request is handled."""
+        """The request head is complete: no deadline, and no eviction, while it is handled."""
         self._busy = True
+        self._guard.busy(self)
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
     def request_done(self) -> None:
         self._busy = False
+        if not self.released:
+            self._guard.waiting(self)
 
 
 def _connection_of(request: web.Request) -> GuardedConnection | None:

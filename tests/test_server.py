@@ -12,6 +12,7 @@ from gateway.app import create_app
 from gateway.server import (
     FD_HEADROOM,
     FDS_PER_CONNECTION,
+    ConnectionGuard,
     ConnectionLimits,
     fd_budget,
     fit_to_fd_limit,
@@ -19,7 +20,7 @@ from gateway.server import (
     listen,
 )
 from tests.conftest import API_KEY, fixed_pool
-from tests.scripted import ScriptedTransport, reply
+from tests.scripted import END, Reply, ScriptedTransport, reply, text
 
 HEALTH = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
 MODELS = f"GET /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n\r\n".encode()
@@ -30,7 +31,7 @@ async def served(make_settings):
     """The gateway behind its real listener: 2 connections, 1 in reserve, short timeouts."""
     stack = contextlib.AsyncExitStack()
 
-    async def start(**overrides):
+    async def start(replies=(), **overrides):
         values = {
             "max_connections": 2,
             "health_reserve": 1,
@@ -40,7 +41,8 @@ async def served(make_settings):
             **overrides,
         }
         settings = make_settings(**values)
-        app = create_app(settings, transport=ScriptedTransport(reply("hello")), pool=fixed_pool())
+        transport = ScriptedTransport(*(replies or [reply("hello")]))
+        app = create_app(settings, transport=transport, pool=fixed_pool())
         listener = await stack.enter_async_context(listen(app, settings, handler_cancellation=True))
         return listener
 
@@ -90,45 +92,71 @@ async def test_the_production_handler_never_inflates_request_bodies(make_setting
     assert options == {"keepalive_timeout": 7.0, "auto_decompress": False}
 
 
-async def test_over_the_cap_a_reserve_connection_answers_health_then_closes(served):
+async def test_at_the_cap_a_new_connection_replaces_the_longest_idle_one(served):
     listener = await served()
-    idle = [await connect(listener) for _ in range(2)]  # the cap, held by idle clients
+    first = await connect(listener)
+    await asyncio.sleep(0.05)
+    second = await connect(listener)
+    await asyncio.sleep(0.05)
+    reader, writer = await connect(listener)  # the cap is 2: the first, idle longest, makes room
+    assert await closed_within(first[0], 1)
+    writer.write(MODELS)
+    assert (await answer(reader))[0] == 200
+    second[1].write(MODELS)  # the other idle one was kept
+    assert (await answer(second[0]))[0] == 200
+    assert (listener.guard.normal, listener.guard.reserved) == (2, 0)
+    await close(first[1], second[1], writer)
+
+
+async def busy_streams(listener, count):
+    """`count` connections busy with a stream the upstream holds open."""
+    held = []
+    for _ in range(count):
+        reader, writer = await connect(listener)
+        body = b'{"model": "gpt-4o", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+        writer.write(
+            f"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {API_KEY}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        await asyncio.wait_for(reader.readuntil(b"data: "), 5)
+        held.append((reader, writer))
+    return held
+
+
+async def test_while_every_connection_is_busy_the_reserve_answers_health_only(served):
+    gate = asyncio.Event()
+    listener = await served(replies=[Reply([text("one"), gate, END]) for _ in range(2)])
+    held = await busy_streams(listener, 2)
     reader, writer = await connect(listener)
     writer.write(HEALTH)
     status, headers, body = await answer(reader)
-    assert status == 200 and b'"ok"' in body
-    assert headers["connection"] == "close"
+    assert status == 200 and b'"ok"' in body and headers["connection"] == "close"
     assert await closed_within(reader, 2)
-    await close(writer, *(w for _, w in idle))
-
-
-async def test_a_reserve_connection_is_refused_anything_but_health(served):
-    listener = await served()
-    idle = [await connect(listener) for _ in range(2)]
-    reader, writer = await connect(listener)
-    writer.write(MODELS)
+    reader, writer2 = await connect(listener)
+    writer2.write(MODELS)
     status, headers, body = await answer(reader)
-    assert status == 503 and headers["retry-after"] == "1"
-    assert b'"server_busy"' in body
+    assert status == 503 and headers["retry-after"] == "1" and b'"server_busy"' in body
     assert await closed_within(reader, 2)
-    await close(writer, *(w for _, w in idle))
-
-
-async def test_beyond_the_reserve_a_connection_is_closed_before_anything_is_read(served):
-    listener = await served()
-    held = [await connect(listener) for _ in range(3)]  # the cap and the reserve
+    # An idle reserve connection makes room for the next one, as normal ones do.
+    idle_reader, idle_writer = await connect(listener)
     await asyncio.sleep(0.05)
-    assert (listener.guard.normal, listener.guard.reserved) == (2, 1)
-    reader, writer = await connect(listener)
-    assert await closed_within(reader, 1)
-    await close(writer, *(w for _, w in held))
-    # The slots are given back when the clients leave: the next connection is served normally.
-    await asyncio.sleep(0.05)
-    assert (listener.guard.normal, listener.guard.reserved) == (0, 0)
-    reader, writer = await connect(listener)
-    writer.write(MODELS)
+    reader, writer3 = await connect(listener)
+    assert await closed_within(idle_reader, 1)
+    writer3.write(HEALTH)
     assert (await answer(reader))[0] == 200
-    await close(writer)
+    gate.set()
+    await close(writer, writer2, writer3, idle_writer, *(w for _, w in held))
+
+
+async def test_a_reserve_connection_has_the_header_timeout_from_its_start(served):
+    gate = asyncio.Event()
+    listener = await served(replies=[Reply([text("one"), gate, END]) for _ in range(2)])
+    held = await busy_streams(listener, 2)
+    reader, writer = await connect(listener)  # sends nothing
+    assert await closed_within(reader, 1.2)  # 0.4 s, not the 1.5 s idle timeout
+    gate.set()
+    await close(writer, *(w for _, w in held))
 
 
 async def test_a_trickled_request_head_is_cut_off_at_the_header_timeout(served):
@@ -207,3 +235,61 @@ def test_a_cap_the_open_file_limit_cannot_hold_is_lowered_to_fit(caplog):
         assert fit_to_fd_limit(limits) == limits  # what fits is kept as it is
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+# ---------------------------------------------------------------- the guard's bookkeeping
+
+
+class FakeTransport(asyncio.Transport):
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+        self.aborted = False
+        self.buffered = 0
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def is_closing(self) -> bool:
+        return self.closed or self.aborted
+
+    def get_write_buffer_size(self) -> int:
+        return self.buffered
+
+
+class Inner(asyncio.Protocol):
+    def __init__(self) -> None:
+        self.lost = False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+
+
+async def test_the_guard_evicts_the_oldest_waiting_then_uses_the_reserve_then_refuses():
+    guard = ConnectionGuard(Inner, ConnectionLimits(max_connections=2, reserve=1, header_timeout=5))
+    a, b, c, d, e = (guard() for _ in range(5))
+    ta, tb, tc, td, te = (FakeTransport() for _ in range(5))
+    a.connection_made(ta)
+    b.connection_made(tb)
+    a.request_started()  # a is busy, b waits
+    tb.buffered = 10  # b's answer still drains: not evicted either
+    c.connection_made(tc)
+    assert c.reserve and not tb.closed and (guard.normal, guard.reserved) == (2, 1)
+    tb.buffered = 0
+    d.connection_made(td)  # now b, idle, makes room
+    assert tb.closed and not d.reserve and (guard.normal, guard.reserved) == (2, 1)
+    b.connection_lost(None)  # its close completes: counted once
+    assert (guard.normal, guard.reserved) == (2, 1)
+    d.request_started()
+    c.request_started()
+    e.connection_made(te)  # every normal and reserve connection is busy
+    assert te.aborted and (guard.normal, guard.reserved) == (2, 1)
+    e.connection_lost(None)
+    a.request_done()
+    a.connection_lost(None)
+    c.connection_lost(None)
+    d.connection_lost(None)
+    assert (guard.normal, guard.reserved) == (0, 0)

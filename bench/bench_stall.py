@@ -49,7 +49,9 @@ PROBE_TIMEOUT = 5.0
 HEALTH = b"GET /health HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n"
 
 
-async def launch(args: list[str], env: dict[str, str], cwd: Path, nofile: int | None) -> tuple[asyncio.subprocess.Process, str]:
+async def launch(
+    args: list[str], env: dict[str, str], cwd: Path, nofile: int | None
+) -> tuple[asyncio.subprocess.Process, str]:
     def limit() -> None:
         if nofile:
             resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
@@ -74,8 +76,11 @@ async def launch(args: list[str], env: dict[str, str], cwd: Path, nofile: int | 
 
 
 async def _drain(pipe: asyncio.StreamReader) -> None:
-    while await pipe.readline():
-        pass
+    log = os.environ.get("BENCH_STALL_LOG")
+    while line := await pipe.readline():
+        if log:
+            with open(log, "ab") as out:
+                out.write(line)
 
 
 async def probe_once(host: str, port: int) -> float:
@@ -107,7 +112,12 @@ async def probe(host: str, port: int, seconds: float) -> list[float]:
 async def probe_elsewhere(host: str, port: int, seconds: float) -> list[float]:
     """`probe()` in a process of its own, so the attackers' work does not delay the prober."""
     process = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--probe", f"{host}:{port}", "--seconds", str(seconds),
+        sys.executable,
+        __file__,
+        "--probe",
+        f"{host}:{port}",
+        "--seconds",
+        str(seconds),
         stdout=asyncio.subprocess.PIPE,
     )
     out, _ = await process.communicate()
@@ -230,9 +240,7 @@ async def run(args: argparse.Namespace) -> str:
     token = make_jwt()
     (workdir / ".token").write_text(f"bench::{token}\n", encoding="utf-8")
     python = sys.executable
-    sim, sim_url = await launch(
-        [python, "bench/loadlib.py", "serve-sim", "--port", "0"], {}, ROOT, None
-    )
+    sim, sim_url = await launch([python, "bench/loadlib.py", "serve-sim", "--port", "0"], {}, ROOT, None)
     gateway_dir = Path(args.gateway_dir).resolve()
     env = {
         "PORT": "0",
@@ -281,7 +289,9 @@ async def run(args: argparse.Namespace) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--gateway-dir", default=str(ROOT), help="checkout whose gateway is measured")
     parser.add_argument("--label", default="this checkout")
     parser.add_argument("--seconds", type=float, default=8.0)

@@ -212,8 +212,9 @@ class GuardedConnection(asyncio.Protocol):
             self._transport.close()
 
     def idle(self) -> bool:
-        transport = self._transport
-        return isinstance(transport, asyncio.WriteTransport) and transport.get_write_buffer_size() == 0
+        """Nothing left to send (uvloop's transports are not `asyncio.WriteTransport` subclasses)."""
+        transport = cast(asyncio.WriteTransport | None, self._transport)
+        return transport is not None and transport.get_write_buffer_size() == 0
 
     def _arm(self) -> None:
         loop = asyncio.get_running_loop()

@@ -293,3 +293,25 @@ async def test_the_guard_evicts_the_oldest_waiting_then_uses_the_reserve_then_re
     c.connection_lost(None)
     d.connection_lost(None)
     assert (guard.normal, guard.reserved) == (0, 0)
+
+
+def test_eviction_works_on_uvloop_transports(make_settings):
+    """Production runs on uvloop, whose transports are not asyncio.Transport subclasses."""
+    uvloop = pytest.importorskip("uvloop")
+    settings = make_settings(max_connections=2, health_reserve=1, port=0)
+
+    async def scenario() -> None:
+        app = create_app(settings, transport=ScriptedTransport(), pool=fixed_pool())
+        async with listen(app, settings, handler_cancellation=True) as listener:
+            first = await connect(listener)
+            await asyncio.sleep(0.05)
+            second = await connect(listener)
+            await asyncio.sleep(0.05)
+            reader, writer = await connect(listener)
+            assert await closed_within(first[0], 1)
+            writer.write(MODELS)
+            assert (await answer(reader))[0] == 200
+            await close(first[1], second[1], writer)
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())

@@ -37,7 +37,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_gateway import URL, MODEL_PUBLIC, pct  # noqa: E402
+from bench_gateway import MODEL_PUBLIC, URL, pct  # noqa: E402
 from loadlib import raise_nofile, rss_kb  # noqa: E402
 
 sys.path.insert(0, str(ROOT))

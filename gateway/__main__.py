@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -69,6 +70,9 @@ async def serve(settings: Settings) -> None:
                 shutdown_timeout=AFTER_GRACE_SECONDS,
             )
         )
+        # What start-up built (modules, protobuf descriptors, templates) lives as long as the
+        # process: out of the collector's generations, full collections stay short.
+        gc.freeze()
         for host, port in listener.addresses:
             display = f"[{host}]" if ":" in host else host
             log.info("listening on http://%s:%s%s", display, port, settings.route_prefix or "")

@@ -41,7 +41,7 @@ from aiohttp.typedefs import Handler
 from gateway import keys
 from gateway.config import Settings
 from gateway.errors import ServerBusy
-from gateway.middlewares import error_response
+from gateway.middlewares import dialect, error_response
 
 log = logging.getLogger(__name__)
 
@@ -296,7 +296,8 @@ async def connection_gate(request: web.Request, handler: Handler) -> web.StreamR
                     "The gateway is serving its maximum number of connections (MAX_CONNECTIONS); "
                     "retry shortly.",
                     headers={"Retry-After": "1"},
-                )
+                ),
+                dialect(request),
             )
         response.force_close()
         return response

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urljoin, urlsplit
@@ -25,7 +26,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from gateway.chat.images import MEDIA_TYPES, ImageError, image_error, load_image, parse_data_url
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import Image
-from gateway.schemas.openai import ChatBody, ChatMessage, ImageRef
+from gateway.schemas.common import ImageRef
 
 MAX_REDIRECTS: Final = 3
 
@@ -40,41 +41,32 @@ class VisionOptions:
     max_total_bytes: int = 4 * 1024 * 1024
 
 
-def has_images(body: ChatBody) -> bool:
-    return any(m.images for m in body.messages)
+async def load_images(refs: Sequence[ImageRef], options: VisionOptions) -> dict[str, Image]:
+    """Every image of a request by its `path`, loaded; or a 400 naming the first that cannot be
+    used, or the per-request limit that stops them.
 
-
-async def load_images(body: ChatBody, options: VisionOptions) -> ChatBody:
-    """The body with every image loaded, or a 400 naming the image or the limit that stops it."""
-    if not has_images(body):
-        return body
-    count = sum(len(m.images) for m in body.messages)
-    if count > options.max_images:
+    The dialect's schema finds the images (`ImageRef`), its translator places the loaded ones.
+    """
+    if len(refs) > options.max_images:
         raise InvalidRequest(
-            f"The request carries {count} images; at most {options.max_images} are accepted per "
+            f"The request carries {len(refs)} images; at most {options.max_images} are accepted per "
             "request (VISION_MAX_IMAGES).",
             param="messages",
             code="too_many_images",
         )
     budget = options.max_total_bytes
-    messages: list[ChatMessage] = []
-    for m in body.messages:
-        if m.images:
-            loaded: list[ImageRef] = []
-            for ref in m.images:
-                image = await _load(ref, options, budget)
-                budget -= len(image.data)
-                loaded.append(replace(ref, image=image))
-            m = replace(m, images=tuple(loaded))
-        messages.append(m)
-    return replace(body, messages=tuple(messages))
+    loaded: dict[str, Image] = {}
+    for ref in refs:
+        image = loaded[ref.path] = await _load(ref, options, budget)
+        budget -= len(image.data)
+    return loaded
 
 
 async def _load(ref: ImageRef, options: VisionOptions, budget: int) -> Image:
     """One image, within `max_bytes` and the `budget` left of the request's image bytes."""
     if options.ability == "none":
         raise InvalidRequest(
-            "Images are turned off on this gateway (vision_ability is none).",
+            f"'{ref.path}': images are turned off on this gateway (vision_ability is none).",
             param=ref.path,
             code="unsupported_content",
         )
@@ -85,9 +77,9 @@ async def _load(ref: ImageRef, options: VisionOptions, budget: int) -> Image:
         elif scheme in ("http", "https"):
             if options.ability != "all":
                 raise InvalidRequest(
-                    "Image URLs are not fetched by this gateway (vision_ability is base64); send the image "
-                    "as a data URL (data:image/png;base64,…).",
-                    param=f"{ref.path}.url",
+                    f"'{ref.url_path}': image URLs are not fetched by this gateway (vision_ability is "
+                    "base64); send the image itself, base64-encoded, instead of its URL.",
+                    param=ref.url_path,
                     code="unsupported_image_url",
                 )
             limit = min(options.max_bytes, budget)
@@ -103,14 +95,14 @@ async def _load(ref: ImageRef, options: VisionOptions, budget: int) -> Image:
             raise _over_budget(ref, options)
         return load_image(data, media_type, max_bytes=options.max_bytes)
     except ImageError as exc:
-        raise image_error(f"{ref.path}.url", str(exc)) from None
+        raise image_error(ref.url_path, str(exc)) from None
 
 
 def _over_budget(ref: ImageRef, options: VisionOptions) -> InvalidRequest:
     return InvalidRequest(
         f"The images of the request add up to more than {options.max_total_bytes} bytes "
-        f"(VISION_MAX_TOTAL_BYTES), reached at '{ref.path}'.",
-        param=f"{ref.path}.url",
+        f"(VISION_MAX_TOTAL_BYTES), reached at '{ref.url_path}'.",
+        param=ref.url_path,
         code="images_too_large",
     )
 

@@ -136,7 +136,11 @@ async def test_a_compressed_body_is_refused_with_415_on_every_route_before_the_k
             )
             assert response.status == 415, (route.method, path)
             error = (await response.json())["error"]
-            assert (error["type"], error["code"]) == ("invalid_request_error", "unsupported_content_encoding")
+            if (route.name or "").startswith("anthropic."):  # Anthropic's envelope has no code
+                assert error["type"] == "invalid_request_error"
+            else:
+                assert error["code"] == "unsupported_content_encoding"
+                assert error["type"] == "invalid_request_error"
             assert "Content-Encoding" in error["message"]
             checked += 1
     assert checked >= 3 * 15

@@ -175,4 +175,8 @@ def test_a_conversation_over_the_frame_limit_is_a_413():
     errors.check_request_size(b"x" * MAX_FRAME_BYTES)
     with pytest.raises(InvalidRequest) as refused:
         errors.check_request_size(b"x" * (MAX_FRAME_BYTES + 1))
-    assert (refused.value.status, refused.value.code, refused.value.param) == (413, "request_too_large", "messages")
+    assert (refused.value.status, refused.value.code, refused.value.param) == (
+        413,
+        "request_too_large",
+        "messages",
+    )

@@ -34,11 +34,11 @@ from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, Timing
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.agent.carriers import AppendRefused, Carrier, open_bidi, open_sse
-from gateway.upstream.agent.decode import RunDecoder, UndecodableFrame
+from gateway.upstream.agent.decode import RunDecoder, UndecodableFrame, decode_chunk
 from gateway.upstream.agent.hosts import AgentHost, AgentHosts
 from gateway.upstream.agent.request import build_run
 from gateway.upstream.base import UpstreamEvent
-from gateway.upstream.framing import FrameDecoder, FramingError, parse_end_stream
+from gateway.upstream.framing import FrameDecoder, FramingError
 from gateway.upstream.identity import AgentHeaderOptions, UpstreamIdentity, build_agent_headers
 from gateway.upstream.pb import agent_v1_pb2 as pb
 from gateway.upstream.transport import TransportError, UpstreamTransport, error_body
@@ -127,24 +127,22 @@ class AgentClient:
                     heartbeats = asyncio.get_running_loop().create_task(self._heartbeats(carrier))
                     frames = FrameDecoder()
                     async for chunk in response.chunks():
-                        for frame in frames.feed(chunk):
-                            if frame.is_end_stream:
-                                end = parse_end_stream(frame.payload)
-                                error = upstream_errors.from_connect_error(end.error) if end.error else None
-                                raise error or upstream_errors.disconnected(
-                                    content_seen, "Cursor ended the run before the turn ended"
-                                )
-                            decoded = decoder.feed(frame.payload)
-                            for reply in decoded.replies:
-                                await carrier.send(reply.SerializeToString())
-                            for event in decoded.events:
-                                if not content_seen and timing is not None:
-                                    timing.upstream_answer = time.perf_counter()
-                                content_seen = True
-                                yield event
-                            if decoded.turn_ended:
-                                yield Finish("stop")
-                                return
+                        decoded, end = decode_chunk(frames, decoder, chunk)
+                        for reply in decoded.replies:  # answered before anything else is read
+                            await carrier.send(reply.SerializeToString())
+                        for event in decoded.events:
+                            if not content_seen and timing is not None:
+                                timing.upstream_answer = time.perf_counter()
+                            content_seen = True
+                            yield event
+                        if decoded.turn_ended:
+                            yield Finish("stop")
+                            return
+                        if end is not None:
+                            error = upstream_errors.from_connect_error(end.error) if end.error else None
+                            raise error or upstream_errors.disconnected(
+                                content_seen, "Cursor ended the run before the turn ended"
+                            )
                     frames.close()
                     raise upstream_errors.disconnected(
                         content_seen, "the run's stream ended before the turn ended"

@@ -38,6 +38,7 @@ from gateway.neutral.model import TextDelta, ThinkingDelta
 from gateway.neutral.toolcalls import MCP_TOOL, NativeToolFrame
 from gateway.upstream import framing
 from gateway.upstream.agent.request import PROVIDER, RunPlan
+from gateway.upstream.framing import EndStream, FrameDecoder, parse_end_stream
 from gateway.upstream.pb import agent_v1_pb2 as pb
 
 log = logging.getLogger(__name__)
@@ -314,6 +315,22 @@ class RunDecoder:
             else:
                 reply.get_blob_result.blob_data = stored
         return reply
+
+
+def decode_chunk(frames: FrameDecoder, decoder: RunDecoder, chunk: bytes) -> tuple[Decoded, EndStream | None]:
+    """Everything the frames `chunk` completes say, up to the end of the turn or of the stream:
+    decoded at once, so a caller that yields the events holds them, not the frames."""
+    out = Decoded()
+    for frame in frames.feed(chunk):
+        if frame.is_end_stream:
+            return out, parse_end_stream(frame.payload)
+        part = decoder.feed(frame.payload)
+        out.events += part.events
+        out.replies += part.replies
+        if part.turn_ended:
+            out.turn_ended = True
+            break
+    return out, None
 
 
 def _answer(query: pb.InteractionQuery) -> pb.InteractionResponse:

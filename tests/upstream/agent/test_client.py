@@ -26,7 +26,7 @@ from gateway.neutral.model import (
 from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.tools.encode import native_prompt, plain_prompt
 from gateway.upstream.agent.client import AgentClient, AgentOptions
-from gateway.upstream.agent.decode import REFUSALS, RunDecoder
+from gateway.upstream.agent.decode import REFUSALS, RunDecoder, decode_chunk
 from gateway.upstream.agent.hosts import AgentHosts
 from gateway.upstream.agent.request import build_run
 from gateway.upstream.checksum import Identity
@@ -391,14 +391,13 @@ def decode(chunks: list[bytes], request: ChatRequest) -> tuple[list[object], lis
     out: list[object] = []
     replies: list[bytes] = []
     for chunk in chunks:
-        for frame in frames.feed(chunk):
-            if frame.is_end_stream:
-                return out, replies
-            decoded = decoder.feed(frame.payload)
-            out.extend(decoded.events)
-            replies.extend(r.SerializeToString() for r in decoded.replies)
-            if decoded.turn_ended:
-                out.append(Finish("stop"))
+        decoded, end = decode_chunk(frames, decoder, chunk)
+        out.extend(decoded.events)
+        replies.extend(r.SerializeToString() for r in decoded.replies)
+        if decoded.turn_ended:
+            return [*out, Finish("stop")], replies
+        if end is not None:
+            break
     return out, replies
 
 

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
-from urllib.parse import unquote
 
 import orjson
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
+from gateway import client_schema
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import Image, ResponseFormat, ToolCall, ToolChoice
 
@@ -46,17 +43,14 @@ DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
 MAX_USER_LENGTH: Final = 256
 SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
-# §7.1 limits.
+# §7.1 limits (a schema's own limits are those of `client_schema`).
 MAX_TOOLS: Final = 128
-MAX_SCHEMA_DEPTH: Final = 32
-MAX_SCHEMA_BYTES: Final = 64 * 1024
 TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # H9: thinking the client sends back is dropped, never an error.
 THINKING_FIELDS: Final = ("reasoning_content", "reasoning", "thinking")
 THINKING_PARTS: Final = frozenset({"thinking", "reasoning", "redacted_thinking"})
 LEADING_THINK_RE: Final = re.compile(r"\s*<think>.*?</think>\s*", re.DOTALL)
 TEXT_PARTS: Final = frozenset({"text", "input_text"})
-REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +113,8 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
     messages = _messages(data.get("messages"))
-    tools, tool_choice = _check_tools(data)
+    with client_schema.time_budget():  # the schemas of all tools together
+        tools, tool_choice = _check_tools(data)
     for name, check in _PARAMETER_CHECKS.items():
         if name in data and data[name] is not None:
             check(name, data[name])
@@ -499,93 +494,23 @@ def _tool(item: object, path: str) -> ToolDef:
         )
     parameters = function.get("parameters")
     if parameters is not None:
-        _check_schema(parameters, f"{path}.function.parameters")
+        parameters = _check_schema(
+            parameters, f"{path}.function.parameters", code="invalid_tool_schema", object_root=True
+        )
     return ToolDef(
         name=name,
         description=description or "",
-        parameters=parameters if isinstance(parameters, dict) else None,
+        parameters=parameters,
         strict=strict is True,
     )
 
 
-def _schema_error(path: str, reason: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"'{path}' is not a usable JSON Schema: {reason}", param=path, code="invalid_tool_schema"
-    )
-
-
-# Schemas (as compact JSON) that passed `_check_schema`, most recently used last: a bounded cache.
-CHECKED_SCHEMAS_MAX: Final = 1024
-_CHECKED_SCHEMAS: OrderedDict[bytes, None] = OrderedDict()
-
-
-def _check_schema(schema: object, path: str) -> None:
-    """An object, at most 32 levels deep and 64 KiB of JSON, no remote `$ref`, valid for its draft."""
-    if not isinstance(schema, dict):
-        raise _schema_error(path, "it must be a JSON object.")
-    if _depth(schema) > MAX_SCHEMA_DEPTH:
-        raise _schema_error(path, f"it is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
+def _check_schema(schema: object, path: str, *, code: str, object_root: bool) -> dict[str, object]:
+    """A client's JSON Schema, checked by the one checker (`client_schema.check`), or a 400 at `path`."""
     try:
-        key = orjson.dumps(schema)
-    except orjson.JSONEncodeError as exc:
-        raise _schema_error(path, str(exc)) from None
-    if len(key) > MAX_SCHEMA_BYTES:
-        raise _schema_error(path, f"it is {len(key)} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed.")
-    if key in _CHECKED_SCHEMAS:  # agents send the same catalog every turn; meta-validation is slow
-        _CHECKED_SCHEMAS.move_to_end(key)
-        return
-    remote = _remote_ref(schema)
-    if remote is not None:
-        raise _schema_error(
-            path, f"the reference {remote!r} is not local; only '#...' references are allowed."
-        )
-    dialect = schema.get("$schema")
-    if dialect is not None and not isinstance(dialect, str):
-        raise _schema_error(path, "'$schema' must be a string.")
-    cls = validator_for(schema, default=Draft202012Validator)
-    if cls is Draft3Validator:
-        raise _schema_error(path, "draft-03 schemas are not supported; use draft-04 or later.")
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        raise _schema_error(path, f"{exc.message} (at /{where})") from None
-    _CHECKED_SCHEMAS[key] = None
-    if len(_CHECKED_SCHEMAS) > CHECKED_SCHEMAS_MAX:
-        _CHECKED_SCHEMAS.popitem(last=False)
-
-
-def _depth(value: object) -> int:
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: list[object] = list(node.values())
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if depth > MAX_SCHEMA_DEPTH:
-            return depth
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _remote_ref(value: object) -> str | None:
-    stack: list[object] = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key in REF_KEYS:
-                ref = node.get(key)
-                if isinstance(ref, str) and not ref.startswith("#"):
-                    return ref
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
+        return client_schema.check(schema, object_root=object_root)
+    except client_schema.SchemaProblem as exc:
+        raise InvalidRequest(f"'{path}' is not a usable JSON Schema: {exc}.", param=path, code=code) from None
 
 
 def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
@@ -735,19 +660,7 @@ def _response_format(value: object, name: str) -> ResponseFormat | None:
             raise InvalidRequest(
                 f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
             )
-        try:
-            validator_for(schema, default=Draft202012Validator).check_schema(schema)
-            _check_refs(schema, schema, f"{path}.schema")
-        except SchemaError as exc:
-            raise InvalidRequest(
-                f"'{path}.schema' is not a valid JSON Schema: {exc.message}",
-                param=f"{path}.schema",
-                code="invalid_value",
-            ) from None
-        except RecursionError:
-            raise InvalidRequest(
-                f"'{path}.schema' is nested too deeply.", param=f"{path}.schema", code="invalid_value"
-            ) from None
+        schema = _check_schema(schema, f"{path}.schema", code="invalid_value", object_root=False)
     return ResponseFormat(
         "json_schema",
         name=schema_name,
@@ -755,39 +668,6 @@ def _response_format(value: object, name: str) -> ResponseFormat | None:
         schema=schema,
         strict=bool(strict),
     )
-
-
-def _check_refs(node: object, root: dict[str, object], path: str) -> None:
-    """Every `$ref` of a response schema points inside it: nothing is ever fetched from elsewhere."""
-    if isinstance(node, list):
-        for item in node:
-            _check_refs(item, root, path)
-        return
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-            if not value.startswith("#") or (value.startswith("#/") and not _pointer_exists(root, value)):
-                raise InvalidRequest(
-                    f"'{path}' has a reference {value!r} that does not point inside the schema.",
-                    param=path,
-                    code="invalid_value",
-                )
-        else:
-            _check_refs(value, root, path)
-
-
-def _pointer_exists(root: object, ref: str) -> bool:
-    node = root
-    for raw in unquote(ref[2:]).split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
 
 
 def _check_user(name: str, value: object) -> None:

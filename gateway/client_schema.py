@@ -258,9 +258,15 @@ def _safe_class(cls: type[Validator]) -> type[Validator]:
 
 
 def validator(schema: Mapping[str, Any]) -> Validator:
-    """A validator for a schema `check()` accepted; references resolve inside it, never elsewhere."""
+    """A validator for a schema `check()` accepted; references resolve inside it, never elsewhere.
+
+    jsonschema picks the class of every subschema it enters from that subschema's `$schema`, which
+    would be the stock class, with backtracking patterns: so the root's `$schema` only chooses the
+    draft here and is left out of what is validated, and `check()` refuses `$schema` below the root.
+    """
     cls = validators.validator_for(schema, default=Draft202012Validator)
-    return _safe_class(cls)(schema, registry=Registry())
+    body = {key: value for key, value in schema.items() if key != "$schema"}
+    return _safe_class(cls)(body, registry=Registry())
 
 
 def errors(checker: Validator, instance: Any) -> list[ValidationError]:
@@ -308,6 +314,7 @@ def check(schema: object, *, object_root: bool = False) -> dict[str, Any]:
             return schema
     try:
         with time_budget():
+            _tick()  # a request's budget for all its schemas may be spent already
             _check_unseen(schema)
     except Unchecked as exc:
         raise SchemaProblem(f"it could not be checked: {exc}") from None
@@ -331,8 +338,9 @@ def _check_unseen(schema: dict[str, Any]) -> None:
 
 def _meta_check(cls: type[Validator], schema: Any, where: str) -> None:
     """`schema` against its draft's meta-schema, with regular expressions checked by RE2."""
-    meta = _safe_class(validators.validator_for(cls.META_SCHEMA, default=cls))
-    error = best_match(meta(cls.META_SCHEMA, format_checker=_META_FORMATS).iter_errors(schema))
+    meta = validators.validator_for(cls.META_SCHEMA, default=cls)
+    # The first error, not the best: ranking thousands of errors of a hostile schema takes seconds.
+    error = next(meta(cls.META_SCHEMA, format_checker=_META_FORMATS).iter_errors(schema), None)
     if error is not None:
         raise SchemaProblem(error.message[:300], where + _pointer(error.absolute_path))
 
@@ -389,6 +397,8 @@ class _Walk:
 
     def _look_at(self, node: dict[str, Any]) -> None:
         where = self.where(node)
+        if "$schema" in node and node is not self.root.contents:
+            raise SchemaProblem("'$schema' is allowed only at the root of the schema", f"{where}/$schema")
         pattern = node.get("pattern")
         if isinstance(pattern, str):
             self._regex(pattern, f"{where}/pattern")

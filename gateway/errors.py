@@ -20,7 +20,9 @@ turn these into bytes; both call `GatewayError.body()`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+MAX_MESSAGE_CHARS: Final = 2000  # messages may quote client input; the envelope stays small
 
 
 class GatewayError(Exception):
@@ -52,8 +54,16 @@ class GatewayError(Exception):
         self.headers: dict[str, str] = dict(headers or {})
 
     def body(self) -> dict[str, Any]:
-        """The OpenAI error envelope."""
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        """The OpenAI error envelope (the message cut to `MAX_MESSAGE_CHARS`)."""
+        message = self.message
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = message[: MAX_MESSAGE_CHARS - 1] + "…"
+        param = (
+            self.param
+            if self.param is None or len(self.param) <= MAX_MESSAGE_CHARS
+            else self.param[:MAX_MESSAGE_CHARS]
+        )
+        return {"error": {"message": message, "type": self.type, "param": param, "code": self.code}}
 
 
 class InvalidRequest(GatewayError):

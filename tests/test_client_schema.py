@@ -40,6 +40,18 @@ def evil_schemas(pattern: str) -> list[dict]:
             "type": "object",
             "patternProperties": {pattern: {"type": "string", "pattern": pattern}},
         },
+        {  # jsonschema picks a subschema's class from the `$schema` of what a reference lands on
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": ["object", "string"],
+            "pattern": pattern,
+            "properties": {"a": {"$ref": "#"}},
+        },
+        {
+            "$schema": "http://json-schema.org/draft-07/schema#",
+            "type": ["object", "string"],
+            "pattern": pattern,
+            "additionalProperties": {"$ref": "#"},
+        },
     ]
 
 
@@ -124,6 +136,11 @@ def test_the_issue_case_takes_no_time_at_any_length():
         ({"unevaluatedProperties": False, "patternProperties": {"x": {}}}, "/unevaluatedProperties"),
         ({"properties": {"a": {"minLength": -1}}}, "/properties/a/minLength"),
         ({"$schema": 5}, "/$schema"),
+        (
+            {"properties": {"a": {"$schema": "https://json-schema.org/draft/2020-12/schema"}}},
+            "/properties/a/$schema",
+        ),
+        ({"properties": {"a": {"type": "string"}, "b": {"$schema": "x"}}}, "/properties/b/$schema"),
         ({"$schema": "http://json-schema.org/draft-03/schema#"}, "/$schema"),
     ],
 )
@@ -162,6 +179,25 @@ def test_object_root_is_required_only_where_asked():
     with pytest.raises(SchemaProblem) as info:
         check({"type": "integer"}, object_root=True)
     assert info.value.where == "/type"
+
+
+def test_a_property_named_like_a_keyword_is_only_a_name():
+    schema = {"properties": {"$schema": {"type": "string"}, "$ref": {"type": "integer"}}}
+    assert check(schema) is schema
+    assert [e.validator for e in errors(validator(schema), {"$schema": 1, "$ref": 1})] == ["type"]
+
+
+def test_a_hostile_schema_is_refused_within_the_budget(monkeypatch):
+    """Thousands of invalid subschemas: the first error is enough (ranking them took seconds)."""
+    schema = {"type": "object", "properties": {f"k{i}": i for i in range(5_000)}}
+    with pytest.raises(SchemaProblem) as info:
+        check(schema)
+    assert info.value.where.startswith("/properties/k")
+
+
+def test_a_request_budget_spent_refuses_the_next_schema():
+    with pytest.raises(SchemaProblem, match="took too long"), time_budget(0.0):
+        check({"properties": {"fresh": {"type": "string", "title": "never seen before"}}})
 
 
 def test_the_checked_cache_is_bounded_and_skips_known_schemas(monkeypatch):

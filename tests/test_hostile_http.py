@@ -26,8 +26,11 @@ from hypothesis import strategies as st
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.upstream.framing import encode_frame
+from tests.chat.test_images import data_url, png
 from tests.conftest import API_KEY, MODEL, fixed_pool
-from tests.scripted import ScriptedTransport, reply
+from tests.hostile_fields import Mutation, Raw, encode, mutations, replaced
+from tests.scripted import END, Reply, ScriptedTransport, reply
 from tests.sse_reader import parse_sse
 
 CHAT = "/v1/chat/completions"
@@ -68,10 +71,8 @@ class Served:
         return self.loop.run_until_complete(bounded())
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[Served]:
-    """The gateway on a module-owned loop, shared by every example of every test here."""
-    tmp = tmp_path_factory.mktemp("hostile")
+def serve(tmp, transport: HealthyUpstream, **overrides: str) -> Iterator[Served]:
+    """The gateway on a loop of its own, shared by every example of the tests that use it."""
     settings = Settings.from_mapping(
         {
             "API_KEY": API_KEY,
@@ -80,9 +81,9 @@ def served(tmp_path_factory) -> Iterator[Served]:
             "CURSOR_BASE_URL": "http://127.0.0.1:9",
             "MAX_BODY_BYTES": str(MAX_BODY),
             "DATA_DIR": str(tmp / "data"),
+            **overrides,
         }
     )
-    transport = HealthyUpstream()
     loop = asyncio.new_event_loop()
 
     async def start() -> TestClient:
@@ -103,6 +104,11 @@ def served(tmp_path_factory) -> Iterator[Served]:
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    yield from serve(tmp_path_factory.mktemp("hostile"), HealthyUpstream())
 
 
 # ---------------------------------------------------------------- checking answers
@@ -156,8 +162,10 @@ class Answer:
         assert_chat_answer(self.status, self.content_type, self.body, from_app=self.from_app)
 
 
-async def post(served: Served, body: bytes, headers: dict[str, str] | None = None) -> Answer:
-    async with served.client.post(CHAT, data=body, headers=headers or {}) as response:
+async def post(
+    served: Served, body: bytes, headers: dict[str, str] | None = None, *, route: str = CHAT
+) -> Answer:
+    async with served.client.post(route, data=body, headers=headers or {}) as response:
         return Answer(
             response.status,
             response.headers.get("Content-Type", ""),
@@ -216,28 +224,6 @@ def assert_raw_answer(response: RawResponse, allowed: set[int], *, head: bool = 
 
 
 # ---------------------------------------------------------------- JSON documents
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A JSON literal written as is: numbers json.dumps cannot spell, NaN, Infinity."""
-
-    text: str
-
-
-def dump(value: object, ascii_only: bool) -> str:
-    """JSON text; with ascii_only=False, lone surrogates are written raw (CESU-8, not UTF-8)."""
-    if isinstance(value, Raw):
-        return value.text
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{dump(k, ascii_only)}:{dump(v, ascii_only)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(dump(v, ascii_only) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=ascii_only, allow_nan=True)
-
-
-def encode(value: object, ascii_only: bool) -> bytes:
-    return dump(value, ascii_only).encode("utf-8", "surrogatepass")
 
 
 WORDS = [
@@ -394,6 +380,258 @@ def test_the_valid_examples_really_succeed(served):
         answer = served.run(functools.partial(post, served, body))
         assert answer.status == 200, answer
         assert_chat_answer(answer.status, answer.content_type, answer.body)
+
+
+# ---------------------------------------------------------------- every field, hostile values
+
+WALK_MAX_BODY = 4 * 1024 * 1024
+# What the scripted model answers: long runs of one letter with a different last character, so a
+# backtracking regex engine given a pattern like ^(a+)+$ would never finish checking them.
+ANSWER = {"answer": "a" * 40 + "!"}
+CALL_ARGUMENTS = {
+    "path": "a" * 40 + "!",
+    "mode": None,
+    "lines": [1, 2],
+    "options": {"x-" + "a" * 40 + "!": "v"},
+}
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "pattern": "^[a-z]+!$", "maxLength": 100}},
+    "required": ["answer"],
+}
+TOOL_SCHEMA = {
+    "type": "object",
+    "$defs": {"mode": {"type": "string", "enum": ["fast", "careful"]}},
+    "properties": {
+        "path": {"type": "string", "pattern": "^[^\\x00]+$", "maxLength": 4096},
+        "mode": {"$ref": "#/$defs/mode"},
+        "lines": {"type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": True},
+        "options": {
+            "type": "object",
+            "patternProperties": {"^x-": {"type": "string"}},
+            "additionalProperties": False,
+        },
+    },
+    "required": ["path"],
+    "additionalProperties": False,
+}
+# Every field of POST /v1/chat/completions at every depth the API reads, over two samples: a tool
+# turn (whose scripted answer is a call) and a response_format turn (whose answer is checked).
+CHAT_COMMON: dict[str, Any] = {
+    "model": MODEL,
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "developer", "content": [{"type": "text", "text": "Answer in JSON."}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this image?"},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": data_url(png(2, 2), "image/png"), "detail": "low"},
+                },
+            ],
+            "name": "ada",
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "thinking",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "read_file", "arguments": '{"path":"a"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "file a"}]},
+        {"role": "user", "content": "And now?"},
+    ],
+    "stream": False,
+    "stream_options": {"include_usage": True},
+    "temperature": 0.5,
+    "top_p": 1,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+    "max_tokens": 100,
+    "max_completion_tokens": 200,
+    "n": 2,
+    "seed": 7,
+    "stop": ["STOP", "END"],
+    "logit_bias": {"50256": -100},
+    "logprobs": False,
+    "top_logprobs": 0,
+    "user": "user-1",
+    "metadata": {"k": "v"},
+    "store": False,
+    "reasoning_effort": "low",
+}
+CHAT_TOOLS_SAMPLE: dict[str, Any] = {
+    **CHAT_COMMON,
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "read_file",
+                "description": "Read a file.",
+                "parameters": TOOL_SCHEMA,
+                "strict": False,
+            },
+        }
+    ],
+    "tool_choice": {"type": "function", "function": {"name": "read_file"}},
+    "parallel_tool_calls": True,
+}
+CHAT_FORMAT_SAMPLE: dict[str, Any] = {
+    **CHAT_COMMON,
+    "response_format": {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "answer",
+            "description": "An answer.",
+            "schema": ANSWER_SCHEMA,
+            "strict": True,
+        },
+    },
+}
+CHAT_FIELDS = {*CHAT_TOOLS_SAMPLE, *CHAT_FORMAT_SAMPLE, "x-unknown-field"}
+# A model answer can still break a promise the request asked for (a schema the scripted answer
+# does not meet, a tool it does not call): those are 502s, not a client's mistake, and not a crash.
+MODEL_OUTPUT_FAILURES = {"response_format_failed", "invalid_tool_call"}
+
+
+class ScriptedModel(HealthyUpstream):
+    """Calls the first tool when the request offers tools (native MCP), else answers `ANSWER`."""
+
+    def post(self, url, headers, body):
+        from gateway.upstream.framing import FrameDecoder
+        from gateway.upstream.pb import cursor_pb2 as pb
+
+        [frame] = FrameDecoder().feed(body)
+        request = pb.StreamUnifiedChatRequestWithTools.FromString(frame.payload).stream_unified_chat_request
+        if request.mcp_tools:
+            call = pb.ClientSideToolV2Call(
+                tool=pb.CLIENT_SIDE_TOOL_V2_MCP,
+                tool_call_id="t1",
+                name=request.mcp_tools[0].name,
+                raw_args=json.dumps(CALL_ARGUMENTS),
+                is_streaming=False,
+            )
+            frames = [
+                encode_frame(
+                    pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
+                )
+            ]
+            self.replies.append(Reply([*frames, END]))
+        else:
+            text = json.dumps(ANSWER)
+            self.replies.append(reply(text[:5], text[5:]))
+        return ScriptedTransport.post(self, url, headers, body)
+
+
+@pytest.fixture(scope="module")
+def walker_served(tmp_path_factory) -> Iterator[Served]:
+    walker = tmp_path_factory.mktemp("walker")
+    yield from serve(walker, ScriptedModel(), MAX_BODY_BYTES=str(WALK_MAX_BODY), MODEL_SOURCE="static")
+
+
+def first_segment(param: str) -> str:
+    return param.split(".", 1)[0].split("[", 1)[0]
+
+
+def check_openai(answer: Answer, mutation: Mutation) -> None:
+    """200 with a complete answer, or a 4xx envelope whose `param` names a field of the body."""
+    if answer.status == 200:
+        assert_chat_answer(answer.status, answer.content_type, answer.body)
+        return
+    if answer.status == 502:
+        error = json.loads(answer.body)["error"]
+        assert error["code"] in MODEL_OUTPUT_FAILURES, error
+        return
+    error = assert_envelope(answer.status, answer.content_type, answer.body)
+    if error["code"] == "invalid_json":
+        return  # the body as a whole does not parse (NaN, 1e400, a lone surrogate, nesting past 1024)
+    assert error["param"], error
+    assert first_segment(error["param"]) in CHAT_FIELDS, error
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """A request route, a valid body using every field, and the judge of an answer to a changed body."""
+
+    route: str
+    sample: dict[str, Any]
+    check: Callable[[Answer, Mutation], None]
+
+
+DIALECTS = [Dialect(CHAT, CHAT_TOOLS_SAMPLE, check_openai), Dialect(CHAT, CHAT_FORMAT_SAMPLE, check_openai)]
+DIALECT_IDS = ["chat-tools", "chat-response-format"]
+
+
+def test_the_samples_succeed_and_are_checked(walker_served):
+    for dialect in DIALECTS:
+        for stream in (False, True):
+            document = {**dialect.sample, "stream": stream}
+            send = functools.partial(post, walker_served, encode(document), route=dialect.route)
+            answer = walker_served.run(send)
+            assert answer.status == 200, answer.body[:500]
+            dialect.check(answer, Mutation((), "replace", None, document))
+            if not stream:
+                message = json.loads(answer.body)["choices"][0]["message"]
+                if "tools" in document:  # the call passed its schema check (pattern, $ref, …)
+                    [call] = message["tool_calls"]
+                    assert json.loads(call["function"]["arguments"])["path"] == CALL_ARGUMENTS["path"]
+                else:  # the answer passed its response_format check
+                    assert json.loads(message["content"]) == ANSWER
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=DIALECT_IDS)
+@given(data=st.data(), ascii_only=st.booleans())
+def test_any_field_at_any_depth_with_a_hostile_value(walker_served, dialect, data, ascii_only):
+    """Every field of the body, at any depth, replaced by a hostile value of any JSON type, removed,
+    or given an unknown sibling: the answer is a 200 or a 4xx naming the field, never a 5xx."""
+    mutation = data.draw(mutations(dialect.sample), label="mutation")
+    event(mutation.describe().split("[")[0].split(".")[0])
+    body = encode(mutation.document, ascii_only)
+    answer = walker_served.run(lambda: post(walker_served, body, route=dialect.route))
+    assert answer.from_app, answer
+    dialect.check(answer, mutation)
+
+
+# Changes that once answered 500 (or hung): kept as explicit cases of the walk above.
+TOOL = ("tools", 0, "function", "parameters")
+KNOWN_HOSTILE = [
+    (TOOL, "replace", {"type": "string"}),
+    ((*TOOL, "type"), "replace", ["array", "null"]),
+    ((*TOOL, "properties", "mode"), "replace", {"$ref": "#/properties/mode"}),
+    ((*TOOL, "$defs", "mode"), "replace", {"anyOf": [{"$ref": "#/$defs/mode"}]}),
+    ((*TOOL, "properties", "mode", "$ref"), "replace", "#/$defs/nowhere"),
+    ((*TOOL, "properties", "path"), "replace", {"$schema": "https://json-schema.org/draft/2020-12/schema"}),
+    ((*TOOL, "properties", "path", "pattern"), "replace", "^(?!x)"),
+    ((*TOOL, "properties", "path", "pattern"), "replace", "^(a+)+$"),
+    ((*TOOL, "properties", "options", "patternProperties"), "replace", {"^x-(a+)+$": {}}),
+    ((*TOOL, "properties", "mode"), "replace", {"type": "string"}),
+    ((*TOOL, "properties"), "replace", {f"k{i}": i for i in range(5_000)}),
+    (("response_format", "json_schema", "schema", "properties", "answer"), "replace", {"$ref": "#"}),
+    (("response_format", "json_schema", "schema", "properties", "answer", "pattern"), "replace", "^(a+)+$"),
+    (("messages", 2, "content", 0, "type"), "replace", []),
+    (("messages", 2, "content", 1, "image_url", "url"), "replace", "http://[::1/x.png"),
+    (
+        ("messages", 2, "content", 1, "image_url", "url"),
+        "replace",
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB",
+    ),
+    (("model",), "replace", "m" * 300_000),
+]
+
+
+@pytest.mark.parametrize(("path", "change", "value"), KNOWN_HOSTILE, ids=lambda v: str(v)[:40])
+def test_known_hostile_fields(walker_served, path, change, value):
+    sample = CHAT_FORMAT_SAMPLE if path[0] == "response_format" else CHAT_TOOLS_SAMPLE
+    document = replaced(sample, path, change, value)
+    answer = walker_served.run(lambda: post(walker_served, encode(document)))
+    check_openai(answer, Mutation(path, change, value, document))
 
 
 # ---------------------------------------------------------------- bytes and entity headers

@@ -13,7 +13,7 @@ from gateway.errors import InvalidRequest
 
 # Bodies up to this size are parsed on the event loop; larger ones (long histories, big tool
 # catalogs whose schemas take a while to check) in a worker thread, so other requests go on.
-INLINE_PARSE_BYTES: Final = 16 * 1024
+INLINE_PARSE_BYTES: Final = 4 * 1024
 T = TypeVar("T")
 
 

@@ -8,7 +8,13 @@ refused), and answer 403 `admin_disabled` to the API key while AUTH_TOKEN is emp
 
 For the routes in `reqlog.record.LOGGED_ROUTES`, `request_context` also keeps a `RequestRecord`
 (`request[keys.REQUEST_RECORD]`, and current for the request's task) and hands it to the request
-log when the request ends, whatever the outcome (a `put_nowait`: it never waits).
+log when the request ends, whatever the outcome (a `put_nowait`: it never waits), provided the
+client's key was accepted: a refused request is counted in the metrics
+(`cursor2api_requests_total{status="401"}`, `cursor2api_errors_total{code="invalid_api_key"}`)
+but writes no row, so nobody without a key can push real rows out under LOG_MAX_ROWS.
+
+Every value that comes from the client (method, path) is escaped in log lines by the formatter
+(`logs.py`), so a `%0a` in a path cannot start a forged line.
 """
 
 from __future__ import annotations
@@ -84,7 +90,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         raise
     finally:
         deactivate(context)
-        if record is not None:
+        if record is not None and request.get(keys.KEY_ACCEPTED):
             record.finish(status)
             request.app[keys.REQUEST_LOG].submit(record)
         elapsed = time.perf_counter() - started
@@ -180,4 +186,5 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             raise AuthenticationFailed("This route needs the admin key (AUTH_TOKEN), not an API key.")
     elif not key_matches(presented, tuple(k for k in (settings.api_key, settings.auth_token) if k)):
         raise AuthenticationFailed("Incorrect API key provided.")
+    request[keys.KEY_ACCEPTED] = True
     return await handler(request)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from gateway.reqlog.record import RequestRecord
+from gateway.reqlog.record import FIELD_CHARS, RequestRecord, cut
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,8 @@ DB_NAME: Final = "requests.sqlite3"
 BATCH_ROWS: Final = 500
 PRUNE_SECONDS: Final = 60.0
 MAX_PAGE_SIZE: Final = 500
+# A page of rows shows the end of each prompt; the row alone (filter by request_id) shows all of it.
+PAGE_PROMPT_CHARS: Final = 1000
 
 _COLUMNS: Final = (
     "ts",
@@ -76,6 +78,14 @@ CREATE TABLE IF NOT EXISTS requests (
 CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE INDEX IF NOT EXISTS requests_model ON requests (model);
 """
+_SELECT_ALL: Final = ", ".join(_COLUMNS)
+# The same, with the prompt cut to its last characters (parameters: the limit, the limit - 1).
+_SELECT_PAGE: Final = ", ".join(
+    "CASE WHEN length(prompt) > ? THEN '…' || substr(prompt, -?) ELSE prompt END AS prompt"
+    if column == "prompt"
+    else column
+    for column in _COLUMNS
+)
 _INSERT: Final = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - fixed column names
 
 Row = tuple[object, ...]
@@ -114,25 +124,26 @@ _STOP: Final = object()
 
 
 def to_row(record: RequestRecord) -> Row:
+    """The row of `record`, every text field cut to its limit (`FIELD_CHARS`, LOG_PROMPT_MAX_CHARS)."""
     return (
         record.timestamp,
-        record.request_id,
-        record.endpoint,
-        record.model,
+        cut(record.request_id, FIELD_CHARS["request_id"]),
+        cut(record.endpoint, FIELD_CHARS["endpoint"]),
+        cut(record.model, FIELD_CHARS["model"]),
         None if record.stream is None else int(record.stream),
         record.status,
-        record.error,
+        cut(record.error, FIELD_CHARS["error"]),
         record.latency_ms,
         record.ttft_ms,
-        record.token_alias,
-        record.token_fingerprint,
-        record.token_masked,
-        record.checksum_masked,
+        cut(record.token_alias, FIELD_CHARS["token_alias"]),
+        cut(record.token_fingerprint, FIELD_CHARS["token_fingerprint"]),
+        cut(record.token_masked, FIELD_CHARS["token_masked"]),
+        cut(record.checksum_masked, FIELD_CHARS["checksum_masked"]),
         record.attempts,
         record.prompt_tokens,
         record.completion_tokens,
         record.total_tokens,
-        record.prompt,
+        cut(record.prompt, FIELD_CHARS["prompt"]),
     )
 
 
@@ -322,13 +333,16 @@ class RequestLog:
             where.append("request_id = ?")
             args.append(q.request_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        columns, cut_args = (
+            (_SELECT_ALL, []) if q.request_id else (_SELECT_PAGE, [PAGE_PROMPT_CHARS, PAGE_PROMPT_CHARS - 1])
+        )
         connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
         connection.row_factory = sqlite3.Row
         try:
             total = connection.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]  # noqa: S608
             rows = connection.execute(
-                f"SELECT * FROM requests{clause} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
-                [*args, q.limit, q.offset],
+                f"SELECT {columns} FROM requests{clause} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+                [*cut_args, *args, q.limit, q.offset],
             ).fetchall()
         finally:
             connection.close()

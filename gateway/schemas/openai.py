@@ -41,6 +41,7 @@ MAX_IMAGES: Final = 20
 MAX_STOP: Final = 4
 DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
 MAX_USER_LENGTH: Final = 256
+MAX_MODEL_LENGTH: Final = 256
 SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # §7.1 limits (a schema's own limits are those of `client_schema`).
@@ -112,6 +113,10 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
         )
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
+    if len(model) > MAX_MODEL_LENGTH:
+        raise InvalidRequest(
+            f"'model' must be at most {MAX_MODEL_LENGTH} characters.", param="model", code="invalid_value"
+        )
     messages = _messages(data.get("messages"))
     with client_schema.time_budget():  # the schemas of all tools together
         tools, tool_choice = _check_tools(data)

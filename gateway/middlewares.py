@@ -46,7 +46,16 @@ error_log = logging.getLogger(__name__)
 
 # Route names reachable without a key.
 PUBLIC_ROUTES: Final = frozenset(
-    {"health", "index", "page.tokeninfo", "page.logs", "page.config", "page.env_example", "page.static"}
+    {
+        "health",
+        "index",
+        "page.tokeninfo",
+        "page.logs",
+        "page.config",
+        "page.env_example",
+        "page.static",
+        "page.static_builtin",
+    }
 )
 # Route names starting with this take only the admin key (AUTH_TOKEN).
 ADMIN_PREFIX: Final = "admin."

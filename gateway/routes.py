@@ -10,7 +10,15 @@ from gateway.handlers.logs_api import query_logs
 from gateway.handlers.metrics import metrics
 from gateway.handlers.models import list_models
 from gateway.handlers.openai import chat_completions
-from gateway.handlers.pages import config_page, env_example, index, logs_page, static_file, tokeninfo_page
+from gateway.handlers.pages import (
+    builtin_static_file,
+    config_page,
+    env_example,
+    index,
+    logs_page,
+    static_file,
+    tokeninfo_page,
+)
 from gateway.handlers.tokens import (
     checksum,
     get_tokens,
@@ -30,6 +38,7 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/config", config_page, name="page.config")
     app.router.add_get(f"{prefix}/env-example", env_example, name="page.env_example")
     app.router.add_get(f"{prefix}/static/{{name}}", static_file, name="page.static")
+    app.router.add_get(f"{prefix}/static/builtin/{{name}}", builtin_static_file, name="page.static_builtin")
     app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")

@@ -12,11 +12,13 @@ last user message and the newest unit (the latest results the model is to act on
 alone do not fit, the request is refused with 400 `context_length_exceeded`.
 
 `max_tokens` is clamped to the model's limit; a thinking twin's level comes from `THINKING_LEVEL`
-or the request's `reasoning_effort` (tool-calls.md K2). Pure.
+or the request's `reasoning_effort` (tool-calls.md K2), and `reasoning_effort: "none"` asks the
+twin not to think at all (it is sent as its base model). Pure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Final
 
@@ -35,30 +37,34 @@ from gateway.neutral.model import (
 )
 from gateway.schemas.openai import ChatBody, ChatMessage, ToolDef
 
-# reasoning_effort on a thinking twin -> upstream thinking level (K2).
-EFFORT_LEVELS: Final[dict[str, ThinkingLevel]] = {
+# reasoning_effort on a thinking twin -> upstream thinking level (K2); None: no thinking. Every
+# value the OpenAI SDKs send is here.
+EFFORT_LEVELS: Final[dict[str, ThinkingLevel | None]] = {
+    "none": None,
     "minimal": "medium",
     "low": "medium",
     "medium": "medium",
     "high": "high",
     "xhigh": "high",
+    "max": "high",
 }
 
 
-def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel:
-    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise; a base model ignores it."""
+def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel | None:
+    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise (None: not to think);
+    a base model ignores it."""
     if not model.thinking or body.reasoning_effort is None:
         return default
-    level = EFFORT_LEVELS.get(body.reasoning_effort.strip().lower())
-    if level is None:
-        allowed = ", ".join(EFFORT_LEVELS)
-        raise InvalidRequest(
-            f"Invalid reasoning_effort {body.reasoning_effort!r} for a thinking model; expected one of: "
-            f"{allowed}.",
-            param="reasoning_effort",
-            code="invalid_reasoning_effort",
-        )
-    return level
+    effort = body.reasoning_effort.strip().lower()
+    if effort in EFFORT_LEVELS:
+        return EFFORT_LEVELS[effort]
+    allowed = ", ".join(EFFORT_LEVELS)
+    raise InvalidRequest(
+        f"Invalid reasoning_effort {body.reasoning_effort[:50]!r} for a thinking model; expected one of: "
+        f"{allowed}.",
+        param="reasoning_effort",
+        code="invalid_reasoning_effort",
+    )
 
 
 def to_chat_request(
@@ -70,6 +76,8 @@ def to_chat_request(
     default_thinking_level: ThinkingLevel = "high",
 ) -> ChatRequest:
     level = thinking_level(body, model, default_thinking_level)
+    if level is None:  # reasoning_effort "none": the twin answers as its base model
+        model, level = dataclasses.replace(model, thinking=False), default_thinking_level
     system_parts = [m.text for m in body.messages if m.role in ("system", "developer") and m.text]
     if inject.strip():
         system_parts.append(inject)

@@ -714,8 +714,9 @@ _PARAMETER_CHECKS: Final[dict[str, Callable[[str, object], None]]] = {
     "top_p": _number(0, 1),
     "presence_penalty": _number(-2, 2),
     "frequency_penalty": _number(-2, 2),
-    "max_tokens": _integer(1, 10_000_000),
-    "max_completion_tokens": _integer(1, 10_000_000),
+    # Any positive integer: a value above the model's output limit is lowered to it (from_openai).
+    "max_tokens": _integer(1, 2**64),
+    "max_completion_tokens": _integer(1, 2**64),
     "seed": _integer(-(2**63), 2**63 - 1),
     "user": _check_user,
     "logprobs": _of_type(bool, "a boolean"),

@@ -67,7 +67,7 @@ def error_response(error: GatewayError) -> web.Response:
         status=error.status,
         body=orjson.dumps(error.body()),
         content_type="application/json",
-        headers=error.headers,
+        headers=error.response_headers(),
     )
 
 
@@ -137,7 +137,9 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         error = NotFound(f"No route for {request.method} {request.path}.")
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        error = MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}.")
+        error = MethodNotAllowed(
+            f"Method {request.method[:20]} is not allowed here; use {allowed}.", headers={"Allow": allowed}
+        )
     except web.HTTPException:
         raise
     except Exception:  # noqa: BLE001 - last resort: a bug still answers in the envelope

@@ -804,3 +804,5 @@ def test_any_path_and_method_is_routed_or_refused_in_the_envelope(served, method
     head += b"Content-Length: " + str(len(body)).encode() + b"\r\n"
     response = served.run(lambda: raw_request(served, head, body))
     assert_raw_answer(response, {200, 401, 404, 405}, head=method == "HEAD")
+    if response.status == 405:
+        assert response.headers.get(b"allow"), response

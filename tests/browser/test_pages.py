@@ -1,7 +1,8 @@
 """The pages in headless Chromium: load each, add a token through the form, change a config value,
 see a request's log row. Screenshots go to `tests/artifacts/browser/` (git-ignored).
 
-Needs the Debian `chromium` package (CI installs it) and npm; the pinned `playwright-core` of
+Needs the Debian `chromium` package and npm (CI installs both; elsewhere the test is skipped
+without them, see `tests/conftest.require_program`); the pinned `playwright-core` of
 `tests/browser/package.json` is installed into `tests/browser/node_modules` on first use.
 """
 
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Final
@@ -17,7 +17,7 @@ from typing import Final
 import pytest
 
 from gateway.app import create_app
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import API_KEY, MODEL, require_program
 from tests.fakes import CursorSimulator, SimConfig, make_jwt, start_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
@@ -38,19 +38,18 @@ INSTALL: Final = [
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise FileNotFoundError("headless Chromium is missing: install the Debian package `chromium`")
+    return require_program("chromium", "chromium-browser", install="the Debian package chromium")
 
 
 def ensure_playwright() -> None:
+    require_program("node", install="the Debian package nodejs")
     if not (HERE / "node_modules" / "playwright-core").exists():
+        require_program("npm", install="the Debian package npm")
         subprocess.run(INSTALL, check=True, timeout=600)
 
 
 async def test_pages_in_a_real_browser(aiohttp_server, make_settings, tmp_path) -> None:
+    browser = chromium()
     ensure_playwright()
     sim = CursorSimulator(SimConfig(seed=0))
     front = await start_http(sim, "127.0.0.1", 0)
@@ -68,7 +67,7 @@ async def test_pages_in_a_real_browser(aiohttp_server, make_settings, tmp_path) 
         "alias": "added",
         "model": MODEL,
         "artifacts": str(ARTIFACTS),
-        "chromium": chromium(),
+        "chromium": browser,
     }
     (tmp_path / "drive.json").write_text(json.dumps(config))
     try:

@@ -42,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from tests.conftest import require_program
+
 E2E_DIR: Final = Path(__file__).resolve().parent
 BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
 _install_lock = threading.Lock()
@@ -68,9 +70,12 @@ class Finished:
 
 
 def binary(name: str) -> str:
-    """The CLI's executable; the pinned CLIs are installed on first use if they are missing."""
+    """The CLI's executable; the pinned CLIs are installed on first use if they are missing (the
+    test is skipped, or fails in CI, when npm and node are not there to do it)."""
+    require_program("node", install="the Debian package nodejs")
     path = BIN_DIR / name
     if not path.exists():
+        require_program("npm", install="the Debian package npm")
         with _install_lock:
             if not path.exists():
                 subprocess.run(

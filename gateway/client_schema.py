@@ -121,7 +121,8 @@ def time_budget(seconds: float | None = None) -> Iterator[None]:
     keeps its earlier end).
 
     Raises `Unchecked` when they do not, when a value is too deeply nested to walk, or when the
-    schema has a reference that cannot be resolved (`check()` refuses those; nothing is fetched).
+    schema has a reference that cannot be resolved or a pattern RE2 cannot run (`check()`
+    refuses both; nothing is ever fetched or run on another engine).
     """
     end = time.monotonic() + (BUDGET_SECONDS if seconds is None else seconds)
     current = _DEADLINE.get()
@@ -132,6 +133,8 @@ def time_budget(seconds: float | None = None) -> Iterator[None]:
         raise Unchecked("it is nested too deeply to be checked") from None
     except Unresolvable as exc:
         raise Unchecked(f"the schema has a reference that cannot be resolved ({exc})") from None
+    except re2.error:
+        raise Unchecked("the schema has a regular expression RE2 cannot run") from None
     finally:
         _DEADLINE.reset(token)
 

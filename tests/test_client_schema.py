@@ -314,3 +314,15 @@ def test_an_accepted_schema_always_runs(schema, value):
             first_error(validator(schema), value)
     except Unchecked:
         pass
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"properties": {"a": {"$ref": "#/$defs/missing"}}},
+        {"properties": {"a": {"pattern": "(?=x)"}}},
+    ],
+)
+def test_a_schema_that_skipped_the_check_is_unchecked_not_a_crash(schema):
+    with pytest.raises(Unchecked):
+        errors(validator(schema), {"a": "x"})

@@ -14,7 +14,8 @@ Cursor cannot be told to answer in JSON, so the gateway does it in three steps:
 
 Answers that end in tool calls or at the length limit (`finish_reason` `"tool_calls"`,
 `"length"`) are passed through unchecked, as OpenAI does. The usage of a retried answer counts
-both attempts. Pure: no I/O of its own.
+both attempts. The check runs in a worker thread, within the time budget of
+`client_schema` (the schema itself was checked when the request arrived). No I/O of its own.
 """
 
 from __future__ import annotations

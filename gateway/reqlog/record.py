@@ -34,7 +34,9 @@ from gateway.tokens.mask import mask_identity, mask_token
 from gateway.tokens.store import TokenEntry
 
 # Route names whose requests leave a row.
-LOGGED_ROUTES: Final = frozenset({"chat_completions", "models", "model", "messages"})
+LOGGED_ROUTES: Final = frozenset(
+    {"chat_completions", "models", "model", "anthropic.messages", "anthropic.count_tokens"}
+)
 ERROR_CHARS: Final = 500
 CLIENT_GONE: Final = 499
 # The most characters each stored text field holds (the sink cuts longer values). A client sends

@@ -10,17 +10,29 @@ accepted and dropped (H9).
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-import orjson
-
-from gateway import client_schema
 from gateway.errors import InvalidRequest
-from gateway.neutral.model import Image, ResponseFormat, ToolCall, ToolChoice
+from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
+from gateway.schemas.common import (
+    MAX_IMAGES,
+    Check,
+    ImageRef,
+    ToolDef,
+    check_tool_schema,
+    checked_choice,
+    integer,
+    load_json,
+    number,
+    of_type,
+    required_model,
+    response_schema,
+    tool_catalog,
+    tool_name,
+)
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
 
@@ -37,30 +49,15 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
     "function": "tool",
 }
 MAX_MESSAGES: Final = 10_000
-MAX_IMAGES: Final = 20
 MAX_STOP: Final = 4
 DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
 MAX_USER_LENGTH: Final = 256
-MAX_MODEL_LENGTH: Final = 256
 SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-# §7.1 limits (a schema's own limits are those of `client_schema`).
-MAX_TOOLS: Final = 128
-TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # H9: thinking the client sends back is dropped, never an error.
 THINKING_FIELDS: Final = ("reasoning_content", "reasoning", "thinking")
 THINKING_PARTS: Final = frozenset({"thinking", "reasoning", "redacted_thinking"})
 LEADING_THINK_RE: Final = re.compile(r"\s*<think>.*?</think>\s*", re.DOTALL)
 TEXT_PARTS: Final = frozenset({"text", "input_text"})
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """An `image_url` part of a user message: its URL, where it was, and (once loaded) the image."""
-
-    url: str
-    path: str
-    image: Image | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +70,6 @@ class ChatMessage:
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     images: tuple[ImageRef, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ToolDef:
-    """One validated `tools[]` entry; `parameters` is None when the client sent none."""
-
-    name: str
-    description: str
-    parameters: dict[str, object] | None
-    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,26 +87,19 @@ class ChatBody:
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
 
+    @property
+    def image_refs(self) -> tuple[ImageRef, ...]:
+        return tuple(ref for m in self.messages for ref in m.images)
+
 
 def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
     """Parse and validate a `/v1/chat/completions` body; `n` may be at most `max_n` (MAX_N)."""
-    data = _load_json(raw)
+    data = load_json(raw)
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    model = data.get("model")
-    if model is None:
-        raise InvalidRequest(
-            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
-        )
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
-    if len(model) > MAX_MODEL_LENGTH:
-        raise InvalidRequest(
-            f"'model' must be at most {MAX_MODEL_LENGTH} characters.", param="model", code="invalid_value"
-        )
+    model = required_model(data)
     messages = _messages(data.get("messages"))
-    with client_schema.time_budget():  # the schemas of all tools together
-        tools, tool_choice = _check_tools(data)
+    tools, tool_choice = _check_tools(data)
     for name, check in _PARAMETER_CHECKS.items():
         if name in data and data[name] is not None:
             check(name, data[name])
@@ -160,7 +140,7 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
         max_tokens = data.get("max_tokens")
     effort = data.get("reasoning_effort")
     return ChatBody(
-        model=model.strip(),
+        model=model,
         messages=messages,
         stream=stream,
         include_usage=include_usage,
@@ -173,20 +153,6 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
         response_format=_response_format(data.get("response_format"), "response_format"),
         reasoning_effort=effort if isinstance(effort, str) else None,
     )
-
-
-def _load_json(raw: bytes) -> object:
-    if not raw.strip():
-        raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        reason = str(exc)
-        if "surrogate" in reason.lower():
-            reason = "the body contains an unpaired UTF-16 surrogate escape (a cut emoji?)"
-        elif "utf-8" in reason.lower():
-            reason = "the body is not valid UTF-8"
-        raise InvalidRequest(f"Invalid JSON body: {reason}", code="invalid_json") from None
 
 
 def _messages(value: object) -> tuple[ChatMessage, ...]:
@@ -353,7 +319,7 @@ def _image_refs(value: object, path: str) -> tuple[ImageRef, ...]:
             raise InvalidRequest(
                 f"'{at}.url' must be a non-empty string.", param=f"{at}.url", code="invalid_type"
             )
-        refs.append(ImageRef(url, at))
+        refs.append(ImageRef(url, at, f"{at}.url"))
         if len(refs) > MAX_IMAGES:
             raise InvalidRequest(
                 f"A message may carry at most {MAX_IMAGES} images.", param=at, code="too_many_images"
@@ -436,29 +402,7 @@ def _check_tools(data: Mapping[str, object]) -> tuple[tuple[ToolDef, ...], ToolC
 
 
 def _tools(value: object) -> tuple[ToolDef, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list):
-        raise InvalidRequest("'tools' must be an array.", param="tools", code="invalid_tools")
-    if len(value) > MAX_TOOLS:
-        raise InvalidRequest(
-            f"'tools' has {len(value)} entries; at most {MAX_TOOLS} are supported.",
-            param="tools",
-            code="too_many_tools",
-        )
-    tools: list[ToolDef] = []
-    names: set[str] = set()
-    for i, item in enumerate(value):
-        tool = _tool(item, f"tools[{i}]")
-        if tool.name in names:
-            raise InvalidRequest(
-                f"Two tools are named {tool.name!r}.",
-                param=f"tools[{i}].function.name",
-                code="duplicate_tool_name",
-            )
-        names.add(tool.name)
-        tools.append(tool)
-    return tuple(tools)
+    return tool_catalog(value, _tool, ".function.name")
 
 
 def _tool(item: object, path: str) -> ToolDef:
@@ -482,13 +426,7 @@ def _tool(item: object, path: str) -> ToolDef:
         raise InvalidRequest(
             f"'{path}.function' must be an object.", param=f"{path}.function", code="invalid_tools"
         )
-    name = function.get("name")
-    if not isinstance(name, str) or TOOL_NAME_RE.fullmatch(name) is None:
-        raise InvalidRequest(
-            f"'{path}.function.name' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
-            param=f"{path}.function.name",
-            code="invalid_tool_name",
-        )
+    name = tool_name(function.get("name"), f"{path}.function.name")
     description = function.get("description")
     if description is not None and not isinstance(description, str):
         raise InvalidRequest(
@@ -505,23 +443,13 @@ def _tool(item: object, path: str) -> ToolDef:
         )
     parameters = function.get("parameters")
     if parameters is not None:
-        parameters = _check_schema(
-            parameters, f"{path}.function.parameters", code="invalid_tool_schema", object_root=True
-        )
+        check_tool_schema(parameters, f"{path}.function.parameters")
     return ToolDef(
         name=name,
         description=description or "",
         parameters=parameters,
         strict=strict is True,
     )
-
-
-def _check_schema(schema: object, path: str, *, code: str, object_root: bool) -> dict[str, object]:
-    """A client's JSON Schema, checked by the one checker (`client_schema.check`), or a 400 at `path`."""
-    try:
-        return client_schema.check(schema, object_root=object_root)
-    except client_schema.SchemaProblem as exc:
-        raise InvalidRequest(f"'{path}' is not a usable JSON Schema: {exc}.", param=path, code=code) from None
 
 
 def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
@@ -550,63 +478,17 @@ def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
             param="tool_choice",
             code="invalid_tool_choice",
         )
-    if choice.mode in ("required", "named") and not tools:
-        raise InvalidRequest(
-            f"tool_choice {choice.mode!r} needs a non-empty 'tools' list.",
-            param="tool_choice",
-            code="missing_tools",
-        )
-    if choice.mode == "named" and all(t.name != choice.name for t in tools):
-        raise InvalidRequest(
-            f"tool_choice names {choice.name!r}, which is not in 'tools'.",
-            param="tool_choice.function.name",
-            code="tool_choice_not_found",
-        )
-    return choice
+    return checked_choice(choice, tools, label=choice.mode, name_param="tool_choice.function.name")
 
 
 # ---------------------------------------------------------------- sampling parameters
 
 
-def _number(low: float, high: float) -> Callable[[str, object], None]:
-    def check(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidRequest(f"'{name}' must be a number.", param=name, code="invalid_type")
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low:g} and {high:g}, got {value}.",
-                param=name,
-                code="invalid_value",
-            )
-
-    return check
-
-
-def _integer(low: int, high: int) -> Callable[[str, object], None]:
-    def check(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low} and {high}, got {value}.", param=name, code="invalid_value"
-            )
-
-    return check
-
-
 def _choices(value: object, max_n: int) -> int:
     if value is None:
         return 1
-    _integer(1, max_n)("n", value)
+    integer(1, max_n)("n", value)
     return value if isinstance(value, int) else 1
-
-
-def _of_type(kind: type, label: str) -> Callable[[str, object], None]:
-    def check(name: str, value: object) -> None:
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise InvalidRequest(f"'{name}' must be {label}.", param=name, code="invalid_type")
-
-    return check
 
 
 def _check_stop(name: str, value: object) -> None:
@@ -667,11 +549,7 @@ def _response_format(value: object, name: str) -> ResponseFormat | None:
         )
     schema = spec.get("schema")
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequest(
-                f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
-            )
-        schema = _check_schema(schema, f"{path}.schema", code="invalid_value", object_root=False)
+        schema = response_schema(schema, f"{path}.schema")
     return ResponseFormat(
         "json_schema",
         name=schema_name,
@@ -708,26 +586,26 @@ def _check_logit_bias(name: str, value: object) -> None:
             )
 
 
-_PARAMETER_CHECKS: Final[dict[str, Callable[[str, object], None]]] = {
-    "stream": _of_type(bool, "a boolean"),
-    "temperature": _number(0, 2),
-    "top_p": _number(0, 1),
-    "presence_penalty": _number(-2, 2),
-    "frequency_penalty": _number(-2, 2),
+_PARAMETER_CHECKS: Final[dict[str, Check]] = {
+    "stream": of_type(bool, "a boolean"),
+    "temperature": number(0, 2),
+    "top_p": number(0, 1),
+    "presence_penalty": number(-2, 2),
+    "frequency_penalty": number(-2, 2),
     # Any positive integer: a value above the model's output limit is lowered to it (from_openai).
-    "max_tokens": _integer(1, 2**64),
-    "max_completion_tokens": _integer(1, 2**64),
-    "seed": _integer(-(2**63), 2**63 - 1),
+    "max_tokens": integer(1, 2**64),
+    "max_completion_tokens": integer(1, 2**64),
+    "seed": integer(-(2**63), 2**63 - 1),
     "user": _check_user,
-    "logprobs": _of_type(bool, "a boolean"),
-    "top_logprobs": _integer(0, 20),
-    "parallel_tool_calls": _of_type(bool, "a boolean"),
+    "logprobs": of_type(bool, "a boolean"),
+    "top_logprobs": integer(0, 20),
+    "parallel_tool_calls": of_type(bool, "a boolean"),
     "stop": _check_stop,
     "response_format": _check_response_format,
     "logit_bias": _check_logit_bias,
-    "reasoning_effort": _of_type(str, "a string"),
-    "metadata": _of_type(dict, "an object"),
-    "store": _of_type(bool, "a boolean"),
+    "reasoning_effort": of_type(str, "a string"),
+    "metadata": of_type(dict, "an object"),
+    "store": of_type(bool, "a boolean"),
 }
 
 

@@ -14,7 +14,8 @@ from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ToolCall, ToolChoice
-from gateway.schemas.openai import ToolDef, parse_chat_body
+from gateway.schemas.common import ToolDef
+from gateway.schemas.openai import parse_chat_body
 from gateway.tools.encode import emulated_prompt, native_prompt
 from gateway.tools.grammar import Delimiters
 from gateway.upstream.chatservice.request import build_message

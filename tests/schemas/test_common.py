@@ -1,0 +1,35 @@
+"""The validators every dialect's schema shares."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.errors import InvalidRequest
+from gateway.schemas.common import MAX_MODEL_LENGTH, check_tool_schema, required_model, response_schema
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [{"$ref": "#"}, {"properties": {"a": {"$ref": "#/nope"}}}, {"properties": {"a": {"pattern": "(?<=a)"}}}],
+)
+def test_tool_and_response_schemas_share_one_checker(schema) -> None:
+    with pytest.raises(InvalidRequest) as tool:
+        check_tool_schema(schema, "tools[0].input_schema")
+    with pytest.raises(InvalidRequest) as answer:
+        response_schema(schema, "output_config.format.schema")
+    assert (tool.value.code, tool.value.param) == ("invalid_tool_schema", "tools[0].input_schema")
+    assert (answer.value.code, answer.value.param) == ("invalid_value", "output_config.format.schema")
+    assert tool.value.message.split(": ", 1)[1] == answer.value.message.split(": ", 1)[1]  # the same reason
+
+
+def test_only_a_tool_schema_must_describe_an_object() -> None:
+    assert response_schema({"type": "string"}, "s") == {"type": "string"}
+    with pytest.raises(InvalidRequest):
+        check_tool_schema({"type": "string"}, "tools[0].input_schema")
+
+
+def test_the_model_name_is_bounded() -> None:
+    assert required_model({"model": " m " + "x" * (MAX_MODEL_LENGTH - 4)}).startswith("m")
+    with pytest.raises(InvalidRequest) as info:
+        required_model({"model": "m" * (MAX_MODEL_LENGTH + 1)})
+    assert (info.value.param, info.value.code) == ("model", "invalid_value")

@@ -16,7 +16,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
@@ -24,6 +24,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
+from gateway import keys
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.upstream.framing import encode_frame
@@ -536,18 +537,26 @@ def walker_served(tmp_path_factory) -> Iterator[Served]:
     yield from serve(walker, ScriptedModel(), MAX_BODY_BYTES=str(WALK_MAX_BODY), MODEL_SOURCE="static")
 
 
+def model_output_failures(served: Served) -> float:
+    """How many answers failed a promise of their request so far (MODEL_OUTPUT_FAILURES)."""
+    registry = served.client.app[keys.METRICS].registry
+    return sum(
+        registry.get_sample_value("cursor2api_errors_total", {"code": c}) or 0 for c in MODEL_OUTPUT_FAILURES
+    )
+
+
 def first_segment(param: str) -> str:
     return param.split(".", 1)[0].split("[", 1)[0]
 
 
-def check_openai(answer: Answer, mutation: Mutation) -> None:
+def check_openai(answer: Answer, mutation: Mutation, model_failed: bool) -> None:
     """200 with a complete answer, or a 4xx envelope whose `param` names a field of the body."""
     if answer.status == 200:
         assert_chat_answer(answer.status, answer.content_type, answer.body)
         return
     if answer.status == 502:
         error = json.loads(answer.body)["error"]
-        assert error["code"] in MODEL_OUTPUT_FAILURES, error
+        assert error["code"] in MODEL_OUTPUT_FAILURES and model_failed, error
         return
     error = assert_envelope(answer.status, answer.content_type, answer.body)
     if error["code"] == "invalid_json":
@@ -558,32 +567,56 @@ def check_openai(answer: Answer, mutation: Mutation) -> None:
 
 @dataclass(frozen=True)
 class Dialect:
-    """A request route, a valid body using every field, and the judge of an answer to a changed body."""
+    """A request route, a valid body using every field, headers, and the judge of an answer to a
+    changed body (told whether the answer failed a promise of the request, see MODEL_OUTPUT_FAILURES)."""
 
     route: str
     sample: dict[str, Any]
-    check: Callable[[Answer, Mutation], None]
+    check: Callable[[Answer, Mutation, bool], None]
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 DIALECTS = [Dialect(CHAT, CHAT_TOOLS_SAMPLE, check_openai), Dialect(CHAT, CHAT_FORMAT_SAMPLE, check_openai)]
 DIALECT_IDS = ["chat-tools", "chat-response-format"]
 
 
-def test_the_samples_succeed_and_are_checked(walker_served):
-    for dialect in DIALECTS:
+def check_samples(served: Served, dialects: list[Dialect]) -> None:
+    """Each sample, streamed and not, succeeds, and its call or answer passed its schema check."""
+    for dialect in dialects:
         for stream in (False, True):
             document = {**dialect.sample, "stream": stream}
-            send = functools.partial(post, walker_served, encode(document), route=dialect.route)
-            answer = walker_served.run(send)
+            send = functools.partial(post, served, encode(document), dialect.headers, route=dialect.route)
+            answer = served.run(send)
             assert answer.status == 200, answer.body[:500]
-            dialect.check(answer, Mutation((), "replace", None, document))
-            if not stream:
-                message = json.loads(answer.body)["choices"][0]["message"]
-                if "tools" in document:  # the call passed its schema check (pattern, $ref, …)
-                    [call] = message["tool_calls"]
-                    assert json.loads(call["function"]["arguments"])["path"] == CALL_ARGUMENTS["path"]
-                else:  # the answer passed its response_format check
-                    assert json.loads(message["content"]) == ANSWER
+            dialect.check(answer, Mutation((), "replace", None, document), False)
+            if stream:
+                continue
+            reply_body = json.loads(answer.body)
+            if dialect.route == CHAT:
+                message = reply_body["choices"][0]["message"]
+                calls = [json.loads(c["function"]["arguments"]) for c in message.get("tool_calls") or []]
+                text = message["content"]
+            else:  # Anthropic's content blocks
+                calls = [block["input"] for block in reply_body["content"] if block["type"] == "tool_use"]
+                text = "".join(block["text"] for block in reply_body["content"] if block["type"] == "text")
+            if "tools" in document:  # the call passed its schema check (pattern, $ref, …)
+                assert [call["path"] for call in calls] == [CALL_ARGUMENTS["path"]]
+            else:  # the answer passed its response_format / output_config check
+                assert json.loads(text) == ANSWER
+
+
+def walk_one(served: Served, dialect: Dialect, mutation: Mutation, ascii_only: bool) -> None:
+    """Send one changed body and judge the answer."""
+    event(mutation.describe().split("[")[0].split(".")[0])
+    body = encode(mutation.document, ascii_only)
+    failures = model_output_failures(served)
+    answer = served.run(lambda: post(served, body, dialect.headers, route=dialect.route))
+    assert answer.from_app, answer
+    dialect.check(answer, mutation, model_output_failures(served) > failures)
+
+
+def test_the_samples_succeed_and_are_checked(walker_served):
+    check_samples(walker_served, DIALECTS)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS, ids=DIALECT_IDS)
@@ -591,12 +624,7 @@ def test_the_samples_succeed_and_are_checked(walker_served):
 def test_any_field_at_any_depth_with_a_hostile_value(walker_served, dialect, data, ascii_only):
     """Every field of the body, at any depth, replaced by a hostile value of any JSON type, removed,
     or given an unknown sibling: the answer is a 200 or a 4xx naming the field, never a 5xx."""
-    mutation = data.draw(mutations(dialect.sample), label="mutation")
-    event(mutation.describe().split("[")[0].split(".")[0])
-    body = encode(mutation.document, ascii_only)
-    answer = walker_served.run(lambda: post(walker_served, body, route=dialect.route))
-    assert answer.from_app, answer
-    dialect.check(answer, mutation)
+    walk_one(walker_served, dialect, data.draw(mutations(dialect.sample), label="mutation"), ascii_only)
 
 
 # Changes that once answered 500 (or hung): kept as explicit cases of the walk above.
@@ -630,8 +658,11 @@ KNOWN_HOSTILE = [
 def test_known_hostile_fields(walker_served, path, change, value):
     sample = CHAT_FORMAT_SAMPLE if path[0] == "response_format" else CHAT_TOOLS_SAMPLE
     document = replaced(sample, path, change, value)
+    failures = model_output_failures(walker_served)
     answer = walker_served.run(lambda: post(walker_served, encode(document)))
-    check_openai(answer, Mutation(path, change, value, document))
+    check_openai(
+        answer, Mutation(path, change, value, document), model_output_failures(walker_served) > failures
+    )
 
 
 # ---------------------------------------------------------------- bytes and entity headers

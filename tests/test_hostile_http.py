@@ -27,11 +27,10 @@ from hypothesis import strategies as st
 from gateway import keys
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.upstream.framing import encode_frame
 from tests.chat.test_images import data_url, png
 from tests.conftest import API_KEY, MODEL, fixed_pool
 from tests.hostile_fields import Mutation, Raw, encode, mutations, replaced
-from tests.scripted import END, Reply, ScriptedTransport, reply
+from tests.scripted import ScriptedTransport, ToolCallingModel, reply
 from tests.sse_reader import parse_sse
 
 CHAT = "/v1/chat/completions"
@@ -56,7 +55,7 @@ class HealthyUpstream(ScriptedTransport):
 class Served:
     loop: asyncio.AbstractEventLoop
     client: TestClient
-    transport: HealthyUpstream
+    transport: ScriptedTransport
 
     @property
     def port(self) -> int:
@@ -72,7 +71,7 @@ class Served:
         return self.loop.run_until_complete(bounded())
 
 
-def serve(tmp, transport: HealthyUpstream, **overrides: str) -> Iterator[Served]:
+def serve(tmp, transport: ScriptedTransport, **overrides: str) -> Iterator[Served]:
     """The gateway on a loop of its own, shared by every example of the tests that use it."""
     settings = Settings.from_mapping(
         {
@@ -502,39 +501,11 @@ CHAT_FIELDS = {*CHAT_TOOLS_SAMPLE, *CHAT_FORMAT_SAMPLE, "x-unknown-field"}
 MODEL_OUTPUT_FAILURES = {"response_format_failed", "invalid_tool_call"}
 
 
-class ScriptedModel(HealthyUpstream):
-    """Calls the first tool when the request offers tools (native MCP), else answers `ANSWER`."""
-
-    def post(self, url, headers, body):
-        from gateway.upstream.framing import FrameDecoder
-        from gateway.upstream.pb import cursor_pb2 as pb
-
-        [frame] = FrameDecoder().feed(body)
-        request = pb.StreamUnifiedChatRequestWithTools.FromString(frame.payload).stream_unified_chat_request
-        if request.mcp_tools:
-            call = pb.ClientSideToolV2Call(
-                tool=pb.CLIENT_SIDE_TOOL_V2_MCP,
-                tool_call_id="t1",
-                name=request.mcp_tools[0].name,
-                raw_args=json.dumps(CALL_ARGUMENTS),
-                is_streaming=False,
-            )
-            frames = [
-                encode_frame(
-                    pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
-                )
-            ]
-            self.replies.append(Reply([*frames, END]))
-        else:
-            text = json.dumps(ANSWER)
-            self.replies.append(reply(text[:5], text[5:]))
-        return ScriptedTransport.post(self, url, headers, body)
-
-
 @pytest.fixture(scope="module")
 def walker_served(tmp_path_factory) -> Iterator[Served]:
     walker = tmp_path_factory.mktemp("walker")
-    yield from serve(walker, ScriptedModel(), MAX_BODY_BYTES=str(WALK_MAX_BODY), MODEL_SOURCE="static")
+    model = ToolCallingModel(CALL_ARGUMENTS, json.dumps(ANSWER))
+    yield from serve(walker, model, MAX_BODY_BYTES=str(WALK_MAX_BODY), MODEL_SOURCE="static")
 
 
 def model_output_failures(served: Served) -> float:

@@ -1,7 +1,8 @@
 """Client JSON Schemas cannot stall the gateway: /health latency while hostile schemas are checked.
 
-One gateway in this process, its upstream scripted to answer every call with model output that a
-backtracking regex engine would take forever on (`"a" * N + "!"` against `^(a+)+$`). While a
+One gateway in this process, its upstream scripted (`tests.scripted.ToolCallingModel`) to answer
+every call with model output that a backtracking regex engine would take forever on
+(`"a" * N + "!"` against `^(a+)+$`). While a
 probe polls `GET /health` every 5 ms, each attack sends `--concurrency` requests at a time for
 `--seconds`:
 
@@ -42,39 +43,12 @@ from loadlib import machine_line, pct, write_section  # noqa: E402
 
 from gateway.app import create_app  # noqa: E402
 from gateway.config import Settings  # noqa: E402
-from gateway.upstream.framing import FrameDecoder, encode_frame  # noqa: E402
-from gateway.upstream.pb import cursor_pb2 as pb  # noqa: E402
 from tests.conftest import fixed_pool  # noqa: E402
-from tests.scripted import END, Reply, ScriptedTransport, reply  # noqa: E402
+from tests.scripted import ToolCallingModel  # noqa: E402
 
 KEY = "bench-key"
 MODEL = "claude-sonnet-4-5-20250929"
 EVIL = "^(a+)+$"
-
-
-class EvilModel(ScriptedTransport):
-    """Calls the first tool with `{"path": EVIL_TEXT}` when tools are offered, else answers JSON."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.text = text
-
-    def post(self, url, headers, body):  # type: ignore[no-untyped-def]
-        [frame] = FrameDecoder().feed(body)
-        request = pb.StreamUnifiedChatRequestWithTools.FromString(frame.payload).stream_unified_chat_request
-        if request.mcp_tools:
-            call = pb.ClientSideToolV2Call(
-                tool=pb.CLIENT_SIDE_TOOL_V2_MCP,
-                tool_call_id="t1",
-                name=request.mcp_tools[0].name,
-                raw_args=json.dumps({"path": self.text}),
-                is_streaming=False,
-            )
-            message = pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call)
-            self.replies.append(Reply([encode_frame(message.SerializeToString()), END]))
-        else:
-            self.replies.append(reply(json.dumps({"answer": self.text})))
-        return super().post(url, headers, body)
 
 
 def attack_body(kind: str, serial: int) -> dict[str, Any]:
@@ -117,12 +91,15 @@ async def probe(session: aiohttp.ClientSession, base: str, stop: asyncio.Event, 
 
 
 async def attacker(
-    session: aiohttp.ClientSession, base: str, kind: str, until: float, took: list[float], statuses: list[int]
+    session: aiohttp.ClientSession,
+    base: str,
+    bodies: list[bytes],
+    until: float,
+    took: list[float],
+    statuses: list[int],
 ) -> None:
-    serial = 0
-    while time.perf_counter() < until:
-        serial += 1
-        payload = json.dumps(attack_body(kind, serial)).encode()
+    while time.perf_counter() < until and bodies:
+        payload = bodies.pop()
         started = time.perf_counter()
         async with session.post(
             f"{base}/v1/chat/completions",
@@ -135,6 +112,10 @@ async def attacker(
 
 
 async def run_attack(base: str, kind: str, seconds: float, concurrency: int) -> str:
+    # Bodies are made before the clock starts: encoding megabytes of JSON in this process would
+    # hold the event loop the gateway shares with it, and be counted against the gateway.
+    count = 16 if kind == "catalog" else 5000
+    bodies = [json.dumps(attack_body(kind, serial)).encode() for serial in range(count if concurrency else 0)]
     async with aiohttp.ClientSession() as session:
         health: list[float] = []
         stop = asyncio.Event()
@@ -144,7 +125,7 @@ async def run_attack(base: str, kind: str, seconds: float, concurrency: int) -> 
         until = time.perf_counter() + seconds
         await asyncio.gather(
             asyncio.sleep(seconds),
-            *(attacker(session, base, kind, until, took, statuses) for _ in range(concurrency)),
+            *(attacker(session, base, bodies, until, took, statuses) for _ in range(concurrency)),
         )
         stop.set()
         await prober
@@ -187,7 +168,9 @@ async def main() -> None:
                 "MAX_BODY_BYTES": str(32 * 1024 * 1024),
             }
         )
-        app = create_app(settings, transport=EvilModel("a" * args.length + "!"), pool=fixed_pool())
+        evil = "a" * args.length + "!"
+        model = ToolCallingModel({"path": evil}, json.dumps({"answer": evil}))
+        app = create_app(settings, transport=model, pool=fixed_pool())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -206,7 +189,7 @@ async def main() -> None:
         [
             "## Hostile client schemas (issue 11)",
             "",
-            f"Machine: {machine_line()}. Command: `.venv/bin/python bench/bench_schema_stall.py "
+            f"{machine_line()} Command: `.venv/bin/python bench/bench_schema_stall.py "
             f"--length {args.length} --seconds {args.seconds:g} --concurrency {args.concurrency}`.",
             "",
             "| attack | /health p50 ms | /health p99 ms | /health max ms | attack requests (statuses) | attack p50 ms |",

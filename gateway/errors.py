@@ -3,6 +3,7 @@
     GatewayError                      status, type, code, param; renders {"error": {...}}
     ├── InvalidRequest                400 invalid_request_error (bad JSON, bad field, unknown role …)
     │   ├── RequestTooLarge           413 invalid_request_error / request_too_large
+    │   ├── UnsupportedEncoding       415 invalid_request_error / unsupported_content_encoding
     │   └── ContextTooLong            400 invalid_request_error / context_length_exceeded
     ├── ModelNotFound                 400 (404 for GET /v1/models/{id}) invalid_request_error / model_not_found
     ├── AuthenticationFailed          401 authentication_error / invalid_api_key
@@ -10,7 +11,9 @@
     ├── MethodNotAllowed              405 invalid_request_error / method_not_allowed
     ├── NoTokenConfigured             503 server_error / no_token_configured
     ├── NoHealthyToken                503 server_error / no_available_tokens (tokens exist, none usable)
+    ├── ServerBusy                    503 server_error / server_busy (over MAX_CONNECTIONS)
     ├── AdminDisabled                 403 permission_error / admin_disabled (AUTH_TOKEN is empty)
+    ├── CorsOriginNotAllowed          403 permission_error / cors_origin_not_allowed (a browser preflight)
     └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
                                       (502/503/504/429/403 …) with the class that drove it
 
@@ -165,6 +168,11 @@ class RequestTooLarge(InvalidRequest):
     code = "request_too_large"
 
 
+class UnsupportedEncoding(InvalidRequest):
+    status = 415
+    code = "unsupported_content_encoding"
+
+
 class ContextTooLong(InvalidRequest):
     code = "context_length_exceeded"
 
@@ -210,10 +218,22 @@ class NoHealthyToken(GatewayError):
     code = "no_available_tokens"
 
 
+class ServerBusy(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "server_busy"
+
+
 class AdminDisabled(GatewayError):
     status = 403
     type = "permission_error"
     code = "admin_disabled"
+
+
+class CorsOriginNotAllowed(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "cors_origin_not_allowed"
 
 
 class UpstreamError(GatewayError):

@@ -55,11 +55,14 @@ def page(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     async def secured(request: web.Request) -> web.StreamResponse:
-        response = await handler(request)
-        response.headers.update(PAGE_HEADERS)
-        return response
+        return _secured(await handler(request))
 
     return secured
+
+
+def _secured(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def base_url(request: web.Request) -> str:
@@ -89,7 +92,9 @@ def render(
     prefix = request.app[keys.SETTINGS].route_prefix
     static = f"{prefix}/static/builtin" if builtin_assets else f"{prefix}/static"
     context.update(prefix=prefix, static=static, page=name)
-    return aiohttp_jinja2.render_template(template, request, context)
+    response = aiohttp_jinja2.render_template(template, request, context)
+    _secured(response)  # HTML rendered anywhere (pages, the dashboard's fragment) carries the headers
+    return response
 
 
 def _uptime(seconds: float) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from aiohttp import web
 from dotenv import dotenv_values
 
-from gateway import __version__
+from gateway import __version__, keys
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings
 from gateway.logs import setup_logging
@@ -58,8 +58,9 @@ async def serve(settings: Settings) -> None:
             from gateway.demo import start_demo
 
             settings, pool = await stack.enter_async_context(start_demo(settings))
+        app = create_app(settings, pool=pool)
         runner = web.AppRunner(
-            create_app(settings, pool=pool),
+            app,
             handler_cancellation=True,
             access_log=None,
             # Streams already had SHUTDOWN_GRACE in on_shutdown (LiveStreams.finish); other requests
@@ -70,9 +71,17 @@ async def serve(settings: Settings) -> None:
         stack.push_async_callback(runner.cleanup)
         site = web.TCPSite(runner, settings.host, settings.port, backlog=settings.backlog)
         await site.start()
+        version = app[keys.CLIENT_VERSION].current  # the saved one is read by now; the feed comes later
         for host, port in (addr[:2] for addr in runner.addresses):
             display = f"[{host}]" if ":" in host else host
-            log.info("listening on http://%s:%s%s", display, port, settings.route_prefix or "")
+            log.info(
+                "listening on http://%s:%s%s (Cursor client version %s, %s)",
+                display,
+                port,
+                settings.route_prefix or "",
+                version.version,
+                version.source,
+            )
         await stop.wait()
         log.info("shutting down")
 

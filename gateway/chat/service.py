@@ -35,6 +35,7 @@ from gateway.tokens.pool import TokenPool
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.base import Upstream, UpstreamEvent
 from gateway.upstream.identity import UpstreamIdentity
+from gateway.upstream.version import ClientOutdated
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ class ChatService:
 
         Until the first event has been yielded, a failure the next token may not share (see
         `tokens/outcome.py`) marks the failing token and moves on to another healthy one, up to
-        MAX_TOKEN_ATTEMPTS tokens; after the first event, errors pass through unchanged.
+        MAX_TOKEN_ATTEMPTS tokens; after the first event, errors pass through unchanged. When Cursor
+        refuses the announced client version, the request is sent once more if a newer version is
+        known (`ClientOutdated.source`); that is no fault of the token and no token attempt.
         """
         await self._pool.refresh()
         if self._pool.size == 0:
@@ -76,9 +79,10 @@ class ChatService:
         record = current_record()
         model = chat.model.id
         tried: set[str] = set()
+        refused: list[str] = []  # client versions Cursor refused for this request
         transient_retried = False
         last_error: UpstreamError | None = None
-        for number in range(1, self._max_attempts + 1):
+        while True:
             lease = self._pool.lease(exclude=tried, model=model)
             if lease is None:
                 if last_error is not None:
@@ -96,7 +100,10 @@ class ChatService:
             assert identity is not None, "the pool only leases entries with an identity"
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
-                    "chat model=%s token=%s attempt=%d", chat.model.upstream_name, lease.fingerprint, number
+                    "chat model=%s token=%s attempt=%d",
+                    chat.model.upstream_name,
+                    lease.fingerprint,
+                    len(tried),
                 )
             upstream = self._upstream.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
             relayed = False
@@ -106,14 +113,28 @@ class ChatService:
                     async for event in upstream:
                         relayed = True
                         yield event
-            except UpstreamError as exc:
+            except UpstreamError as caught:
+                exc = caught
+                if isinstance(exc, ClientOutdated) and not relayed:
+                    if not refused and await exc.source.after_refusal(exc.refused) is not None:
+                        log.info(
+                            "Cursor refused client version %s; sending the request again as %s",
+                            exc.refused,
+                            exc.source.current.version,
+                        )
+                        refused.append(exc.refused)
+                        tried.discard(lease.jwt)
+                        continue
+                    exc = exc.after(refused)  # says every version tried, and what the feed said
                 outcome = classify(exc, now_wall=time.time())
                 self._pool.failed(
                     lease, outcome.kind, f"{exc.code}: {exc.message}", hint=outcome.hint, model=model
                 )
                 may_retry = outcome.retry == "always" or (outcome.retry == "once" and not transient_retried)
-                if relayed or not may_retry or number == self._max_attempts:
-                    raise
+                if relayed or not may_retry or len(tried) >= self._max_attempts:
+                    if exc is caught:
+                        raise
+                    raise exc from caught
                 transient_retried = transient_retried or outcome.retry == "once"
                 last_error = exc
                 if self._metrics is not None:

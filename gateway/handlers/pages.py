@@ -27,6 +27,12 @@ CONTENT_SECURITY_POLICY: Final = (
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 EXAMPLE_MODEL: Final = "claude-3.5-sonnet"  # used in examples when offered, else the first model
+VERSION_SOURCES: Final = {
+    "feed": "from Cursor's update feed",
+    "saved": "saved from Cursor's update feed by an earlier run",
+    "built-in": "built in (Cursor's update feed has not answered yet)",
+    "fixed": "set by CURSOR_CLIENT_VERSION",
+}
 
 
 def base_url(request: web.Request) -> str:
@@ -84,6 +90,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     example = next((m.id for m in models if m.id == EXAMPLE_MODEL), None) or next(
         (m.id for m in models if not m.thinking), EXAMPLE_MODEL
     )
+    client_version = request.app[keys.CLIENT_VERSION].current
     return render(
         request,
         "index.html",
@@ -102,6 +109,8 @@ async def index(request: web.Request) -> web.StreamResponse:
         vision=options.vision_ability,
         models=models,
         example_model=example,
+        client_version=client_version.version,
+        client_version_source=VERSION_SOURCES[client_version.source],
     )
 
 

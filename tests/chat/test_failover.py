@@ -179,7 +179,7 @@ ERRORS_2026 = {
     58: (403, "permission_error", "model_blocked", "may not use the model", "active", True),
     59: (502, "server_error", "upstream_error", "internal error", "active", True),
     60: (403, "permission_error", "max_mode_required", "only in Max mode", "active", False),
-    61: (404, "invalid_request_error", "model_not_found", "no longer serves this model", "active", False),
+    61: (404, "invalid_request_error", "model_not_found", "/v1/models", "active", False),
     62: (403, "permission_error", "pricing_confirmation_required", "pricing", "active", True),
     63: (429, "rate_limit_error", "rate_limit_exceeded", "slow pool", "cooling_down", True),
     64: (403, "permission_error", "unsupported_region", "region", "active", False),
@@ -204,6 +204,8 @@ async def test_each_2026_error_through_the_http_layer(sim_gateway, value, stream
     if value == 54:  # the token rests an hour, and the message says why
         assert abs(token.until - (time.time() + 3600)) < 5
         assert "suspicious usage" in token.last_error
+    if value == 61:
+        assert f"'{MODEL}'" in error["message"] and "claude-4.5-sonnet" in error["message"]
 
 
 @pytest.mark.parametrize("value", sorted(ERRORS_2026))

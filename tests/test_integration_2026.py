@@ -1,0 +1,99 @@
+"""The gateway against the simulator as the live service answers in 2026, end to end: the request
+framing and identity headers.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from gateway.upstream.pb import cursor_pb2 as pb
+from tests.conftest import MODEL
+from tests.fakes.client_for_tests import decode_stream
+from tests.fakes.scenarios import REPLAY_FILE, capture_bytes
+
+CHAT = "/v1/chat/completions"
+COMPOSER = "composer-1"
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+            "required": ["city"],
+        },
+    },
+}
+WRITE = {
+    "type": "function",
+    "function": {
+        "name": "write_file",
+        "description": "Write a file",
+        "parameters": {
+            "type": "object",
+            "properties": {"path": {"type": "string"}, "content": {"type": "string"}},
+            "required": ["path", "content"],
+        },
+    },
+}
+# How the three text segments of the capture begin (tests/fixtures/chatservice-response-2026-01.hex).
+SEGMENTS = ("当然可以", "很有趣的SVG", "太棒了")
+
+
+def captured_text() -> str:
+    """The capture's text, decoded by the simulator's own codec (independent of the gateway's)."""
+    return decode_stream(capture_bytes(REPLAY_FILE)).text
+
+
+def ask(text="Hi", *, stream=False, model=MODEL, **extra):
+    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": text}], **extra}
+
+
+def deltas(events, key="content"):
+    return "".join(
+        e["choices"][0]["delta"].get(key) or "" for e in events if isinstance(e, dict) and e.get("choices")
+    )
+
+
+# ---------------------------------------------------------------- request framing and identity (§6, §7)
+
+
+async def test_requests_go_uncompressed_by_default_and_headers_match_the_identity(sim_gateway):
+    client, sim = await sim_gateway(model_source="merged")
+    assert (await client.post(CHAT, json=ask("x" * 5000))).status == 200
+    assert (await client.post(CHAT, json=ask("again"))).status == 200
+    first, second = sim.chat_records
+    assert first.frame_flags == 0 and first.frame_length > 5000  # uncompressed, though large
+    assert "connect-content-encoding" not in first.headers
+    assert first.headers["connect-accept-encoding"] == "gzip"
+    assert (first.headers["x-cursor-client-os"], first.headers["x-cursor-client-arch"]) == ("linux", "x64")
+    config_version = first.headers["x-cursor-config-version"]
+    assert (
+        uuid.UUID(config_version).version == 5 and second.headers["x-cursor-config-version"] == config_version
+    )
+    # The feed was read for the same platform the headers claim.
+    assert sim.feed_records[0].path.startswith("/updates/api/update/linux-x64/cursor/")
+    assert first.warnings == [] and first.rejection is None
+
+
+async def test_gzipped_requests_declare_their_encoding(sim_gateway):
+    client, sim = await sim_gateway(upstream_gzip_requests="true", cursor_client_platform="darwin-arm64")
+    assert (await client.post(CHAT, json=ask("y" * 5000))).status == 200
+    [record] = sim.chat_records
+    assert record.frame_flags == 1 and record.headers["connect-content-encoding"] == "gzip"
+    assert (record.headers["x-cursor-client-os"], record.headers["x-cursor-client-arch"]) == (
+        "darwin",
+        "arm64",
+    )
+    assert record.chat.conversation[-1].text == "y" * 5000
+    assert sim.feed_records[0].path.startswith("/updates/api/update/darwin-arm64/")
+
+
+async def test_the_client_version_is_in_the_header_and_the_body(sim_gateway):
+    client, sim = await sim_gateway(cursor_client_version="3.21.4")
+    assert (await client.post(CHAT, json=ask())).status == 200
+    [record] = sim.chat_records
+    assert record.headers["x-cursor-client-version"] == "3.21.4"
+    assert record.chat.environment_info.cursor_version == b"3.21.4"
+    assert isinstance(record.chat, pb.StreamUnifiedChatRequest)

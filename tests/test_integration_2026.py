@@ -1,15 +1,20 @@
-"""The gateway against the simulator as the live service answers in 2026, end to end: the request
-framing and identity headers.
+"""The gateway against the simulator as the live service answers in 2026, end to end: composer
+answers, the request framing and identity headers.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
+
+import pytest
 
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.conftest import MODEL
+from tests.fakes import Scenario
 from tests.fakes.client_for_tests import decode_stream
 from tests.fakes.scenarios import REPLAY_FILE, capture_bytes
+from tests.sse_reader import parse_sse
 
 CHAT = "/v1/chat/completions"
 COMPOSER = "composer-1"
@@ -54,6 +59,57 @@ def deltas(events, key="content"):
     return "".join(
         e["choices"][0]["delta"].get(key) or "" for e in events if isinstance(e, dict) and e.get("choices")
     )
+
+
+# ---------------------------------------------------------------- composer models (upstream-2026.md §3)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_a_composer_answer_is_never_empty_with_thinking_hidden(sim_gateway, stream):
+    client, sim = await sim_gateway(model_source="merged")
+    response = await client.post(CHAT, json=ask("hello composer", stream=stream, model=COMPOSER))
+    assert response.status == 200
+    if stream:
+        events, _ = parse_sse(await response.text())
+        content, reasoning = deltas(events), deltas(events, "reasoning_content")
+    else:
+        message = (await response.json())["choices"][0]["message"]
+        content, reasoning = message["content"], message.get("reasoning_content")
+    assert content == "You said: hello composer" and not reasoning
+    assert "</think>" not in content
+    assert sim.chat_records[-1].chat.model_details.model_name == COMPOSER
+
+
+async def test_composer_thinking_shown_when_asked_and_the_answer_as_content(sim_gateway):
+    client, sim = await sim_gateway(model_source="merged", thinking_output="reasoning_content")
+    sim.push(
+        Scenario("composer", thinking="Plan: greet back.", text="Hi there!", chunk=3, second_marker=True)
+    )
+    events, _ = parse_sse(await (await client.post(CHAT, json=ask(stream=True, model=COMPOSER))).text())
+    assert deltas(events, "reasoning_content") == "Plan: greet back."
+    assert deltas(events) == "Hi there! A tag such as </think> can appear in an answer."
+
+
+async def test_a_composer_answer_without_marker_is_the_content(sim_gateway):
+    client, sim = await sim_gateway(model_source="merged")
+    sim.push(Scenario("composer", thinking="", text="All of it is the answer.", marker=False))
+    body = await (await client.post(CHAT, json=ask(model=COMPOSER))).json()
+    assert body["choices"][0]["message"]["content"] == "All of it is the answer."
+
+
+async def test_composer_tool_calls_go_through_the_emulated_grammar(sim_gateway):
+    """Composer models write calls as text: with TOOL_MODE=native too, the gateway emulates, and
+    the call the model writes after `</think>` becomes a `tool_calls` entry."""
+    client, sim = await sim_gateway(model_source="merged", tool_mode="native")
+    text = "[[sim:agent]] create a file hello.txt with content 'hi'"
+    response = await client.post(CHAT, json=ask(text, model=COMPOSER, tools=[WRITE]))
+    choice = (await response.json())["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    [call] = choice["message"]["tool_calls"]
+    assert call["function"]["name"] == "write_file"
+    assert json.loads(call["function"]["arguments"]) == {"path": "hello.txt", "content": "hi"}
+    request = sim.chat_records[-1].chat
+    assert len(request.mcp_tools) == 0 and "write_file" in request.explicit_context.context
 
 
 # ---------------------------------------------------------------- request framing and identity (§6, §7)

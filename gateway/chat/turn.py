@@ -112,8 +112,9 @@ class ToolTurn:
         else:
             nonce = grammar.conversation_nonce(options.nonce_secret, encode.anchor(chat))
         self._delimiters = grammar.Delimiters(nonce)
-        self._native = options.mode != "emulate"
-        self._may_fall_back = options.mode == "auto"
+        # Composer models write tool calls as text, never as tool-call frames: always emulate.
+        self._native = options.mode != "emulate" and not chat.model.composer
+        self._may_fall_back = self._native and options.mode == "auto"
         self._prompt_chars = 0
         self._completion_chars = 0
         self._thinking_chars = 0

@@ -152,7 +152,7 @@ class ChatServiceClient:
                 if response.status != 200:
                     raise await _http_error(response.status, response)
                 frames = FrameDecoder()
-                decoder = ResponseDecoder()
+                decoder = ResponseDecoder(composer=chat.model.composer)
                 chunks = response.chunks()
                 async for chunk in chunks:
                     for frame in frames.feed(chunk):
@@ -162,6 +162,8 @@ class ChatServiceClient:
                                 error = upstream_errors.from_connect_error(end.error)
                                 if error is not None:
                                     raise error
+                            for event in decoder.end():
+                                yield event
                             yield Finish("stop")
                             await _finish_body(chunks)
                             return

@@ -95,3 +95,50 @@ def test_text_frames_round_trip_with_only_leading_newlines_trimmed(pieces):
     decoder = ResponseDecoder()
     out = "".join(e.text for p in pieces for e in decoder.message(text_frame(p)))
     assert out == "".join(pieces).lstrip("\r\n")
+
+
+# ---------------------------------------------------------------- composer models (upstream-2026.md §3)
+
+
+def thinking_frame(text: str) -> bytes:
+    inner = pb.StreamUnifiedChatResponse(thinking=pb.ConversationMessage.Thinking(text=text))
+    return pb.StreamUnifiedChatResponseWithTools(stream_unified_chat_response=inner).SerializeToString()
+
+
+def decode_all(decoder: ResponseDecoder, payloads: list[bytes]) -> list:
+    return [e for p in payloads for e in decoder.message(p)] + decoder.end()
+
+
+def test_composer_thinking_field_carries_the_answer_after_the_marker():
+    events = decode_all(
+        ResponseDecoder(composer=True),
+        [
+            thinking_frame("I should gre"),
+            thinking_frame("et.</thi"),
+            thinking_frame("nk>\n\nHello"),
+            text_frame("!"),
+        ],
+    )
+    assert events == [
+        ThinkingDelta("I should gre"),
+        ThinkingDelta("et."),
+        TextDelta("Hello"),
+        TextDelta("!"),
+    ]
+
+
+def test_a_composer_answer_without_marker_or_text_is_given_as_text_at_the_end():
+    events = decode_all(
+        ResponseDecoder(composer=True), [thinking_frame("\n\nJust the"), thinking_frame(" answer")]
+    )
+    assert events == [ThinkingDelta("\n\nJust the"), ThinkingDelta(" answer"), TextDelta("Just the answer")]
+
+
+def test_a_composer_answer_with_text_of_its_own_is_not_repeated():
+    events = decode_all(ResponseDecoder(composer=True), [thinking_frame("thoughts"), text_frame("Answer")])
+    assert events == [ThinkingDelta("thoughts"), TextDelta("Answer")]
+
+
+def test_other_models_keep_the_marker_as_thinking_and_never_repeat_it():
+    decoder = ResponseDecoder()
+    assert decode_all(decoder, [thinking_frame("a</think>b")]) == [ThinkingDelta("a</think>b")]

@@ -1,5 +1,5 @@
 """The gateway against the simulator as the live service answers in 2026, end to end: composer
-answers, the request framing and identity headers.
+answers, MCP arguments in the nested field, the request framing and identity headers.
 """
 
 from __future__ import annotations
@@ -110,6 +110,26 @@ async def test_composer_tool_calls_go_through_the_emulated_grammar(sim_gateway):
     assert json.loads(call["function"]["arguments"]) == {"path": "hello.txt", "content": "hi"}
     request = sim.chat_records[-1].chat
     assert len(request.mcp_tools) == 0 and "write_file" in request.explicit_context.context
+
+
+# ---------------------------------------------------------------- MCP arguments (upstream-2026.md §5)
+
+
+@pytest.mark.parametrize("args_in", ["raw", "nested", "both"])
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_native_call_arguments_from_either_field(sim_gateway, args_in, stream):
+    client, sim = await sim_gateway(tool_mode="native")
+    sim.push(Scenario("tool_call", args='{"city": "Paris", "unit": "celsius"}', args_in=args_in))
+    response = await client.post(CHAT, json=ask("weather?", stream=stream, tools=[WEATHER]))
+    if stream:
+        events, _ = parse_sse(await response.text())
+        [call] = [
+            c for e in events[:-1] if e.get("choices") for c in e["choices"][0]["delta"].get("tool_calls", [])
+        ]
+    else:
+        [call] = (await response.json())["choices"][0]["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris", "unit": "celsius"}
 
 
 # ---------------------------------------------------------------- request framing and identity (§6, §7)

@@ -6,6 +6,10 @@ events it carries: text deltas (with the leading-newline trim of §9.2), thinkin
 (tool-calls.md N4, N5) is left to the caller. Heartbeats (empty payloads, `12 00`) give nothing.
 `end()` is called once at a clean end of the stream.
 
+A tool call's arguments are `mcp_params.tools[0].parameters` when that is set, else `raw_args`
+(upstream-2026.md §5: other clients read the nested field first; our captures only show
+`raw_args`).
+
 Composer models (`composer=True`) answer inside the thinking field: `composer.ThinkSplitter`
 turns what follows `</think>` into text. If such an answer ends without any visible text (no
 marker, no text field), its thinking field was the answer, and `end()` gives it as text, so a
@@ -113,16 +117,19 @@ class ResponseDecoder:
 
 
 def tool_frame(call: pb.ClientSideToolV2Call) -> NativeToolFrame:
-    """One call frame as it came: `raw_args` stays cumulative, names stay as written (N4, N5)."""
+    """One call frame as it came: the arguments stay cumulative, names stay as written (N4, N5)."""
     mcp_name = None
+    arguments = call.raw_args
     if call.WhichOneof("params") == "mcp_params" and call.mcp_params.tools:
-        mcp_name = call.mcp_params.tools[0].name
+        first = call.mcp_params.tools[0]
+        mcp_name = first.name
+        arguments = first.parameters or arguments
     return NativeToolFrame(
         tool_call_id=call.tool_call_id,
         tool=call.tool,
         name=call.name,
         mcp_name=mcp_name,
-        raw_args=call.raw_args,
+        raw_args=arguments,
         is_streaming=call.is_streaming,
         is_last_message=call.is_last_message,
     )

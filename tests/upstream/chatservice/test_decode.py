@@ -97,6 +97,39 @@ def test_text_frames_round_trip_with_only_leading_newlines_trimmed(pieces):
     assert out == "".join(pieces).lstrip("\r\n")
 
 
+# ---------------------------------------------------------------- MCP arguments (upstream-2026.md §5)
+
+
+def mcp_payload(raw_args: str, parameters: str | None) -> bytes:
+    tool = pb.MCPParams.Tool(name="get_weather", server_name="custom")
+    if parameters is not None:
+        tool.parameters = parameters
+    call = pb.ClientSideToolV2Call(
+        tool=19,
+        tool_call_id="c1",
+        name="mcp_custom_get_weather",
+        raw_args=raw_args,
+        is_streaming=True,
+        mcp_params=pb.MCPParams(tools=[tool]),
+    )
+    return pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
+
+
+@pytest.mark.parametrize(
+    ("raw_args", "parameters", "expected"),
+    [
+        ('{"city":"Paris"}', None, '{"city":"Paris"}'),  # the captured form: raw_args only
+        ("", '{"city": "Paris"}', '{"city": "Paris"}'),  # only the nested field
+        ('{"city":"Pa', '{"city": "Paris"}', '{"city": "Paris"}'),  # both: the nested field wins
+        ('{"city": "Paris"}', "", '{"city": "Paris"}'),  # an empty nested field is absent
+    ],
+)
+def test_mcp_arguments_come_from_the_nested_field_when_present(raw_args, parameters, expected):
+    [frame] = ResponseDecoder().message(mcp_payload(raw_args, parameters))
+    assert isinstance(frame, NativeToolFrame)
+    assert (frame.raw_args, frame.mcp_name, frame.name) == (expected, "get_weather", "mcp_custom_get_weather")
+
+
 # ---------------------------------------------------------------- composer models (upstream-2026.md §3)
 
 

@@ -113,7 +113,7 @@ async def test_demo_mode_answers_offline(tmp_path):
             async with session.post(
                 f"{url}/v1/chat/completions",
                 json={
-                    "model": "gpt-4o",
+                    "model": "claude-4.5-sonnet",  # the README's quick start
                     "stream": True,
                     "messages": [{"role": "user", "content": "hello demo"}],
                 },
@@ -133,7 +133,7 @@ async def test_sigterm_ends_a_running_stream_in_band_after_the_grace_period(tmp_
     process, url, _ = await start_gateway(tmp_path, "--demo", SHUTDOWN_GRACE="0.3")
     try:
         ask = {
-            "model": "gpt-4o",
+            "model": "claude-4.5-sonnet",
             "stream": True,
             "messages": [{"role": "user", "content": "long " * 300}],
         }

@@ -431,7 +431,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "NATIVE_TOOL_SETTLE_MS",
         "250",
         _int_range(0, 5000),
-        "After a native tool call, how long to wait for further parallel calls, in milliseconds.",
+        "After a native tool call, how long to wait for further parallel calls (without tools declared: for "
+        "Cursor to carry on by itself before the turn ends), in milliseconds.",
     ),
     Setting(
         "THINKING_LEVEL",

@@ -1,5 +1,6 @@
-"""The gateway against the simulator as the live service answers in 2026, end to end: composer
-answers, MCP arguments in the nested field, the request framing and identity headers.
+"""The gateway against the simulator as the live service answers in 2026, end to end: the real
+captured response replayed, composer answers, MCP arguments in the nested field, the request
+framing and identity headers.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.conftest import MODEL
-from tests.fakes import Scenario
+from tests.fakes import Scenario, SimConfig
 from tests.fakes.client_for_tests import decode_stream
 from tests.fakes.scenarios import REPLAY_FILE, capture_bytes
 from tests.sse_reader import parse_sse
@@ -59,6 +60,48 @@ def deltas(events, key="content"):
     return "".join(
         e["choices"][0]["delta"].get(key) or "" for e in events if isinstance(e, dict) and e.get("choices")
     )
+
+
+# ---------------------------------------------------------------- the real capture
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_the_real_capture_through_the_gateway(sim_gateway, stream):
+    """Cursor carried on after its native calls in the recorded session (the editor answered
+    them), so every text segment reaches the client in order; neither the `read_file` call nor
+    the 737 `edit_file` frames (an edit of the user's file no client asked for) are relayed, and
+    the turn ends cleanly. The answer's third segment speaks of that edit: Cursor's words."""
+    client, sim = await sim_gateway(SimConfig(seed=0, default_scenario="replay"))
+    response = await client.post(CHAT, json=ask("改一下这个SVG", stream=stream))
+    assert response.status == 200
+    if stream:
+        events, _ = parse_sse(await response.text())
+        assert events[-1] == "[DONE]" and not any("error" in e for e in events[:-1])
+        content = deltas(events)
+        assert events[-2]["choices"][0]["finish_reason"] == "stop"
+        assert not any(e["choices"][0]["delta"].get("tool_calls") for e in events[:-1] if e.get("choices"))
+    else:
+        choice = (await response.json())["choices"][0]
+        content, reason = choice["message"]["content"], choice["finish_reason"]
+        assert reason == "stop" and "tool_calls" not in choice["message"]
+    assert content == captured_text() and len(content) == 378
+    positions = [content.find(segment) for segment in SEGMENTS]
+    assert positions[0] == 0 and 0 < positions[1] < positions[2]
+    assert "target_file" not in content and "<svg" not in content
+    assert sim.chat_records[-1].scenario.name == "replay"
+
+
+async def test_the_captured_read_file_call_ends_a_tool_turn(sim_gateway):
+    """With client tools declared (native), Cursor's own `read_file` is no call the client can
+    run: the turn ends there, after the first segment, with no tool call and no error."""
+    client, sim = await sim_gateway(SimConfig(seed=0, default_scenario="replay"), tool_mode="native")
+    response = await client.post(CHAT, json=ask("改一下这个SVG", stream=True, tools=[WEATHER]))
+    assert response.status == 200
+    events, _ = parse_sse(await response.text())
+    assert events[-1] == "[DONE]" and events[-2]["choices"][0]["finish_reason"] == "stop"
+    first_segment = captured_text()[: captured_text().find(SEGMENTS[1])]
+    assert deltas(events) == first_segment and first_segment.startswith(SEGMENTS[0])
+    assert len(sim.chat_records) == 1 and sim.chat_records[0].chat.mcp_tools[0].name == "get_weather"
 
 
 # ---------------------------------------------------------------- composer models (upstream-2026.md §3)

@@ -7,6 +7,7 @@ closes the upstream call. Usage is estimated (characters / 4): Cursor's stream c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -14,7 +15,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator
 
-from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
+from gateway.chat.turn import ToolOptions, ToolTurn, next_before, tool_layer_active
 from gateway.errors import NoHealthyToken, NoTokenConfigured, UpstreamError
 from gateway.metrics import Metrics
 from gateway.neutral.model import (
@@ -160,18 +161,28 @@ class ChatService:
         prompt = plain_prompt(chat)
         prompt_chars = len(prompt.system) + sum(len(m.text) for m in prompt.messages)
         text_chars = thinking_chars = 0
+        # No tools are declared on this path, so a tool request is never relayed. Cursor waits for
+        # the result of a completed one, which never comes, unless it carries on by itself (in a
+        # recorded session the editor answered it): the turn ends when no event follows a completed
+        # call within NATIVE_TOOL_SETTLE_MS.
+        settle_until: float | None = None
+        loop = asyncio.get_running_loop()
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
-            async for frame in upstream:
+            while True:
+                frame = await next_before(upstream, settle_until)
                 event: TextDelta | ThinkingDelta | Finish
                 if isinstance(frame, NativeToolFrame):
-                    # No tools are declared on this path: a tool request is not relayed. Once it is
-                    # complete the upstream waits for a result that never comes, so the turn ends.
                     if frame.is_streaming and not frame.is_last_message:
-                        continue
-                    log.warning("upstream asked for tool %s (%r); ending the turn", frame.tool, frame.name)
+                        settle_until = None
+                    else:
+                        log.warning("upstream asked for tool %s (%r); not relayed", frame.tool, frame.name)
+                        settle_until = loop.time() + self._tools.settle_seconds
+                    continue
+                if frame is None:  # nothing followed a completed tool call: the turn ends
                     event = Finish("stop")
                 else:
+                    settle_until = None
                     event = frame
                 if isinstance(event, TextDelta):
                     text_chars += len(event.text)

@@ -2,8 +2,9 @@
 
 The response is committed (status 200 and SSE headers written) at the first `send()` or when the
 first keep-alive falls due, whichever comes first; until then the handler can still answer with
-a real HTTP error. After the commit an error can only be written into the stream: one
-`data: {"error": …}` event, then `data: [DONE]`.
+a real HTTP error. After the commit an error can only be written into the stream, in the form the
+client's dialect expects (`render_error`; OpenAI's: one `data: {"error": …}` event, then
+`data: [DONE]`).
 
 Keep-alive comments (`: keep-alive`) are written by a timer whenever nothing was written for
 `keepalive` seconds, so the per-chunk path only records a timestamp.
@@ -14,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Final
 
-import orjson
 from aiohttp import web
 
+from gateway.chat.sse_encode import DONE, KEEPALIVE, encode_event
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
 
-KEEPALIVE: Final = b": keep-alive\n\n"
-DONE: Final = b"data: [DONE]\n\n"
 HEADERS: Final = {
     "Content-Type": "text/event-stream; charset=utf-8",
     "Cache-Control": "no-cache",
@@ -32,18 +32,24 @@ HEADERS: Final = {
 }
 
 
-def encode_event(payload: dict[str, Any]) -> bytes:
-    """One `data:` event; orjson never writes a raw newline, so one line is always enough."""
-    return b"data: " + orjson.dumps(payload) + b"\n\n"
+def openai_error(error: GatewayError) -> bytes:
+    """An error inside an OpenAI stream: the error envelope as one event, then the terminator."""
+    return encode_event(error.body()) + DONE
 
 
 class EventStream:
     """One SSE response. Call `close()` in a `finally` to stop the keep-alive timer."""
 
     def __init__(
-        self, request: web.Request, *, keepalive: float, headers: dict[str, str] | None = None
+        self,
+        request: web.Request,
+        *,
+        keepalive: float,
+        headers: dict[str, str] | None = None,
+        render_error: Callable[[GatewayError], bytes] = openai_error,
     ) -> None:
         self._request = request
+        self._render_error = render_error
         self._response = web.StreamResponse(status=200, headers={**HEADERS, **(headers or {})})
         self._keepalive = keepalive
         self._loop = asyncio.get_running_loop()
@@ -78,9 +84,6 @@ class EventStream:
         """Write already-encoded event bytes (commits the response on first use)."""
         await self._write(data)
 
-    async def send_json(self, payload: dict[str, Any]) -> None:
-        await self._write(encode_event(payload))
-
     def _tick(self) -> None:
         self._timer = None
         if self.closed:
@@ -106,11 +109,11 @@ class EventStream:
         A client that went away meanwhile is not an error of ours: there is nobody left to tell.
         """
         with contextlib.suppress(ConnectionResetError):
-            await self._write(encode_event(error.body()) + DONE)
+            await self._write(self._render_error(error))
         self._ended = True
 
     async def abort(self, error: GatewayError) -> None:
-        """End a stream from outside its handler: `error`, `[DONE]`, end of body.
+        """End a stream from outside its handler: the rendered `error`, then the end of the body.
 
         A stream that has not written anything yet is committed for it (status 200, as a keep-alive
         would). Best effort within 1 s: a client that is gone, or a slow one, is not an error here.

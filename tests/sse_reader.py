@@ -21,3 +21,25 @@ def parse_sse(body: str) -> tuple[list[object], list[str]]:
             else:
                 raise AssertionError(f"not an SSE line: {line!r}")
     return events, comments
+
+
+def parse_named_sse(body: str) -> tuple[list[tuple[str | None, object]], list[str]]:
+    """(`(event name or None, data payload)` in order, comment lines), for streams with `event:` names."""
+    events: list[tuple[str | None, object]] = []
+    comments: list[str] = []
+    for block in body.split("\n\n"):
+        if not block:
+            continue
+        name: str | None = None
+        for line in block.split("\n"):
+            if line.startswith(":"):
+                comments.append(line[1:].strip())
+            elif line.startswith("event: "):
+                assert name is None, f"two event names in one block: {block!r}"
+                name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                data = line[len("data: ") :]
+                events.append((name, data if data == "[DONE]" else json.loads(data)))
+            else:
+                raise AssertionError(f"not an SSE line: {line!r}")
+    return events, comments

@@ -1,6 +1,8 @@
 """Chat events -> OpenAI `chat.completion.chunk` dicts, or one final `chat.completion` dict.
 
-`ChunkWriter` renders one streamed response; `completion()` renders a non-streaming one. Thinking
+`ChunkWriter` renders the chunks of one streamed choice and `ChatStream` the SSE bytes of a whole
+streamed response (every choice, the usage chunk, `[DONE]`); `completion()` renders one
+non-streaming choice and `completion_body()` the whole non-streaming response. Thinking
 is shown according to `THINKING_OUTPUT`: not at all (`hidden`), as `reasoning_content`, or wrapped
 in `<think>…</think>` inside `content` (`think_tags`). Pure: no I/O, no clock (the caller passes
 `created`).
@@ -13,6 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from gateway.chat.collect import Answer
+from gateway.chat.sse_encode import DONE, encode_event
+from gateway.errors import GatewayError
 from gateway.neutral.model import (
     Event,
     Finish,
@@ -140,16 +145,7 @@ class ChunkWriter:
             chunks = self._close_thinking()
             chunks.append(self._chunk({}, event.reason))
             if self.include_usage and self._usage is not None:
-                chunks.append(
-                    {
-                        "id": self.id,
-                        "object": "chat.completion.chunk",
-                        "created": self.created,
-                        "model": self.model,
-                        "choices": [],
-                        "usage": usage_dict(self._usage),
-                    }
-                )
+                chunks.append(self.usage_chunk(self._usage))
             return chunks
         if isinstance(event, Usage):
             # Usage arrives before Finish; OpenAI puts it in its own chunk after the finish chunk.
@@ -202,3 +198,66 @@ def merge_completions(parts: Sequence[dict[str, Any]], usage: Usage) -> dict[str
     merged["choices"] = [{**part["choices"][0], "index": i} for i, part in enumerate(parts)]
     merged["usage"] = usage_dict(usage)
     return merged
+
+
+def completion_body(
+    answers: Sequence[Answer], *, id: str, created: int, model: str, thinking_output: str
+) -> dict[str, Any]:
+    """The `chat.completion` of `answers` (one per choice)."""
+    parts = [
+        completion(
+            id=id,
+            created=created,
+            model=model,
+            text=answer.text,
+            thinking=answer.thinking,
+            finish=answer.finish,
+            usage=answer.usage,
+            thinking_output=thinking_output,
+            tool_calls=[(call.id, call.name, call.arguments) for call in answer.tool_calls],
+        )
+        for answer in answers
+    ]
+    if len(parts) == 1:
+        return parts[0]
+    usages = [answer.usage for answer in answers]
+    return merge_completions(parts, sum(usages[1:], usages[0]))
+
+
+class ChatStream:
+    """The SSE bytes of one streamed chat completion: its `n` choices interleaved as they come.
+
+    Each choice opens with its role chunk; usage (every choice summed) goes into one closing
+    chunk when the client asked for it, then `data: [DONE]`. An error after the commit is one
+    `data: {"error": …}` event, then `[DONE]`.
+    """
+
+    __slots__ = ("_role_sent", "_usage", "_writers")
+
+    def __init__(self, writers: Sequence[ChunkWriter]) -> None:
+        self._writers = list(writers)
+        self._role_sent = [False] * len(writers)
+        self._usage: Usage | None = None
+
+    def render(self, index: int, event: Event) -> bytes:
+        if isinstance(event, Usage):
+            self._usage = event if self._usage is None else self._usage + event
+            return b""
+        writer = self._writers[index]
+        chunks = writer.render(event)
+        if not chunks:
+            return b""
+        data = b"".join(encode_event(chunk) for chunk in chunks)
+        if not self._role_sent[index]:
+            self._role_sent[index] = True
+            data = encode_event(writer.role()) + data
+        return data
+
+    def finish(self) -> bytes:
+        writer = self._writers[0]
+        if writer.include_usage and self._usage is not None:
+            return encode_event(writer.usage_chunk(self._usage)) + DONE
+        return DONE
+
+    def error(self, error: GatewayError) -> bytes:
+        return encode_event(error.body()) + DONE

@@ -19,7 +19,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.config import VisionAbility
 from gateway.errors import InvalidRequest
-from gateway.handlers.openai import read_body
+from gateway.handlers.body import read_body
 from gateway.runtime_config import (
     CONTENT_TYPES,
     VISION_CHOICES,

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from gateway import keys
 from gateway.errors import GatewayError, InvalidRequest
-from gateway.handlers.openai import read_body
+from gateway.handlers.body import read_body
 from gateway.tokens.mask import mask_file_text
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.checksum import new_identity, stored_checksum

@@ -104,6 +104,43 @@ def _route_prefix(value: str) -> str:
     return prefix
 
 
+def _origins(value: str) -> tuple[str, ...]:
+    """CORS origins: `*` alone, or exact `scheme://host[:port]` origins, normalised as browsers send them."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    if "*" in entries:
+        if len(entries) > 1:
+            raise ValueError("'*' must be the only entry")
+        return ("*",)
+    origins: list[str] = []
+    for entry in entries:
+        if entry.lower() == "null":
+            raise ValueError("the origin 'null' (sandboxed frames, file: pages) cannot be allowed")
+        parts = urlsplit(entry.rstrip("/"))
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            not parts.scheme
+            or not parts.hostname
+            or port == -1
+            or parts.username is not None
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "*" in entry
+        ):
+            raise ValueError(
+                f"expected origins like https://app.example or http://localhost:5173, got {entry!r}"
+            )
+        scheme, host = parts.scheme.lower(), parts.hostname.lower()
+        if ":" in host:
+            host = f"[{host}]"
+        default_port = {"http": 80, "https": 443}.get(scheme)
+        origins.append(f"{scheme}://{host}" if port in (None, default_port) else f"{scheme}://{host}:{port}")
+    return tuple(dict.fromkeys(origins))
+
+
 def _base_url(value: str) -> str:
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
@@ -155,8 +192,44 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _int_range(16, 65535),
         "Listen backlog: connections the kernel queues while the gateway is busy (capped by somaxconn).",
     ),
+    Setting(
+        "MAX_CONNECTIONS",
+        "4000",
+        _int_range(1, 1_000_000),
+        "Most client connections served at once; at the cap a new one replaces the longest idle one. "
+        "Lowered at start-up, with a warning, when the open-file limit cannot hold it.",
+    ),
+    Setting(
+        "HEALTH_RESERVE",
+        "16",
+        _int_range(1, 10_000),
+        "Connections accepted beyond MAX_CONNECTIONS, while every connection is busy, for `/health` only "
+        "(others get 503 `server_busy`), one request each, with CLIENT_HEADER_TIMEOUT from their start.",
+    ),
+    Setting(
+        "CLIENT_HEADER_TIMEOUT",
+        "10",
+        _float_range(0.1, 600),
+        "Seconds a client has, from the first byte of a request, to send the complete request head; "
+        "slower connections are closed.",
+    ),
+    Setting(
+        "CLIENT_IDLE_TIMEOUT",
+        "30",
+        _float_range(0.1, 3600),
+        "Seconds a client connection may wait without a request (new, or kept alive after an answer) "
+        "before it is closed.",
+    ),
     Setting("AUTH_TOKEN", "", _text, "Admin key; also accepted as an API key. Empty disables admin access."),
     Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
+    Setting(
+        "CORS_ORIGINS",
+        "",
+        _origins,
+        "Web origins whose pages may call the API (`/v1/…`) from a browser, comma-separated "
+        "(`https://app.example,http://localhost:5173`), or `*` for any (refused while API_KEY is the "
+        "default); empty turns CORS off.",
+    ),
     Setting("TOKEN_FILE", ".token", _text, "File with Cursor session tokens, one per line."),
     Setting("TOKEN_LIST_FILE", ".token-list", _text, "File the gateway keeps with `token,checksum` lines."),
     # -- token pool and request logs
@@ -307,7 +380,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "THINKING_OUTPUT",
         "hidden",
         _thinking_output,
-        "How thinking reaches clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled `tags`).",
+        "How thinking reaches OpenAI clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled "
+        "`tags`). Anthropic clients choose with their `thinking` parameter.",
     ),
     # ---- models (cursor-protocol.md §11.3)
     Setting(
@@ -358,6 +432,20 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         str(5 * MIB),
         _int_range(1024, 64 * MIB),
         "Largest image accepted (decoded or fetched), in bytes.",
+    ),
+    Setting(
+        "VISION_MAX_IMAGES",
+        "50",
+        _int_range(1, 10_000),
+        "Most images one request may carry (all messages together); more is a 400 `too_many_images` "
+        "before anything is fetched.",
+    ),
+    Setting(
+        "VISION_MAX_TOTAL_BYTES",
+        str(4 * MIB),
+        _int_range(1024, 256 * MIB),
+        "Most image bytes (decoded and fetched together) one request may carry; fetching stops at the "
+        "limit with a 400 `images_too_large`. Cursor takes at most 4 MiB per request.",
     ),
     Setting(
         "VISION_FETCH_TIMEOUT",
@@ -468,8 +556,13 @@ class Settings:
     port: int
     api_key: str
     backlog: int
+    max_connections: int
+    health_reserve: int
+    client_header_timeout: float
+    client_idle_timeout: float
     auth_token: str
     route_prefix: str
+    cors_origins: tuple[str, ...]
     token_file: str
     token_list_file: str
     token_strategy: TokenStrategy
@@ -505,6 +598,8 @@ class Settings:
     trust_forwarded_headers: bool
     vision_ability: VisionAbility
     vision_max_bytes: int
+    vision_max_images: int
+    vision_max_total_bytes: int
     vision_fetch_timeout: float
     vision_allow_private: bool
     tool_mode: ToolMode
@@ -551,6 +646,12 @@ class Settings:
             raise ConfigError(
                 f"API_KEY: the default key {DEFAULT_API_KEY!r} is only allowed when HOST is a loopback "
                 f"address; set a strong API_KEY to listen on {self.host}"
+            )
+        if self.cors_origins == ("*",) and self.api_key == DEFAULT_API_KEY:
+            raise ConfigError(
+                f"CORS_ORIGINS: '*' lets every web page you visit call the API, and with the default key "
+                f"{DEFAULT_API_KEY!r} any of them could spend your Cursor quota; set a strong API_KEY, "
+                "or list the origins you trust"
             )
 
     @property

@@ -3,6 +3,7 @@
     GatewayError                      status, type, code, param; renders {"error": {...}}
     ├── InvalidRequest                400 invalid_request_error (bad JSON, bad field, unknown role …)
     │   ├── RequestTooLarge           413 invalid_request_error / request_too_large
+    │   ├── UnsupportedEncoding       415 invalid_request_error / unsupported_content_encoding
     │   └── ContextTooLong            400 invalid_request_error / context_length_exceeded
     ├── ModelNotFound                 400 invalid_request_error / model_not_found
     ├── AuthenticationFailed          401 authentication_error / invalid_api_key
@@ -10,17 +11,36 @@
     ├── MethodNotAllowed              405 invalid_request_error / method_not_allowed
     ├── NoTokenConfigured             503 server_error / no_token_configured
     ├── NoHealthyToken                503 server_error / no_available_tokens (tokens exist, none usable)
+    ├── ServerBusy                    503 server_error / server_busy (over MAX_CONNECTIONS)
     ├── AdminDisabled                 403 permission_error / admin_disabled (AUTH_TOKEN is empty)
+    ├── CorsOriginNotAllowed          403 permission_error / cors_origin_not_allowed (a browser preflight)
     └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
                                       (502/503/504/429/403 …) with the class that drove it
 
-The error middleware (before a stream starts) and `sse.py` (after) are the only places that
-turn these into bytes; both call `GatewayError.body()`.
+The error middleware (before a stream starts) and the dialect's stream renderer (after) are the
+only places that turn these into bytes: the OpenAI envelope with `GatewayError.body()`, Anthropic's
+`{"type": "error", "error": {"type", "message"}}` with `anthropic_error()`, which maps every error
+onto Anthropic's status codes and error types (the one place that does).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, Literal
+
+Dialect = Literal["openai", "anthropic"]
+
+# Anthropic's status codes and their error types (its HTTP errors page and SDK types).
+ANTHROPIC_TYPES: Final[dict[int, str]] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 
 
 class GatewayError(Exception):
@@ -56,6 +76,25 @@ class GatewayError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
+def anthropic_error(error: GatewayError) -> tuple[int, dict[str, Any]]:
+    """The status and body of `error` for an Anthropic client.
+
+    An unknown model is a 404 `not_found_error`, as Anthropic answers it; no usable token right now
+    is a 529 `overloaded_error` (clients retry it, `Retry-After` says when), other 503s and every
+    other 5xx except a 504 timeout are a 500 `api_error`; a 4xx without a type of its own keeps
+    its status as an `invalid_request_error`.
+    """
+    status = error.status
+    if error.code == "model_not_found":
+        status = 404
+    elif error.code == "no_available_tokens":
+        status = 529
+    elif status >= 500 and status != 504:
+        status = 500
+    kind = ANTHROPIC_TYPES.get(status, "invalid_request_error")
+    return status, {"type": "error", "error": {"type": kind, "message": error.message}}
+
+
 class InvalidRequest(GatewayError):
     status = 400
     type = "invalid_request_error"
@@ -65,6 +104,11 @@ class InvalidRequest(GatewayError):
 class RequestTooLarge(InvalidRequest):
     status = 413
     code = "request_too_large"
+
+
+class UnsupportedEncoding(InvalidRequest):
+    status = 415
+    code = "unsupported_content_encoding"
 
 
 class ContextTooLong(InvalidRequest):
@@ -110,10 +154,22 @@ class NoHealthyToken(GatewayError):
     code = "no_available_tokens"
 
 
+class ServerBusy(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "server_busy"
+
+
 class AdminDisabled(GatewayError):
     status = 403
     type = "permission_error"
     code = "admin_disabled"
+
+
+class CorsOriginNotAllowed(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "cors_origin_not_allowed"
 
 
 class UpstreamError(GatewayError):

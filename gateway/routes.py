@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.handlers.anthropic import count_tokens, messages
 from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
 from gateway.handlers.logs_api import query_logs
@@ -11,6 +12,7 @@ from gateway.handlers.metrics import metrics
 from gateway.handlers.models import list_models
 from gateway.handlers.openai import chat_completions
 from gateway.handlers.pages import config_page, env_example, index, logs_page, static_file, tokeninfo_page
+from gateway.handlers.stats_api import stats_charts, stats_json
 from gateway.handlers.tokens import (
     checksum,
     get_tokens,
@@ -33,6 +35,9 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
+    # Anthropic Messages (names starting with "anthropic." get Anthropic's error envelope).
+    app.router.add_post(f"{prefix}/v1/messages", messages, name="anthropic.messages")
+    app.router.add_post(f"{prefix}/v1/messages/count_tokens", count_tokens, name="anthropic.count_tokens")
     # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
     app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
     app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")
@@ -41,4 +46,6 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/api/tokens", pool_health, name="admin.pool_health")
     app.router.add_post(f"{prefix}/api/tokens/reset", reset_tokens, name="admin.reset_tokens")
     app.router.add_post(f"{prefix}/logs", query_logs, name="admin.logs")
+    app.router.add_get(f"{prefix}/api/stats", stats_json, name="admin.stats")
+    app.router.add_get(f"{prefix}/api/stats/charts", stats_charts, name="admin.stats_charts")
     app.router.add_post(f"{prefix}/config", config_api, name="admin.config")

@@ -10,7 +10,7 @@ from gateway.schemas.common import MAX_MODEL_LENGTH, check_tool_schema, required
 
 @pytest.mark.parametrize(
     "schema",
-    [{"$ref": "#"}, {"properties": {"a": {"$ref": "#/nope"}}}, {"properties": {"a": {"pattern": "(?<=a)"}}}],
+    [{"$ref": "#"}, {"properties": {"a": {"$ref": "#/nope"}}}, {"patternProperties": {"(?<=a)": {}}}],
 )
 def test_tool_and_response_schemas_share_one_checker(schema) -> None:
     with pytest.raises(InvalidRequest) as tool:

@@ -40,6 +40,7 @@ from gateway.upstream import framing
 from gateway.upstream.agent.request import PROVIDER, RunPlan
 from gateway.upstream.framing import EndStream, FrameDecoder, parse_end_stream
 from gateway.upstream.pb import agent_v1_pb2 as pb
+from gateway.upstream.text_only import AGENT_TEXT, text_only
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,9 @@ class RunDecoder:
         return self._blob_bytes
 
     def feed(self, payload: bytes) -> Decoded:
+        text = text_only(payload, AGENT_TEXT)  # the usual frame, without a parse
+        if text is not None:
+            return Decoded(events=[TextDelta(text)])
         try:
             message = pb.AgentServerMessage.FromString(payload)
         except DecodeError as exc:

@@ -31,6 +31,7 @@ from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.upstream import framing
 from gateway.upstream.chatservice.composer import ThinkSplitter
 from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.text_only import CHAT_TEXT, text_only
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class ResponseDecoder:
     def message(self, payload: bytes) -> list[Decoded]:
         if not payload or payload == b"\x12\x00":
             return []
-        text = plain_text(payload)
+        text = text_only(payload, CHAT_TEXT)  # the usual frame, without a parse
         if text is not None:
             return self._visible(text)
         try:
@@ -118,46 +119,6 @@ class ResponseDecoder:
                 out.extend(self._visible("".join(self._kept)))
         self._kept.clear()
         return out
-
-
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    """The varint at `pos` and the position after it; (-1, pos) when it runs off the end."""
-    value = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return value, pos
-        shift += 7
-    return -1, pos
-
-
-def plain_text(payload: bytes) -> str | None:
-    """The text of a payload that is exactly `{stream_unified_chat_response: {text: "…"}}` with
-    non-empty text, read straight from the wire (field 2 holding only field 1); None otherwise.
-
-    Nearly every frame of an answer is one of these, and reading two length prefixes touches far
-    less than a protobuf parse, which matters per streamed chunk. Anything else (another field, a
-    repeated field, invalid UTF-8, empty text) is None and goes through the full parse, so the
-    result is always the one `FromString` gives.
-    """
-    size = len(payload)
-    if size < 4 or payload[0] != 0x12:
-        return None
-    if payload[1] < 0x80 and payload[3] < 0x80:  # both lengths in one byte: short text, the usual
-        outer, tag, inner, pos = payload[1], payload[2], payload[3], 4
-        body = 2
-    else:
-        outer, body = _varint(payload, 1)
-        tag = payload[body] if body < size else -1
-        inner, pos = _varint(payload, body + 1)
-    if tag != 0x0A or outer != size - body or inner <= 0 or inner != size - pos:
-        return None
-    try:
-        return payload[pos:].decode()
-    except UnicodeDecodeError:
-        return None
 
 
 def tool_frame(call: pb.ClientSideToolV2Call) -> NativeToolFrame:

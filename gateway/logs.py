@@ -7,8 +7,13 @@ import re
 import sys
 from typing import Final
 
-# A JWT (three base64url segments starting with eyJ) or a bearer credential in free text.
-_SECRET = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|(?i:bearer\s+)\S+")
+from gateway.tokens.apikey import KEY_IN_TEXT
+
+# A JWT (three base64url segments starting with eyJ), a Cursor user API key, or a bearer
+# credential in free text.
+_SECRET = re.compile(
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|(?i:bearer\s+)\S+|" + KEY_IN_TEXT.pattern
+)
 FORMAT: Final = "%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"
 
 

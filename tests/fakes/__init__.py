@@ -29,6 +29,7 @@ from tests.fakes.server import SIM_KEY, HttpFront, create_app, start_http
 from tests.fakes.sim import (
     CHAT_PATH,
     DRY_RUN_PATH,
+    EXCHANGE_PATH,
     MODELS_PATH,
     OAUTH_PATH,
     SERVER_CONFIG_PATH,
@@ -41,6 +42,7 @@ from tests.fakes.sim import (
 __all__ = [
     "CHAT_PATH",
     "DRY_RUN_PATH",
+    "EXCHANGE_PATH",
     "MODELS_PATH",
     "OAUTH_PATH",
     "SERVER_CONFIG_PATH",

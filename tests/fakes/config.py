@@ -64,6 +64,14 @@ class SimConfig:
     # request made with that token; used after the queue and `set_token_behaviour`.
     token_errors: dict[str, Any] = field(default_factory=dict)
 
+    # user API keys (`apikeys.py`): key → the account's JWT `sub`, and how long the access tokens
+    # the exchange hands out live
+    api_keys: dict[str, str] = field(default_factory=dict)
+    access_token_lifetime_s: int = 3600
+    # ChatService answers 404 `unimplemented` for these tokens: token keys (as for `token_errors`)
+    # or token kinds (`session`, `api_key`); Cursor reports it decommissioned for API-key tokens
+    chat_retired: set[str] = field(default_factory=lambda: {"api_key"})
+
     # fronts
     h2_abort: str = "rst"  # "rst" (RST_STREAM) or "connection" (drop the TCP connection)
     control_api: bool = True

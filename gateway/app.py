@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -24,9 +25,11 @@ from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
 from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
+from gateway.tokens.access import Credentials
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
 from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
+from gateway.upstream.exchange import KeyExchange
 from gateway.upstream.identity import HeaderOptions
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
 
@@ -58,6 +61,9 @@ def create_app(
         )
     app[keys.POOL] = pool
     metrics = app[keys.METRICS] = Metrics()
+    credentials = app[keys.CREDENTIALS] = Credentials(
+        KeyExchange(transport, settings.cursor_base_url), metrics=metrics
+    )
     client = ChatServiceClient(
         transport,
         ClientOptions(
@@ -72,13 +78,14 @@ def create_app(
     app[keys.CHAT] = ChatService(
         pool,
         client,
+        credentials=credentials,
         token_file=settings.token_file,
         max_attempts=settings.max_token_attempts,
         tools=tool_options(settings),
         metrics=metrics,
     )
     app[keys.MODELS] = ModelDirectory(
-        pool, client, source=settings.model_source, ttl=settings.models_cache_ttl
+        pool, client, credentials=credentials, source=settings.model_source, ttl=settings.models_cache_ttl
     )
     app[keys.REQUEST_LOG] = RequestLog(
         Path(settings.data_dir) if settings.data_dir else None,
@@ -124,12 +131,18 @@ async def _finish_streams(app: web.Application) -> None:
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
-    await app[keys.POOL].load()
+    pool = app[keys.POOL]
+    await pool.load()
     await app[keys.RUNTIME_CONFIG].load()
     reqlog = app[keys.REQUEST_LOG]
     await asyncio.to_thread(reqlog.open)
+    # Access tokens for the pool's API keys: exchanged now, then renewed before they expire.
+    refresher = asyncio.create_task(app[keys.CREDENTIALS].keep_fresh(pool), name="api-key-refresh")
     try:
         yield
     finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
         await asyncio.to_thread(reqlog.close)  # writes every queued row first
         await app[keys.TRANSPORT].close()

@@ -15,11 +15,13 @@ from gateway.reqlog.record import RequestRecord
 from gateway.reqlog.sink import RequestLog
 from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
+from gateway.tokens.access import Credentials
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.transport import UpstreamTransport
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 POOL: Final = web.AppKey("pool", TokenPool)
+CREDENTIALS: Final = web.AppKey("credentials", Credentials)
 TRANSPORT: Final = web.AppKey("transport", UpstreamTransport)
 CHAT: Final = web.AppKey("chat", ChatService)
 MODELS: Final = web.AppKey("models", ModelDirectory)

@@ -3,7 +3,7 @@
 What is counted: requests by endpoint and status, errors by code, request duration, time to first
 token, the gateway's own overhead (time spent before the upstream call plus after its first event
 until the client got it), live streams, the token pool's size and its tokens by health state,
-failovers to another token, and request-log rows dropped.
+failovers to another token, API-key exchanges, and request-log rows dropped.
 """
 
 from __future__ import annotations
@@ -76,6 +76,12 @@ class Metrics:
             "cursor2api_token_failovers",
             "Attempts that moved to another token, by the error class of the failed one.",
             ("error_class",),
+            registry=self.registry,
+        )
+        self.key_exchanges = Counter(
+            "cursor2api_key_exchanges",
+            "Exchanges of user API keys for access tokens, by outcome (ok, rejected, failed).",
+            ("outcome",),
             registry=self.registry,
         )
         self.reqlog_dropped = Gauge(

@@ -203,7 +203,7 @@ async def test_admin_routes_are_off_without_auth_token(aiohttp_client, make_sett
 
 
 async def test_no_admin_answer_contains_a_token_or_machine_id(admin_client, tmp_path):
-    tokens = jwts(3)
+    tokens = [*jwts(3), "crsr_" + "0123456789abcdef" * 4]  # three session tokens and a user API key
     client = await admin_client(token_text="".join(f"n{i}::{t}\n" for i, t in enumerate(tokens)))
     await client.get("/update-tokeninfo")
     await client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {API_KEY}"}, json={})

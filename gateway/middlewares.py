@@ -1,7 +1,7 @@
 """Request middlewares: request id + access log, error rendering, bearer-key authentication.
 
 Order (outermost first): `request_context` gives every request an id and writes one access-log
-line; `render_errors` turns every error raised before a response starts into the OpenAI envelope;
+line (with `upstream=chat|agent`, the upstream RPC that answered, on the logged routes); `render_errors` turns every error raised before a response starts into the OpenAI envelope;
 `authenticate` checks the client key on every route that is not in `PUBLIC_ROUTES`; routes whose
 name starts with `ADMIN_PREFIX` (`admin.`) take only the admin key `AUTH_TOKEN` (an API key is
 refused), and answer 403 `admin_disabled` to the API key while AUTH_TOKEN is empty.
@@ -93,11 +93,12 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         metrics.requests.labels(endpoint, str(status)).inc()
         metrics.duration.labels(endpoint).observe(elapsed)
         log.info(
-            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
+            "request_id=%s method=%s path=%s status=%s upstream=%s duration_ms=%.1f",
             request_id,
             request.method,
             request.path,
             status,
+            (record.upstream if record is not None else None) or "-",
             elapsed * 1000,
         )
 

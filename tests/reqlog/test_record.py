@@ -10,7 +10,14 @@ from hypothesis import strategies as st
 from gateway.chat.catalog import resolve
 from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Finish, Message, TextDelta, Timing, Usage
-from gateway.reqlog.record import RequestRecord, activate, conversation_text, current_record, deactivate
+from gateway.reqlog.record import (
+    RequestRecord,
+    activate,
+    conversation_text,
+    current_record,
+    deactivate,
+    note_upstream,
+)
 from gateway.tokens.store import TokenEntry
 from gateway.upstream.checksum import new_identity
 from tests.conftest import fake_jwt
@@ -107,3 +114,16 @@ async def _current_in_fresh_context():
     import contextvars
 
     return contextvars.Context().run(current_record)
+
+
+async def test_note_upstream_names_the_rpc_of_the_current_request_only():
+    record = RequestRecord("r1", "chat_completions", 0.0, 0.0)
+    note_upstream("chat")  # no current request: nothing to name
+    token = activate(record)
+    try:
+        note_upstream("chat")
+        note_upstream("agent")  # a switch: the last RPC tried is the one named
+    finally:
+        deactivate(token)
+    note_upstream("chat")
+    assert record.upstream == "agent"

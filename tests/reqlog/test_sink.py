@@ -180,3 +180,31 @@ def test_an_unusable_data_dir_disables_logging_instead_of_failing(tmp_path, capl
     sink.submit(record(1))
     assert not sink.enabled and "request log disabled" in caplog.text
     sink.close()
+
+
+def test_the_upstream_column_is_written_and_added_to_an_older_database(tmp_path):
+    # A database written before the upstream column existed: opening it adds the column.
+    connection = sqlite3.connect(tmp_path / DB_NAME)
+    connection.execute(
+        "CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, request_id TEXT NOT NULL, "
+        "endpoint TEXT NOT NULL, model TEXT, stream INTEGER, http_status INTEGER, error TEXT, latency_ms REAL, "
+        "ttft_ms REAL, token_alias TEXT, token_fingerprint TEXT, token_masked TEXT, checksum_masked TEXT, "
+        "attempts INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER, completion_tokens INTEGER, "
+        "total_tokens INTEGER, prompt TEXT)"
+    )
+    connection.execute(
+        "INSERT INTO requests (ts, request_id, endpoint) VALUES (1e9, 'old', 'chat_completions')"
+    )
+    connection.commit()
+    connection.close()
+    sink = opened(tmp_path)
+    answered = record(1)
+    answered.upstream = "agent"
+    sink.submit(answered)
+    assert sink.flush()
+    rows = {row["request_id"]: row["upstream"] for row in sink.query(LogQuery()).rows}
+    assert rows == {"req1": "agent", "old": None}
+    sink.close()
+    sink = opened(tmp_path)  # opening again changes nothing
+    assert sink.query(LogQuery()).total == 2
+    sink.close()

@@ -21,6 +21,7 @@ from gateway.config import Settings
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
 from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
+from gateway.reqlog.record import note_upstream
 from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
 from gateway.runtime_config import RuntimeConfig
@@ -28,16 +29,22 @@ from gateway.sse import LiveStreams
 from gateway.tokens.access import Credentials
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
+from gateway.upstream.base import Upstream
 from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
 from gateway.upstream.exchange import KeyExchange
 from gateway.upstream.identity import HeaderOptions
+from gateway.upstream.router import UpstreamRouter
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
 
 BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
 def create_app(
-    settings: Settings, *, transport: UpstreamTransport | None = None, pool: TokenPool | None = None
+    settings: Settings,
+    *,
+    transport: UpstreamTransport | None = None,
+    pool: TokenPool | None = None,
+    agent: Upstream | None = None,
 ) -> web.Application:
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -75,9 +82,17 @@ def create_app(
             ),
         ),
     )
+    router = app[keys.ROUTER] = UpstreamRouter(
+        client,
+        agent,
+        mode=settings.upstream_rpc,
+        recheck=settings.upstream_recheck,
+        note=note_upstream,
+        metrics=metrics,
+    )
     app[keys.CHAT] = ChatService(
         pool,
-        client,
+        router,
         credentials=credentials,
         token_file=settings.token_file,
         max_attempts=settings.max_token_attempts,
@@ -85,7 +100,7 @@ def create_app(
         metrics=metrics,
     )
     app[keys.MODELS] = ModelDirectory(
-        pool, client, credentials=credentials, source=settings.model_source, ttl=settings.models_cache_ttl
+        pool, router, credentials=credentials, source=settings.model_source, ttl=settings.models_cache_ttl
     )
     app[keys.REQUEST_LOG] = RequestLog(
         Path(settings.data_dir) if settings.data_dir else None,

@@ -1,8 +1,8 @@
 """User API keys end to end against the simulator: exchange, reuse, refusal, transient failure, masking.
 
-ChatService serves API-key tokens here (the simulator's default retires it for them; these tests
-clear that) so the key handling is seen on its own; which RPC a key is routed to is tested with
-the upstream router.
+ChatService serves API-key tokens here (`UPSTREAM_RPC=chat`; the simulator's default retires it
+for them, these tests clear that) so the key handling is seen on its own; which RPC a key is
+routed to is tested with the upstream router.
 """
 
 from __future__ import annotations
@@ -59,7 +59,9 @@ def exchanges(sim) -> list:
 
 
 async def test_a_key_is_exchanged_once_and_its_access_token_goes_upstream(sim_gateway):
-    client, sim = await sim_gateway(sim_config(), pool=pool_of(("ci", KEY)), auth_token=ADMIN)
+    client, sim = await sim_gateway(
+        sim_config(), pool=pool_of(("ci", KEY)), auth_token=ADMIN, upstream_rpc="chat"
+    )
     for stream in (False, True):
         response = await client.post(CHAT, json=body(stream))
         assert response.status == 200
@@ -84,7 +86,7 @@ async def test_a_key_is_exchanged_once_and_its_access_token_goes_upstream(sim_ga
 
 async def test_a_refused_key_is_disabled_and_the_request_fails_over(sim_gateway):
     pool = pool_of(("bad", UNKNOWN), ("session", make_jwt(sub="auth0|user_session")))
-    client, sim = await sim_gateway(sim_config(), pool=pool)
+    client, sim = await sim_gateway(sim_config(), pool=pool, upstream_rpc="chat")
     response = await client.post(CHAT, json=body())
     assert response.status == 200
     states = {s.alias: (s.state, s.last_error) for s in pool.snapshot()}
@@ -98,7 +100,7 @@ async def test_a_refused_key_is_disabled_and_the_request_fails_over(sim_gateway)
 async def test_a_transient_exchange_failure_tries_another_token_without_penalty(sim_gateway):
     pool = pool_of(("ci", KEY), ("session", make_jwt(sub="auth0|user_session")))
     config = sim_config()
-    client, sim = await sim_gateway(config, pool=pool)
+    client, sim = await sim_gateway(config, pool=pool, upstream_rpc="chat")
     # The background refresh may have run already; make the key need an exchange on this request.
     await asyncio.sleep(0.05)
     client.app[keys.CREDENTIALS].drop(pool.entries[0])

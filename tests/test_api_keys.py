@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from gateway import keys
 from gateway.tokens.pool import TokenPool
 from gateway.tokens.store import TokenEntry
@@ -58,15 +60,17 @@ def exchanges(sim) -> list:
     return [record for record in sim.records if record.path == EXCHANGE_PATH]
 
 
-async def test_a_key_is_exchanged_once_and_its_access_token_goes_upstream(sim_gateway):
+@pytest.mark.parametrize("http2", [False, True], ids=["http1.1", "http2"])
+async def test_a_key_is_exchanged_once_and_its_access_token_goes_upstream(sim_gateway, http2):
     client, sim = await sim_gateway(
-        sim_config(), pool=pool_of(("ci", KEY)), auth_token=ADMIN, upstream_rpc="chat"
+        sim_config(), http2=http2, pool=pool_of(("ci", KEY)), auth_token=ADMIN, upstream_rpc="chat"
     )
     for stream in (False, True):
         response = await client.post(CHAT, json=body(stream))
         assert response.status == 200
         assert "Hello there" in await answer_text(response)
     assert len(exchanges(sim)) == 1 and exchanges(sim)[0].token == KEY
+    assert exchanges(sim)[0].http_version == ("2" if http2 else "1.1")
     for record in sim.chat_records:
         assert record.token != KEY and record.claims["type"] == "api_key_token" and record.sub == OWNER
     health = await (await client.get("/api/tokens", headers={"Authorization": f"Bearer {ADMIN}"})).json()

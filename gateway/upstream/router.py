@@ -170,9 +170,9 @@ class UpstreamRouter:
 
     async def _switches(self, error: UpstreamError) -> bool:
         """Whether a ChatService refusal sends the same call to AgentService."""
-        if error.error_class == "retired":
-            return True
-        return error.error_class == "outdated" and await self._outdated_final(error)
+        if error.error_class not in SWITCH_CLASSES:
+            return False
+        return error.error_class == "retired" or await self._outdated_final(error)
 
     def _switch(self, who: UpstreamIdentity, error: UpstreamError) -> None:
         if self._metrics is not None:

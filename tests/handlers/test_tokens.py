@@ -121,13 +121,18 @@ async def test_pool_health_and_reset(admin_client):
     by_alias = {t["alias"]: t for t in answer["tokens"]}
     assert by_alias[lease.alias]["state"] == "disabled" and by_alias[lease.alias]["requests"] == 1
     assert set(by_alias[lease.alias]) >= {
+        "kind",
         "token",
         "checksum",
         "fingerprint",
         "exp",
         "last_error",
         "last_used",
+        "upstream",
+        "access",
     }
+    assert by_alias["one"]["kind"] == "session" and by_alias["one"]["access"] is None
+    assert by_alias["one"]["upstream"]["rpc"] == "chat"
     assert by_alias["one"]["exp"] == 4_102_444_800
     assert a not in repr(answer) and b not in repr(answer)
     response = await client.post("/api/tokens/reset", json={"alias": lease.alias})

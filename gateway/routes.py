@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.handlers.anthropic import count_tokens, messages
 from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
 from gateway.handlers.logs_api import query_logs
@@ -33,6 +34,9 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
+    # Anthropic Messages (names starting with "anthropic." get Anthropic's error envelope).
+    app.router.add_post(f"{prefix}/v1/messages", messages, name="anthropic.messages")
+    app.router.add_post(f"{prefix}/v1/messages/count_tokens", count_tokens, name="anthropic.count_tokens")
     # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
     app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
     app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")

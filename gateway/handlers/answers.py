@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any, Final, Protocol
 
@@ -29,10 +29,11 @@ from gateway.chat.params import choice_events, merge_choices
 from gateway.config import Settings
 from gateway.errors import GatewayError, ModelNotFound
 from gateway.middlewares import count_error
-from gateway.neutral.model import ChatRequest, Event, Finish, ModelInfo, Timing, Usage
+from gateway.neutral.model import ChatRequest, Event, Finish, Image, ModelInfo, Timing, Usage
 from gateway.reqlog.record import RequestRecord
+from gateway.schemas.common import ImageRef
 from gateway.sse import EventStream
-from gateway.vision import VisionOptions
+from gateway.vision import VisionOptions, load_images
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,14 @@ def vision_options(settings: Settings, ability: str) -> VisionOptions:
         timeout=settings.vision_fetch_timeout,
         allow_private=settings.vision_allow_private,
     )
+
+
+async def request_images(request: web.Request, refs: Sequence[ImageRef]) -> dict[str, Image]:
+    """The request's images loaded by path, under the vision options in force (`POST /config`)."""
+    if not refs:
+        return {}
+    ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
+    return await load_images(refs, vision_options(request.app[keys.SETTINGS], ability))
 
 
 async def resolve_model(request: web.Request, model: str) -> ModelInfo:

@@ -15,10 +15,9 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, completion_id
-from gateway.handlers.answers import json_answer, resolve_model, start_answer, stream_answer, vision_options
+from gateway.handlers.answers import json_answer, request_images, resolve_model, start_answer, stream_answer
 from gateway.handlers.body import read_body
 from gateway.schemas.openai import parse_chat_body
-from gateway.vision import has_images, load_images
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -28,15 +27,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if record is not None:
         record.describe(model=body.model, stream=body.stream)
     model = await resolve_model(request, body.model)
-    if has_images(body):
-        ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
-        body = await load_images(body, vision_options(settings, ability))
+    images = await request_images(request, body.image_refs)
     chat = to_chat_request(
         body,
         model,
         inject=settings.system_prompt_inject,
         max_input_length=settings.max_input_length,
         default_thinking_level=settings.thinking_level,
+        images=images,
     )
     events, timing = start_answer(request, chat, body.n)
     answer_id, created = completion_id(), int(time.time())

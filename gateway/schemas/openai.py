@@ -353,6 +353,10 @@ def _content(
         if not isinstance(part, dict):
             raise InvalidRequest(f"'{part_path}' must be an object.", param=part_path, code="invalid_type")
         kind = part.get("type")
+        if not isinstance(kind, str):
+            raise InvalidRequest(
+                f"'{part_path}.type' must be a string.", param=f"{part_path}.type", code="invalid_type"
+            )
         if kind in TEXT_PARTS:
             text = part.get("text")
             if not isinstance(text, str):
@@ -362,7 +366,7 @@ def _content(
             texts.append(text)
         elif kind in THINKING_PARTS:
             continue
-        elif tool and isinstance(kind, str):
+        elif tool:
             texts.append(f"[{kind} content omitted]")
         elif kind == "image_url" and images:
             continue  # collected by `_image_refs`

@@ -5,12 +5,15 @@ blank line), followed by `SYSTEM_PROMPT_INJECT` and the `response_format` instru
 kept one per client message (the encoders merge, H7); the `tool` messages answering one assistant
 message become one `tool` `Message` whose results take their names from the paired calls.
 
-The conversation is trimmed to `MAX_INPUT_LENGTH` (`chat/conversation.py`), and `max_tokens` is clamped to the model's limit; a thinking twin's level comes from `THINKING_LEVEL`
-or the request's `reasoning_effort` (tool-calls.md K2). Pure.
+The conversation is trimmed to `MAX_INPUT_LENGTH` (`chat/conversation.py`), and `max_tokens` is
+clamped to the model's limit; a thinking twin's level comes from `THINKING_LEVEL` or the request's
+`reasoning_effort` (tool-calls.md K2), and `reasoning_effort: "none"` asks the twin not to think
+at all (it is sent as its base model). Pure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -27,30 +30,34 @@ from gateway.neutral.model import (
 )
 from gateway.schemas.openai import ChatBody, ChatMessage
 
-# reasoning_effort on a thinking twin -> upstream thinking level (K2).
-EFFORT_LEVELS: Final[dict[str, ThinkingLevel]] = {
+# reasoning_effort on a thinking twin -> upstream thinking level (K2); None: no thinking. Every
+# value the OpenAI SDKs send is here.
+EFFORT_LEVELS: Final[dict[str, ThinkingLevel | None]] = {
+    "none": None,
     "minimal": "medium",
     "low": "medium",
     "medium": "medium",
     "high": "high",
     "xhigh": "high",
+    "max": "high",
 }
 
 
-def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel:
-    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise; a base model ignores it."""
+def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel | None:
+    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise (None: not to think);
+    a base model ignores it."""
     if not model.thinking or body.reasoning_effort is None:
         return default
-    level = EFFORT_LEVELS.get(body.reasoning_effort.strip().lower())
-    if level is None:
-        allowed = ", ".join(EFFORT_LEVELS)
-        raise InvalidRequest(
-            f"Invalid reasoning_effort {body.reasoning_effort!r} for a thinking model; expected one of: "
-            f"{allowed}.",
-            param="reasoning_effort",
-            code="invalid_reasoning_effort",
-        )
-    return level
+    effort = body.reasoning_effort.strip().lower()
+    if effort in EFFORT_LEVELS:
+        return EFFORT_LEVELS[effort]
+    allowed = ", ".join(EFFORT_LEVELS)
+    raise InvalidRequest(
+        f"Invalid reasoning_effort {body.reasoning_effort[:50]!r} for a thinking model; expected one of: "
+        f"{allowed}.",
+        param="reasoning_effort",
+        code="invalid_reasoning_effort",
+    )
 
 
 def to_chat_request(
@@ -64,6 +71,8 @@ def to_chat_request(
 ) -> ChatRequest:
     """`images` holds the loaded images of the body by their path (`vision.load_images`)."""
     level = thinking_level(body, model, default_thinking_level)
+    if level is None:  # reasoning_effort "none": the twin answers as its base model
+        model, level = dataclasses.replace(model, thinking=False), default_thinking_level
     system_parts = [m.text for m in body.messages if m.role in ("system", "developer")]
     system = system_context(system_parts, inject, body.response_format)
     tools = tuple(tool_spec(t) for t in body.tools)

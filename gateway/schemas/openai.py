@@ -445,7 +445,7 @@ def _tool(item: object, path: str) -> ToolDef:
     return ToolDef(
         name=name,
         description=description or "",
-        parameters=parameters if isinstance(parameters, dict) else None,
+        parameters=parameters,
         strict=strict is True,
     )
 
@@ -590,8 +590,9 @@ _PARAMETER_CHECKS: Final[dict[str, Check]] = {
     "top_p": number(0, 1),
     "presence_penalty": number(-2, 2),
     "frequency_penalty": number(-2, 2),
-    "max_tokens": integer(1, 10_000_000),
-    "max_completion_tokens": integer(1, 10_000_000),
+    # Any positive integer: a value above the model's output limit is lowered to it (from_openai).
+    "max_tokens": integer(1, 2**64),
+    "max_completion_tokens": integer(1, 2**64),
     "seed": integer(-(2**63), 2**63 - 1),
     "user": _check_user,
     "logprobs": of_type(bool, "a boolean"),

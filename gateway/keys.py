@@ -19,6 +19,7 @@ from gateway.tokens.access import Credentials
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.router import UpstreamRouter
 from gateway.upstream.transport import UpstreamTransport
+from gateway.upstream.version import VersionSource
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 POOL: Final = web.AppKey("pool", TokenPool)
@@ -33,6 +34,7 @@ METRICS: Final = web.AppKey("metrics", Metrics)
 REQUEST_LOG: Final = web.AppKey("request_log", RequestLog)
 WEB_DIR: Final = web.AppKey("web_dir", Path)
 RUNTIME_CONFIG: Final = web.AppKey("runtime_config", RuntimeConfig)
+CLIENT_VERSION: Final = web.AppKey("client_version", VersionSource)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
 REQUEST_STARTED: Final = web.RequestKey("request_started", float)  # time.perf_counter()

@@ -17,7 +17,7 @@ from gateway.tokens.store import TokenEntry
 from gateway.upstream.checksum import new_identity
 from tests.conftest import MODEL
 from tests.fakes import EXCHANGE_PATH, Scenario, SimConfig, make_jwt, parse_jwt
-from tests.sse_reader import parse_sse
+from tests.sse_reader import answer_text
 
 KEY = "crsr_" + "0123456789abcdef" * 4
 UNKNOWN = "crsr_" + "fedcba9876543210" * 4
@@ -28,17 +28,6 @@ CHAT = "/v1/chat/completions"
 
 def body(stream: bool = False) -> dict[str, object]:
     return {"model": MODEL, "stream": stream, "messages": [{"role": "user", "content": "Hello there"}]}
-
-
-async def answer_text(response) -> str:
-    """The answer's content, from a completion or from the chunks of a stream (which must end in [DONE])."""
-    if response.content_type == "application/json":
-        return (await response.json())["choices"][0]["message"]["content"]
-    events, _ = parse_sse(await response.text())
-    assert events[-1] == "[DONE]" and not any("error" in event for event in events[:-1])
-    return "".join(
-        event["choices"][0]["delta"].get("content") or "" for event in events[:-1] if event["choices"]
-    )
 
 
 def pool_of(*entries: tuple[str, str]) -> TokenPool:

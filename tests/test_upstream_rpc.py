@@ -16,10 +16,11 @@ from gateway import keys
 from gateway.neutral.model import Finish, LiveModel, TextDelta
 from gateway.tokens.pool import TokenPool
 from gateway.tokens.store import TokenEntry
+from gateway.upstream import version as version_module
 from gateway.upstream.checksum import new_identity
 from tests.conftest import MODEL
 from tests.fakes import SimConfig, make_jwt
-from tests.sse_reader import parse_sse
+from tests.sse_reader import answer_text, parse_sse
 
 CHAT = "/v1/chat/completions"
 ADMIN = "admin-secret"
@@ -134,3 +135,47 @@ async def test_an_api_key_is_routed_to_agentservice(sim_gateway):
     answer = await (await client.post(CHAT, json=body(False))).json()
     assert answer["choices"][0]["message"]["content"] == "".join(PIECES)
     assert agent.calls == ["api_key"] and sim.chat_records == []
+
+
+async def until(condition, timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_still_outdated_after_the_newest_version_switches_to_agentservice(
+    sim_gateway, monkeypatch, stream
+):
+    # The floor moves milliseconds after the last feed read here, not hours: no rate limit on reads.
+    monkeypatch.setattr(version_module, "MIN_FEED_GAP", 0.0)
+    agent, pool = ScriptedAgent(), one_session_pool()
+    config = SimConfig(seed=0, min_client_version="3.30.0")
+    client, sim = await sim_gateway(config, pool=pool, agent=agent)
+    versions = client.app[keys.CLIENT_VERSION]
+    await until(lambda: versions.last_read is not None)  # the start-up read: nothing newer yet
+    built_in = versions.current.version
+    sim.config.feed_version = "3.21.4"  # a new release, still below the floor
+    response = await client.post(CHAT, json=body(stream))
+    assert response.status == 200
+    assert await answer_text(response) == "".join(PIECES)
+    # ChatService refused the version in use, then the newest one the feed offered; then AgentService.
+    assert [r.headers["x-cursor-client-version"] for r in sim.chat_records] == [built_in, "3.21.4"]
+    assert [r.rejection for r in sim.chat_records] == ["client_outdated", "client_outdated"]
+    assert agent.calls == ["session"]
+    [status] = pool.snapshot()
+    assert (status.state, status.errors) == ("active", 0)
+    metrics = await (await client.get("/metrics")).text()
+    assert 'cursor2api_upstream_switches_total{reason="outdated"} 1.0' in metrics
+
+
+async def test_a_fixed_version_refused_switches_to_agentservice_at_once(sim_gateway):
+    agent = ScriptedAgent()
+    config = SimConfig(seed=0, min_client_version="3.30.0")
+    client, sim = await sim_gateway(
+        config, pool=one_session_pool(), agent=agent, cursor_client_version="3.20.14"
+    )
+    answer = await (await client.post(CHAT, json=body(False))).json()
+    assert answer["choices"][0]["message"]["content"] == "".join(PIECES)
+    assert [r.headers["x-cursor-client-version"] for r in sim.chat_records] == ["3.20.14"]
+    assert agent.calls == ["session"]

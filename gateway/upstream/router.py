@@ -17,8 +17,8 @@ the AgentService adapter (`agent`).
 A call that went to ChatService is redone on AgentService, **before the first event only**, when
 ChatService answers that the RPC is gone (HTTP 404 or Connect `unimplemented`: the `retired`
 class) or that the client version is outdated and no newer version is left to try (`outdated`,
-once `outdated_final` says so: the chat service retries a refused version once when a newer one
-is known, and that retry comes back here first). The redo uses the same token and the chat
+see `no_newer_version`: the chat service retries a refused version once when a newer one is
+known, and that retry comes back here first). The redo uses the same token and the chat
 service never sees the refusal, so it is no failure of the token. Once the first event has been
 relayed nothing is redone: one client answer never mixes the two RPCs.
 
@@ -43,6 +43,7 @@ from gateway.metrics import Metrics
 from gateway.neutral.model import ChatRequest, LiveModel, Prompt, Timing
 from gateway.upstream.base import Upstream, UpstreamEvent
 from gateway.upstream.identity import UpstreamIdentity
+from gateway.upstream.version import ClientOutdated
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,17 @@ NAMES: Final[dict[Rpc, str]] = {"chat": "ChatService", "agent": "AgentService"}
 SWITCH_CLASSES: Final = frozenset({"retired", "outdated"})
 
 
-async def _no_newer_version(error: UpstreamError) -> bool:
-    return True
+async def no_newer_version(error: UpstreamError) -> bool:
+    """Whether an `outdated` refusal is final: no newer client version is left to try.
+
+    The chat service sends a refused request once more when the version source knows a newer
+    version (`version.py`); that retry comes back through the router, so a refusal only switches
+    RPC once the source, asked again (it reads the feed within its own rate limit), has nothing
+    newer than the refused version. A fixed CURSOR_CLIENT_VERSION is never replaced: final at once.
+    """
+    if not isinstance(error, ClientOutdated):
+        return True
+    return await error.source.after_refusal(error.refused) is None
 
 
 def needs_chat(chat: ChatRequest) -> bool:
@@ -84,7 +94,7 @@ class UpstreamRouter:
         *,
         mode: Mode = "auto",
         recheck: float = 3600.0,
-        outdated_final: Callable[[UpstreamError], Awaitable[bool]] = _no_newer_version,
+        outdated_final: Callable[[UpstreamError], Awaitable[bool]] = no_newer_version,
         note: Callable[[Rpc], None] | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,

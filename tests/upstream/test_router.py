@@ -22,7 +22,8 @@ from gateway.neutral.model import (
 )
 from gateway.upstream.errors import build_error
 from gateway.upstream.identity import UpstreamIdentity
-from gateway.upstream.router import UpstreamRouter, needs_chat
+from gateway.upstream.router import UpstreamRouter, needs_chat, no_newer_version
+from gateway.upstream.version import IDE, ClientOutdated, VersionSource
 from tests.conftest import IDENTITY
 
 SESSION = UpstreamIdentity("eyJsession", IDENTITY, "session", "aaaa0001")
@@ -308,3 +309,36 @@ async def test_each_change_of_a_tokens_choice_is_logged_once(caplog):
         "ChatService is tried again",
         "token aaaa0001: upstream RPC ChatService (ChatService answers)",
     ]
+
+
+# ---------------------------------------------------------------- "still outdated" with the real version source
+
+
+class Feed:
+    def __init__(self, *versions: str) -> None:
+        self.versions = list(versions)
+        self.reads = 0
+
+    async def latest(self, current):
+        self.reads += 1
+        return self.versions.pop(0) if self.versions else None
+
+
+async def test_an_outdated_refusal_is_final_only_when_the_source_has_nothing_newer():
+    clock = Clock()
+    feed = Feed("3.21.4")
+    source = VersionSource(IDE, "auto", feed=feed, clock=clock, wall=clock)
+    built_in = source.current.version
+    # Refused as the built-in version: the feed offers a newer one, so the chat service retries.
+    assert not await no_newer_version(ClientOutdated("Update Required", refused=built_in, source=source))
+    assert source.current.version == "3.21.4" and feed.reads == 1
+    # Refused as the newest version: the source has nothing newer (its feed is not read again
+    # within its rate limit), so the refusal is final and the router switches.
+    assert await no_newer_version(ClientOutdated("Update Required", refused="3.21.4", source=source))
+    assert feed.reads == 1
+
+
+async def test_a_fixed_version_or_an_outdated_error_without_a_source_is_final_at_once():
+    fixed = VersionSource(IDE, "3.20.14", feed=Feed("3.99.0"))
+    assert await no_newer_version(ClientOutdated("Update Required", refused="3.20.14", source=fixed))
+    assert await no_newer_version(OUTDATED)

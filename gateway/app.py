@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -28,7 +29,6 @@ from gateway.middlewares import (
     render_errors,
     request_context,
 )
-from gateway.reqlog.record import note_upstream
 from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
 from gateway.runtime_config import RuntimeConfig
@@ -37,10 +37,11 @@ from gateway.sse import LiveStreams
 from gateway.tokens.access import Credentials
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
-from gateway.upstream.base import Upstream
+from gateway.upstream.agent.client import AgentClient, AgentOptions, ModelLister
+from gateway.upstream.agent.hosts import AgentHosts
 from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
 from gateway.upstream.exchange import KeyExchange
-from gateway.upstream.identity import HeaderOptions, Platform
+from gateway.upstream.identity import AgentHeaderOptions, HeaderOptions, Platform, build_agent_headers
 from gateway.upstream.router import UpstreamRouter
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
 from gateway.upstream.version import IDE, SAVE_FILE, UpdateFeed, VersionSource, VersionStore
@@ -53,7 +54,6 @@ def create_app(
     *,
     transport: UpstreamTransport | None = None,
     pool: TokenPool | None = None,
-    agent: Upstream | None = None,
 ) -> web.Application:
     cors = CorsPolicy.of(settings.cors_origins, settings.route_prefix) if settings.cors_origins else None
     app = web.Application(
@@ -91,7 +91,7 @@ def create_app(
         KeyExchange(transport, settings.cursor_base_url), metrics=metrics
     )
     versions = app[keys.CLIENT_VERSION] = client_version(settings, transport)
-    client = ChatServiceClient(
+    chat_client = ChatServiceClient(
         transport,
         ClientOptions(
             base_url=settings.cursor_base_url,
@@ -105,11 +105,10 @@ def create_app(
         versions,
     )
     router = app[keys.ROUTER] = UpstreamRouter(
-        client,
-        agent,
+        chat_client,
+        agent_client(settings, transport, chat_client),
         mode=settings.upstream_rpc,
         recheck=settings.upstream_recheck,
-        note=note_upstream,
         metrics=metrics,
     )
     app[keys.CHAT] = ChatService(
@@ -145,6 +144,19 @@ def create_app(
     app.cleanup_ctx.append(_client_version_lifetime)  # stopped before `_lifetime` closes the transport
     setup_routes(app, settings.route_prefix)
     return app
+
+
+def agent_client(settings: Settings, transport: UpstreamTransport, models: ModelLister) -> AgentClient:
+    """The agent-service adapter: agent hosts from GetServerConfig, `Run` on HTTP/2, else `RunSSE`."""
+    headers = AgentHeaderOptions(settings.cursor_agent_client_version)
+    hosts = AgentHosts(
+        transport,
+        settings.cursor_base_url,
+        lambda who: build_agent_headers(who, headers, request_id=str(uuid.uuid4()), unary=True),
+        ttl=settings.agent_host_ttl,
+    )
+    options = AgentOptions(headers, bidi=settings.upstream_http2, time_zone=settings.cursor_timezone)
+    return AgentClient(transport, options, hosts, models)
 
 
 def client_version(settings: Settings, transport: UpstreamTransport) -> VersionSource:

@@ -134,7 +134,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             request.method,
             request.path,
             status,
-            (record.upstream if record is not None else None) or "-",
+            (record.upstream_rpc if record is not None else None) or "-",
             elapsed * 1000,
         )
 

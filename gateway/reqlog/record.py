@@ -10,8 +10,8 @@ Who fills what:
   the chat request is built, and wraps its event stream in `watch()` to capture `Usage`;
 * `ChatService.attempt()` calls `use_token()` for every token it tries (alias, fingerprint and
   masked forms; never the token);
-* the upstream router calls `note_upstream()` with the RPC of every call as it starts, so the row
-  names the RPC that answered (or, for a failure, the last one tried);
+* each upstream adapter names its RPC in the `Timing` as it sends (`Timing.upstream_rpc`), so the
+  row names the RPC that answered (or, for a failure, the last one tried);
 * `middlewares.count_error()` calls `fail()` for every error reported to the client, before the
   stream (an HTTP error) or inside it (an in-band error).
 
@@ -93,7 +93,6 @@ class RequestRecord:
     token_fingerprint: str | None = None
     token_masked: str | None = None
     checksum_masked: str | None = None
-    upstream: str | None = None  # the upstream RPC: "chat" (ChatService) or "agent" (AgentService)
     attempts: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
@@ -147,15 +146,13 @@ class RequestRecord:
             self.error = "client_closed_request: the client went away before the answer was complete"
 
     @property
+    def upstream_rpc(self) -> str | None:
+        """The upstream RPC family that served the request (`chat`, `agent`), once one was called."""
+        return self.timing.upstream_rpc if self.timing is not None else None
+
+    @property
     def succeeded(self) -> bool:
         return self.error is None and self.status is not None and self.status < 400
-
-
-def note_upstream(rpc: str) -> None:
-    """The upstream router starts a call on `rpc`: the current request's row names it."""
-    record = _CURRENT.get()
-    if record is not None:
-        record.upstream = rpc
 
 
 def activate(record: RequestRecord | None) -> object:

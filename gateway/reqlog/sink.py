@@ -164,7 +164,7 @@ def to_row(record: RequestRecord) -> Row:
         cut(record.token_fingerprint, FIELD_CHARS["token_fingerprint"]),
         cut(record.token_masked, FIELD_CHARS["token_masked"]),
         cut(record.checksum_masked, FIELD_CHARS["checksum_masked"]),
-        cut(record.upstream, FIELD_CHARS["upstream"]),
+        cut(record.upstream_rpc, FIELD_CHARS["upstream"]),
         record.attempts,
         record.prompt_tokens,
         record.completion_tokens,

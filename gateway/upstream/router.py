@@ -24,9 +24,9 @@ relayed nothing is redone: one client answer never mixes the two RPCs.
 
 The choice is remembered per token (`UpstreamIdentity.key`): a switch keeps the token on
 AgentService for `recheck` seconds, after which ChatService is tried again. Every change of a
-token's choice is logged once. `note(rpc)` is told the RPC of every call as it starts (the
-request log names the RPC that answered, or the last one tried); metrics count calls by RPC
-and outcome, and switches by reason.
+token's choice is logged once; metrics count calls by RPC and outcome, and switches by reason.
+Each adapter names its RPC in the request's `Timing` as it sends, so the request log and the
+access log name the RPC that answered (or, for a failure, the last one tried).
 """
 
 from __future__ import annotations
@@ -90,25 +90,19 @@ class UpstreamRouter:
     def __init__(
         self,
         chat: Upstream,
-        agent: Upstream | None,
+        agent: Upstream,
         *,
         mode: Mode = "auto",
         recheck: float = 3600.0,
         outdated_final: Callable[[UpstreamError], Awaitable[bool]] = no_newer_version,
-        note: Callable[[Rpc], None] | None = None,
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
-        self._adapters: dict[Rpc, Upstream] = {"chat": chat}
-        if agent is not None:
-            self._adapters["agent"] = agent
-        elif mode == "agent":
-            raise ValueError("UPSTREAM_RPC=agent needs an AgentService adapter")
+        self._adapters: dict[Rpc, Upstream] = {"chat": chat, "agent": agent}
         self.mode = mode
         self._recheck = recheck
         self._outdated_final = outdated_final
-        self._note = note
         self._metrics = metrics
         self._clock = clock
         self._wall = wall
@@ -121,8 +115,6 @@ class UpstreamRouter:
     ) -> AsyncGenerator[UpstreamEvent, None]:
         route = self._route(who, needs_chat(chat))
         for position, rpc in enumerate(route):
-            if self._note is not None:
-                self._note(rpc)
             stream = self._adapters[rpc].chat(chat, prompt, who, timing)
             relayed = False
             outcome = "failed"
@@ -158,8 +150,6 @@ class UpstreamRouter:
 
     def _route(self, who: UpstreamIdentity, needs_chat: bool) -> tuple[Rpc, ...]:
         """The RPCs to try for one call, in order (a switch moves to the next before the first event)."""
-        if "agent" not in self._adapters:
-            return ("chat",)
         mode = self.mode
         if mode != "auto":
             self._remember(who, mode, f"UPSTREAM_RPC={mode}")
@@ -226,9 +216,7 @@ class UpstreamRouter:
         mode = self.mode
         if choice is None:
             rpc: Rpc
-            if "agent" not in self._adapters:
-                rpc, reason = "chat", "ChatService only (no AgentService adapter)"
-            elif mode != "auto":
+            if mode != "auto":
                 rpc, reason = mode, f"UPSTREAM_RPC={mode}"
             elif kind == "api_key":
                 rpc, reason = "agent", "an API key (ChatService is decommissioned for them)"

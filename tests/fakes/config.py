@@ -66,6 +66,13 @@ class SimConfig:
     # request made with that token; used after the queue and `set_token_behaviour`.
     token_errors: dict[str, Any] = field(default_factory=dict)
 
+    # the agent service (agent_run.py)
+    agent_url: str = ""  # GetServerConfig's AgentUrlConfig.agent_url ("" names none)
+    agentn_url: str = ""  # AgentUrlConfig.agentn_url
+    http2_config: int = 0  # GetServerConfig's Http2Config (1 or 3: no bidirectional Run)
+    agent_answer_timeout_s: float = 10.0  # then a run that waits for an answer fails (Cursor waits on)
+    agent_linger_s: float = 30.0  # a finished run stays open this long unless the client closes it
+
     # user API keys (`apikeys.py`): key → the account's JWT `sub`, and how long the access tokens
     # the exchange hands out live
     api_keys: dict[str, str] = field(default_factory=dict)
@@ -73,6 +80,7 @@ class SimConfig:
     # ChatService answers 404 `unimplemented` for these tokens: token keys (as for `token_errors`)
     # or token kinds (`session`, `api_key`); Cursor reports it decommissioned for API-key tokens
     chat_retired: set[str] = field(default_factory=lambda: {"api_key"})
+
     # Cursor's update feed (upstream-2026.md §1): the newest version it offers, and per endpoint a
     # mode: "ok", "no_update" (204), "error" (503), "garbage" (not a version) or "down" (no answer)
     feed_version: str = "3.20.14"

@@ -16,7 +16,6 @@ from gateway.reqlog.record import (
     conversation_text,
     current_record,
     deactivate,
-    note_upstream,
 )
 from gateway.tokens.store import TokenEntry
 from gateway.upstream.checksum import new_identity
@@ -116,14 +115,11 @@ async def _current_in_fresh_context():
     return contextvars.Context().run(current_record)
 
 
-async def test_note_upstream_names_the_rpc_of_the_current_request_only():
+def test_the_row_names_the_upstream_rpc_its_timing_names():
     record = RequestRecord("r1", "chat_completions", 0.0, 0.0)
-    note_upstream("chat")  # no current request: nothing to name
-    token = activate(record)
-    try:
-        note_upstream("chat")
-        note_upstream("agent")  # a switch: the last RPC tried is the one named
-    finally:
-        deactivate(token)
-    note_upstream("chat")
-    assert record.upstream == "agent"
+    assert record.upstream_rpc is None  # no upstream call yet
+    timing = Timing(0.0)
+    record.follow(timing)
+    timing.upstream_rpc = "chat"
+    timing.upstream_rpc = "agent"  # a switch: the last RPC tried is the one named
+    assert record.upstream_rpc == "agent"

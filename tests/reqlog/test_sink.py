@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.neutral.model import Timing
 from gateway.reqlog.record import FIELD_CHARS, RequestRecord
 from gateway.reqlog.sink import _COLUMNS, DB_NAME, PAGE_PROMPT_CHARS, LogQuery, RequestLog, Retention, to_row
 
@@ -202,7 +203,9 @@ def test_the_upstream_column_is_written_and_added_to_an_older_database(tmp_path)
     connection.close()
     sink = opened(tmp_path)
     answered = record(1)
-    answered.upstream = "agent"
+    timing = Timing(0.0)
+    timing.upstream_rpc = "agent"
+    answered.follow(timing)
     sink.submit(answered)
     assert sink.flush()
     rows = {row["request_id"]: row["upstream"] for row in sink.query(LogQuery()).rows}
@@ -230,7 +233,11 @@ def test_every_text_column_has_a_limit(tmp_path):
 @settings(max_examples=20)
 def test_no_stored_text_is_longer_than_its_limit(huge, field):
     r = record(1)
-    setattr(r, field, huge)
+    if field == "upstream":  # the record names its upstream RPC through its Timing
+        r.follow(Timing(0.0))
+        r.timing.upstream_rpc = huge
+    else:
+        setattr(r, field, huge)
     row = dict(zip(_COLUMNS, to_row(r), strict=True))
     assert all(len(row[name]) <= limit for name, limit in FIELD_CHARS.items() if row[name] is not None)
     assert len(row[field]) == min(len(huge), FIELD_CHARS[field])

@@ -27,6 +27,8 @@ async def stack(aiohttp_server, make_settings) -> AsyncIterator[Callable[..., Aw
 
     `upstream_rpc="agent"` serves the chats through Cursor's agent service instead of ChatService,
     over HTTP/1.1 (`RunSSE` + `BidiAppend`), or over HTTP/2 (`Run`) with `http2=True`.
+    `chat_retired=True` makes the simulator play ChatService retired for the session token (for
+    `upstream_rpc="auto"`, which then moves each request to the agent service before its first byte).
     """
     fronts: list[HttpFront | H2Front] = []
 
@@ -35,9 +37,12 @@ async def stack(aiohttp_server, make_settings) -> AsyncIterator[Callable[..., Aw
         *,
         upstream_rpc: str = "chat",
         http2: bool = False,
+        chat_retired: bool = False,
         **settings: object,
     ) -> Stack:
         sim = CursorSimulator(SimConfig(seed=0, default_scenario=scenario))
+        if chat_retired:
+            sim.config.chat_retired.add("session")
         front = await (start_h2c(sim, "127.0.0.1", 0) if http2 else start_http(sim, "127.0.0.1", 0))
         fronts.append(front)
         config = make_settings(

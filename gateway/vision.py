@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urljoin, urlsplit
@@ -22,7 +23,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.chat.images import MEDIA_TYPES, ImageError, image_error, load_image, parse_data_url
 from gateway.errors import InvalidRequest
-from gateway.schemas.openai import ChatBody, ChatMessage, ImageRef
+from gateway.schemas.common import ChatMessage, ImageRef
 
 MAX_REDIRECTS: Final = 3
 
@@ -35,20 +36,22 @@ class VisionOptions:
     allow_private: bool
 
 
-def has_images(body: ChatBody) -> bool:
-    return any(m.images for m in body.messages)
+def has_images(messages: Sequence[ChatMessage]) -> bool:
+    return any(m.images for m in messages)
 
 
-async def load_images(body: ChatBody, options: VisionOptions) -> ChatBody:
-    """The body with every image loaded, or a 400 naming the image that cannot be used."""
-    if not has_images(body):
-        return body
-    messages: list[ChatMessage] = []
-    for m in body.messages:
-        if m.images:
-            m = replace(m, images=tuple([await _load(ref, options) for ref in m.images]))
-        messages.append(m)
-    return replace(body, messages=tuple(messages))
+async def load_images(refs: Sequence[ImageRef], options: VisionOptions) -> tuple[ImageRef, ...]:
+    """The images loaded, in order, or a 400 naming the first one that cannot be used."""
+    return tuple([await _load(ref, options) for ref in refs])
+
+
+async def load_message_images(
+    messages: Sequence[ChatMessage], options: VisionOptions
+) -> tuple[ChatMessage, ...]:
+    """The messages with every image loaded (`load_images`)."""
+    return tuple(
+        [replace(m, images=await load_images(m.images, options)) if m.images else m for m in messages]
+    )
 
 
 async def _load(ref: ImageRef, options: VisionOptions) -> ImageRef:

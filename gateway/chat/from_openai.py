@@ -33,7 +33,8 @@ from gateway.neutral.model import (
     ToolResult,
     ToolSpec,
 )
-from gateway.schemas.openai import ChatBody, ChatMessage, ToolDef
+from gateway.schemas.common import ChatMessage, ToolDef
+from gateway.schemas.openai import ChatBody
 
 # reasoning_effort on a thinking twin -> upstream thinking level (K2).
 EFFORT_LEVELS: Final[dict[str, ThinkingLevel]] = {
@@ -45,17 +46,18 @@ EFFORT_LEVELS: Final[dict[str, ThinkingLevel]] = {
 }
 
 
-def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel:
-    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise; a base model ignores it."""
-    if not model.thinking or body.reasoning_effort is None:
+def thinking_level(
+    effort: str | None, model: ModelInfo, default: ThinkingLevel, *, param: str = "reasoning_effort"
+) -> ThinkingLevel:
+    """K2: a twin asks for `default` unless the effort (`param`) says otherwise; a base model ignores it."""
+    if not model.thinking or effort is None:
         return default
-    level = EFFORT_LEVELS.get(body.reasoning_effort.strip().lower())
+    level = EFFORT_LEVELS.get(effort.strip().lower())
     if level is None:
         allowed = ", ".join(EFFORT_LEVELS)
         raise InvalidRequest(
-            f"Invalid reasoning_effort {body.reasoning_effort!r} for a thinking model; expected one of: "
-            f"{allowed}.",
-            param="reasoning_effort",
+            f"Invalid {param} {effort!r} for a thinking model; expected one of: {allowed}.",
+            param=param,
             code="invalid_reasoning_effort",
         )
     return level
@@ -68,8 +70,12 @@ def to_chat_request(
     inject: str,
     max_input_length: int,
     default_thinking_level: ThinkingLevel = "high",
+    effort_param: str = "reasoning_effort",
+    messages_param: str = "messages",
 ) -> ChatRequest:
-    level = thinking_level(body, model, default_thinking_level)
+    """The neutral request of a validated body. Errors name `effort_param` and `messages_param`,
+    the body's own names for the reasoning effort and the conversation."""
+    level = thinking_level(body.reasoning_effort, model, default_thinking_level, param=effort_param)
     system_parts = [m.text for m in body.messages if m.role in ("system", "developer") and m.text]
     if inject.strip():
         system_parts.append(inject)
@@ -81,7 +87,7 @@ def to_chat_request(
     return ChatRequest(
         model=model,
         system=system,
-        messages=trim(_turns(body.messages), max_input_length - fixed),
+        messages=trim(_turns(body.messages), max_input_length - fixed, param=messages_param),
         stream=body.stream,
         include_usage=body.include_usage,
         stop=body.stop,
@@ -156,7 +162,7 @@ def _units(turns: Sequence[Message]) -> list[tuple[Message, ...]]:
     return units
 
 
-def trim(turns: Sequence[Message], budget: int) -> tuple[Message, ...]:
+def trim(turns: Sequence[Message], budget: int, *, param: str = "messages") -> tuple[Message, ...]:
     """Drop the oldest units until the conversation fits `budget` characters (module docstring)."""
     units = _units(turns)
     sizes = [sum(message_size(m) for m in unit) for unit in units]
@@ -176,6 +182,6 @@ def trim(turns: Sequence[Message], budget: int) -> tuple[Message, ...]:
         raise ContextTooLong(
             f"The conversation needs {total} characters even after dropping its oldest turns, over this "
             f"gateway's limit (MAX_INPUT_LENGTH, less the system context and tools). Shorten the latest messages.",
-            param="messages",
+            param=param,
         )
     return tuple(m for unit, kept in zip(units, keep, strict=True) if kept for m in unit)

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import replace
 from typing import Any, Final, Protocol
 
@@ -75,8 +75,13 @@ async def resolve_model(request: web.Request, model: str) -> ModelInfo:
 
 def start_answer(request: web.Request, chat: ChatRequest, n: int = 1) -> tuple[Choices, Timing]:
     """The `(choice, event)` pairs of the answer's `n` choices, and the request's timing."""
+    return start_batch(request, [chat] * n)
+
+
+def start_batch(request: web.Request, chats: Sequence[ChatRequest]) -> tuple[Choices, Timing]:
+    """Like `start_answer`, with choice `i` answering `chats[i]` (legacy completions' prompt lists)."""
     if request.app[keys.RUNTIME_CONFIG].current.enable_slow_pool:
-        chat = replace(chat, slow_pool=True)
+        chats = [replace(chat, slow_pool=True) for chat in chats]
     timing = Timing(request[keys.REQUEST_STARTED])
     service = request.app[keys.CHAT]
 
@@ -84,10 +89,10 @@ def start_answer(request: web.Request, chat: ChatRequest, n: int = 1) -> tuple[C
         return service.events(attempt, timing)
 
     # Each choice is its own answer: stop, max_tokens and response_format apply per choice.
-    events = merge_choices([choice_events(make_events, chat) for _ in range(n)])
+    events = merge_choices([choice_events(make_events, chat) for chat in chats])
     record = request.get(keys.REQUEST_RECORD)
     if record is not None:
-        record.follow(timing, chat)
+        record.follow(timing, chats[0])
         events = _recorded(events, record)
     return events, timing
 

@@ -8,6 +8,7 @@ run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_ope
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -18,7 +19,7 @@ from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, com
 from gateway.handlers.answers import json_answer, resolve_model, start_answer, stream_answer, vision_options
 from gateway.handlers.body import read_body
 from gateway.schemas.openai import parse_chat_body
-from gateway.vision import has_images, load_images
+from gateway.vision import has_images, load_message_images
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
@@ -28,9 +29,11 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     if record is not None:
         record.describe(model=body.model, stream=body.stream)
     model = await resolve_model(request, body.model)
-    if has_images(body):
+    if has_images(body.messages):
         ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
-        body = await load_images(body, vision_options(settings, ability))
+        body = replace(
+            body, messages=await load_message_images(body.messages, vision_options(settings, ability))
+        )
     chat = to_chat_request(
         body,
         model,

@@ -10,22 +10,38 @@ accepted and dropped (H9).
 
 from __future__ import annotations
 
-import math
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
-from urllib.parse import unquote
-
-import orjson
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
+from typing import Final
 
 from gateway.errors import InvalidRequest
-from gateway.neutral.model import Image, ResponseFormat, ToolCall, ToolChoice
-
-Role = Literal["system", "developer", "user", "assistant", "tool"]
+from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
+from gateway.schemas.common import (
+    MAX_IMAGES,
+    MAX_MESSAGES,
+    SAMPLING_CHECKS,
+    ChatMessage,
+    Check,
+    ImageRef,
+    Role,
+    ToolDef,
+    check_choice_target,
+    check_history,
+    check_parameters,
+    check_tool_count,
+    choices,
+    duplicate_tool,
+    function_def,
+    integer,
+    load_object,
+    of_type,
+    required_model,
+    response_format,
+    stop_list,
+    stream_usage,
+    unsupported,
+)
 
 # Client role names and their canonical role; `human`/`ai` are aliases some clients send, and the
 # legacy `function` role is read like `tool`.
@@ -39,55 +55,12 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
     "tool": "tool",
     "function": "tool",
 }
-MAX_MESSAGES: Final = 10_000
-MAX_IMAGES: Final = 20
-MAX_STOP: Final = 4
 DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
-MAX_USER_LENGTH: Final = 256
-SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-# §7.1 limits.
-MAX_TOOLS: Final = 128
-MAX_SCHEMA_DEPTH: Final = 32
-MAX_SCHEMA_BYTES: Final = 64 * 1024
-TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 # H9: thinking the client sends back is dropped, never an error.
 THINKING_FIELDS: Final = ("reasoning_content", "reasoning", "thinking")
 THINKING_PARTS: Final = frozenset({"thinking", "reasoning", "redacted_thinking"})
 LEADING_THINK_RE: Final = re.compile(r"\s*<think>.*?</think>\s*", re.DOTALL)
 TEXT_PARTS: Final = frozenset({"text", "input_text"})
-REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageRef:
-    """An `image_url` part of a user message: its URL, where it was, and (once loaded) the image."""
-
-    url: str
-    path: str
-    image: Image | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One client message. `tool` messages carry `tool_call_id`; assistant messages their calls;
-    user messages their images."""
-
-    role: Role
-    text: str
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    images: tuple[ImageRef, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class ToolDef:
-    """One validated `tools[]` entry; `parameters` is None when the client sent none."""
-
-    name: str
-    description: str
-    parameters: dict[str, object] | None
-    strict: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,85 +81,44 @@ class ChatBody:
 
 def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
     """Parse and validate a `/v1/chat/completions` body; `n` may be at most `max_n` (MAX_N)."""
-    data = _load_json(raw)
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    model = data.get("model")
-    if model is None:
-        raise InvalidRequest(
-            "Missing required parameter: 'model'.", param="model", code="missing_required_parameter"
-        )
-    if not isinstance(model, str) or not model.strip():
-        raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
+    data = load_object(raw)
+    model = required_model(data)
     messages = _messages(data.get("messages"))
     tools, tool_choice = _check_tools(data)
-    for name, check in _PARAMETER_CHECKS.items():
-        if name in data and data[name] is not None:
-            check(name, data[name])
+    check_parameters(data, _PARAMETER_CHECKS)
     stream = data.get("stream") is True
-    include_usage = False
-    options = data.get("stream_options")
-    if options is not None:
-        if not isinstance(options, dict):
-            raise InvalidRequest(
-                "'stream_options' must be an object.", param="stream_options", code="invalid_type"
-            )
-        usage_flag = options.get("include_usage")
-        if usage_flag is not None and not isinstance(usage_flag, bool):
-            raise InvalidRequest(
-                "'stream_options.include_usage' must be a boolean.",
-                param="stream_options.include_usage",
-                code="invalid_type",
-            )
-        include_usage = bool(usage_flag) and stream
+    include_usage = stream_usage(data, stream)
     if data.get("logprobs") is True:
-        raise InvalidRequest(
-            "logprobs are not available: Cursor does not return token probabilities.",
-            param="logprobs",
-            code="unsupported_parameter",
+        raise unsupported(
+            "logprobs are not available: Cursor does not return token probabilities.", "logprobs"
         )
     top_logprobs = data.get("top_logprobs")
     if isinstance(top_logprobs, int) and top_logprobs > 0:
         # OpenAI requires logprobs: true with top_logprobs, and logprobs: true is refused above.
-        raise InvalidRequest(
+        raise unsupported(
             "'top_logprobs' requires 'logprobs': true, and logprobs are not available: Cursor does not "
             "return token probabilities.",
-            param="top_logprobs",
-            code="unsupported_parameter",
+            "top_logprobs",
         )
-    n = _choices(data.get("n"), max_n)
+    n = choices(data.get("n"), max_n)
     max_tokens = data.get("max_completion_tokens")
     if max_tokens is None:
         max_tokens = data.get("max_tokens")
     effort = data.get("reasoning_effort")
     return ChatBody(
-        model=model.strip(),
+        model=model,
         messages=messages,
         stream=stream,
         include_usage=include_usage,
-        stop=_stop_list(data.get("stop")),
+        stop=stop_list(data.get("stop")),
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
         n=n,
         tools=tools,
         tool_choice=tool_choice,
         parallel_tool_calls=data.get("parallel_tool_calls") is not False,
-        response_format=_response_format(data.get("response_format"), "response_format"),
+        response_format=response_format(data.get("response_format"), "response_format"),
         reasoning_effort=effort if isinstance(effort, str) else None,
     )
-
-
-def _load_json(raw: bytes) -> object:
-    if not raw.strip():
-        raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        reason = str(exc)
-        if "surrogate" in reason.lower():
-            reason = "the body contains an unpaired UTF-16 surrogate escape (a cut emoji?)"
-        elif "utf-8" in reason.lower():
-            reason = "the body is not valid UTF-8"
-        raise InvalidRequest(f"Invalid JSON body: {reason}", code="invalid_json") from None
 
 
 def _messages(value: object) -> tuple[ChatMessage, ...]:
@@ -292,50 +224,12 @@ def _tool_calls(calls: object, path: str) -> tuple[ToolCall, ...]:
     return tuple(parsed)
 
 
-def _check_history(messages: Sequence[ChatMessage]) -> None:
-    """H2, H3: results directly follow their calls, each call answered exactly once.
-
-    System and developer messages are taken out of the conversation wherever they appear, so they
-    neither open nor close a group of results.
-    """
-    open_at: int | None = None  # index of the assistant message whose results may follow
-    answered: set[str] = set()
-
-    def close() -> None:
-        if open_at is None:
-            return
-        for j, call in enumerate(messages[open_at].tool_calls):
-            if call.id not in answered:
-                raise InvalidRequest(
-                    f"The tool call {call.id!r} of messages[{open_at}] has no result: every call needs a "
-                    "'tool' message right after its assistant message.",
-                    param=f"messages[{open_at}].tool_calls[{j}].id",
-                    code="missing_tool_result",
-                )
-
-    for i, m in enumerate(messages):
-        if m.role in ("system", "developer"):
-            continue
-        if m.role == "tool":
-            ids = {c.id for c in messages[open_at].tool_calls} if open_at is not None else set()
-            if m.tool_call_id not in ids:
-                raise InvalidRequest(
-                    f"'messages[{i}]' answers {m.tool_call_id!r}, which is not a call of the assistant "
-                    "message right before it.",
-                    param=f"messages[{i}].tool_call_id",
-                    code="unknown_tool_call_id",
-                )
-            if m.tool_call_id in answered:
-                raise InvalidRequest(
-                    f"'messages[{i}]' is a second result for the call {m.tool_call_id!r}.",
-                    param=f"messages[{i}].tool_call_id",
-                    code="duplicate_tool_result",
-                )
-            answered.add(m.tool_call_id or "")
-            continue
-        close()
-        open_at, answered = (i, set()) if m.tool_calls else (None, set())
-    close()
+def _check_history(messages: tuple[ChatMessage, ...]) -> None:
+    check_history(
+        messages,
+        call_param=lambda i, j: f"messages[{i}].tool_calls[{j}].id",
+        result_param=lambda i: f"messages[{i}].tool_call_id",
+    )
 
 
 def _image_refs(value: object, path: str) -> tuple[ImageRef, ...]:
@@ -432,24 +326,12 @@ def _check_tools(data: Mapping[str, object]) -> tuple[tuple[ToolDef, ...], ToolC
 def _tools(value: object) -> tuple[ToolDef, ...]:
     if value is None:
         return ()
-    if not isinstance(value, list):
-        raise InvalidRequest("'tools' must be an array.", param="tools", code="invalid_tools")
-    if len(value) > MAX_TOOLS:
-        raise InvalidRequest(
-            f"'tools' has {len(value)} entries; at most {MAX_TOOLS} are supported.",
-            param="tools",
-            code="too_many_tools",
-        )
     tools: list[ToolDef] = []
     names: set[str] = set()
-    for i, item in enumerate(value):
+    for i, item in enumerate(check_tool_count(value, "tools")):
         tool = _tool(item, f"tools[{i}]")
         if tool.name in names:
-            raise InvalidRequest(
-                f"Two tools are named {tool.name!r}.",
-                param=f"tools[{i}].function.name",
-                code="duplicate_tool_name",
-            )
+            raise duplicate_tool(tool.name, f"tools[{i}].function.name")
         names.add(tool.name)
         tools.append(tool)
     return tuple(tools)
@@ -476,116 +358,7 @@ def _tool(item: object, path: str) -> ToolDef:
         raise InvalidRequest(
             f"'{path}.function' must be an object.", param=f"{path}.function", code="invalid_tools"
         )
-    name = function.get("name")
-    if not isinstance(name, str) or TOOL_NAME_RE.fullmatch(name) is None:
-        raise InvalidRequest(
-            f"'{path}.function.name' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
-            param=f"{path}.function.name",
-            code="invalid_tool_name",
-        )
-    description = function.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            f"'{path}.function.description' must be a string.",
-            param=f"{path}.function.description",
-            code="invalid_tools",
-        )
-    strict = function.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(
-            f"'{path}.function.strict' must be a boolean.",
-            param=f"{path}.function.strict",
-            code="invalid_tools",
-        )
-    parameters = function.get("parameters")
-    if parameters is not None:
-        _check_schema(parameters, f"{path}.function.parameters")
-    return ToolDef(
-        name=name,
-        description=description or "",
-        parameters=parameters if isinstance(parameters, dict) else None,
-        strict=strict is True,
-    )
-
-
-def _schema_error(path: str, reason: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"'{path}' is not a usable JSON Schema: {reason}", param=path, code="invalid_tool_schema"
-    )
-
-
-# Schemas (as compact JSON) that passed `_check_schema`, most recently used last: a bounded cache.
-CHECKED_SCHEMAS_MAX: Final = 1024
-_CHECKED_SCHEMAS: OrderedDict[bytes, None] = OrderedDict()
-
-
-def _check_schema(schema: object, path: str) -> None:
-    """An object, at most 32 levels deep and 64 KiB of JSON, no remote `$ref`, valid for its draft."""
-    if not isinstance(schema, dict):
-        raise _schema_error(path, "it must be a JSON object.")
-    if _depth(schema) > MAX_SCHEMA_DEPTH:
-        raise _schema_error(path, f"it is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
-    try:
-        key = orjson.dumps(schema)
-    except orjson.JSONEncodeError as exc:
-        raise _schema_error(path, str(exc)) from None
-    if len(key) > MAX_SCHEMA_BYTES:
-        raise _schema_error(path, f"it is {len(key)} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed.")
-    if key in _CHECKED_SCHEMAS:  # agents send the same catalog every turn; meta-validation is slow
-        _CHECKED_SCHEMAS.move_to_end(key)
-        return
-    remote = _remote_ref(schema)
-    if remote is not None:
-        raise _schema_error(
-            path, f"the reference {remote!r} is not local; only '#...' references are allowed."
-        )
-    dialect = schema.get("$schema")
-    if dialect is not None and not isinstance(dialect, str):
-        raise _schema_error(path, "'$schema' must be a string.")
-    cls = validator_for(schema, default=Draft202012Validator)
-    if cls is Draft3Validator:
-        raise _schema_error(path, "draft-03 schemas are not supported; use draft-04 or later.")
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        raise _schema_error(path, f"{exc.message} (at /{where})") from None
-    _CHECKED_SCHEMAS[key] = None
-    if len(_CHECKED_SCHEMAS) > CHECKED_SCHEMAS_MAX:
-        _CHECKED_SCHEMAS.popitem(last=False)
-
-
-def _depth(value: object) -> int:
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: list[object] = list(node.values())
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if depth > MAX_SCHEMA_DEPTH:
-            return depth
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _remote_ref(value: object) -> str | None:
-    stack: list[object] = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key in REF_KEYS:
-                ref = node.get(key)
-                if isinstance(ref, str) and not ref.startswith("#"):
-                    return ref
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
+    return function_def(function, f"{path}.function")
 
 
 def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
@@ -614,240 +387,25 @@ def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
             param="tool_choice",
             code="invalid_tool_choice",
         )
-    if choice.mode in ("required", "named") and not tools:
-        raise InvalidRequest(
-            f"tool_choice {choice.mode!r} needs a non-empty 'tools' list.",
-            param="tool_choice",
-            code="missing_tools",
-        )
-    if choice.mode == "named" and all(t.name != choice.name for t in tools):
-        raise InvalidRequest(
-            f"tool_choice names {choice.name!r}, which is not in 'tools'.",
-            param="tool_choice.function.name",
-            code="tool_choice_not_found",
-        )
-    return choice
+    return check_choice_target(choice, tools, "tool_choice.function.name")
 
 
 # ---------------------------------------------------------------- sampling parameters
 
 
-def _number(low: float, high: float) -> Callable[[str, object], None]:
-    def check(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidRequest(f"'{name}' must be a number.", param=name, code="invalid_type")
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low:g} and {high:g}, got {value}.",
-                param=name,
-                code="invalid_value",
-            )
-
-    return check
-
-
-def _integer(low: int, high: int) -> Callable[[str, object], None]:
-    def check(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low} and {high}, got {value}.", param=name, code="invalid_value"
-            )
-
-    return check
-
-
-def _choices(value: object, max_n: int) -> int:
-    if value is None:
-        return 1
-    _integer(1, max_n)("n", value)
-    return value if isinstance(value, int) else 1
-
-
-def _of_type(kind: type, label: str) -> Callable[[str, object], None]:
-    def check(name: str, value: object) -> None:
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise InvalidRequest(f"'{name}' must be {label}.", param=name, code="invalid_type")
-
-    return check
-
-
-def _check_stop(name: str, value: object) -> None:
-    _stop_list(value)
-
-
 def _check_response_format(name: str, value: object) -> None:
-    _response_format(value, name)
+    response_format(value, name)
 
 
-def _response_format(value: object, name: str) -> ResponseFormat | None:
-    """`text` (or absent) is no constraint; `json_object`; `json_schema` with a valid JSON Schema."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise InvalidRequest(
-            "'response_format' must be an object with a string 'type'.", param=name, code="invalid_type"
-        )
-    kind = value["type"]
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return ResponseFormat("json_object")
-    if kind != "json_schema":
-        raise InvalidRequest(
-            f"Unknown response_format type {kind!r}.", param=f"{name}.type", code="invalid_value"
-        )
-    spec = value.get("json_schema")
-    path = f"{name}.json_schema"
-    if spec is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{path}'.", param=path, code="missing_required_parameter"
-        )
-    if not isinstance(spec, dict):
-        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
-    schema_name = spec.get("name")
-    if schema_name is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{path}.name'.",
-            param=f"{path}.name",
-            code="missing_required_parameter",
-        )
-    if not isinstance(schema_name, str) or not SCHEMA_NAME.fullmatch(schema_name):
-        raise InvalidRequest(
-            f"'{path}.name' must be 1 to 64 characters of a-z, A-Z, 0-9, '_' and '-'.",
-            param=f"{path}.name",
-            code="invalid_value",
-        )
-    description = spec.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_type"
-        )
-    strict = spec.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(
-            f"'{path}.strict' must be a boolean.", param=f"{path}.strict", code="invalid_type"
-        )
-    schema = spec.get("schema")
-    if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequest(
-                f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
-            )
-        try:
-            validator_for(schema, default=Draft202012Validator).check_schema(schema)
-            _check_refs(schema, schema, f"{path}.schema")
-        except SchemaError as exc:
-            raise InvalidRequest(
-                f"'{path}.schema' is not a valid JSON Schema: {exc.message}",
-                param=f"{path}.schema",
-                code="invalid_value",
-            ) from None
-        except RecursionError:
-            raise InvalidRequest(
-                f"'{path}.schema' is nested too deeply.", param=f"{path}.schema", code="invalid_value"
-            ) from None
-    return ResponseFormat(
-        "json_schema",
-        name=schema_name,
-        description=description or "",
-        schema=schema,
-        strict=bool(strict),
-    )
-
-
-def _check_refs(node: object, root: dict[str, object], path: str) -> None:
-    """Every `$ref` of a response schema points inside it: nothing is ever fetched from elsewhere."""
-    if isinstance(node, list):
-        for item in node:
-            _check_refs(item, root, path)
-        return
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-            if not value.startswith("#") or (value.startswith("#/") and not _pointer_exists(root, value)):
-                raise InvalidRequest(
-                    f"'{path}' has a reference {value!r} that does not point inside the schema.",
-                    param=path,
-                    code="invalid_value",
-                )
-        else:
-            _check_refs(value, root, path)
-
-
-def _pointer_exists(root: object, ref: str) -> bool:
-    node = root
-    for raw in unquote(ref[2:]).split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
-
-
-def _check_user(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
-    if len(value) > MAX_USER_LENGTH:
-        raise InvalidRequest(
-            f"'{name}' must be at most {MAX_USER_LENGTH} characters.", param=name, code="invalid_value"
-        )
-
-
-def _check_logit_bias(name: str, value: object) -> None:
-    if not isinstance(value, dict):
-        raise InvalidRequest("'logit_bias' must be an object.", param=name, code="invalid_type")
-    for key, bias in value.items():
-        if not (key.isascii() and key.isdigit()):
-            raise InvalidRequest(
-                f"'logit_bias' keys must be token ids (digits), got {key!r}.",
-                param=f"{name}.{key}",
-                code="invalid_value",
-            )
-        if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
-            raise InvalidRequest(
-                f"'logit_bias[{key}]' must be a number between -100 and 100.",
-                param=f"{name}.{key}",
-                code="invalid_value",
-            )
-
-
-_PARAMETER_CHECKS: Final[dict[str, Callable[[str, object], None]]] = {
-    "stream": _of_type(bool, "a boolean"),
-    "temperature": _number(0, 2),
-    "top_p": _number(0, 1),
-    "presence_penalty": _number(-2, 2),
-    "frequency_penalty": _number(-2, 2),
-    "max_tokens": _integer(1, 10_000_000),
-    "max_completion_tokens": _integer(1, 10_000_000),
-    "seed": _integer(-(2**63), 2**63 - 1),
-    "user": _check_user,
-    "logprobs": _of_type(bool, "a boolean"),
-    "top_logprobs": _integer(0, 20),
-    "parallel_tool_calls": _of_type(bool, "a boolean"),
-    "stop": _check_stop,
+_PARAMETER_CHECKS: Final[dict[str, Check]] = {
+    **SAMPLING_CHECKS,
+    "max_tokens": integer(1, 10_000_000),
+    "max_completion_tokens": integer(1, 10_000_000),
+    "logprobs": of_type(bool, "a boolean"),
+    "top_logprobs": integer(0, 20),
+    "parallel_tool_calls": of_type(bool, "a boolean"),
     "response_format": _check_response_format,
-    "logit_bias": _check_logit_bias,
-    "reasoning_effort": _of_type(str, "a string"),
-    "metadata": _of_type(dict, "an object"),
-    "store": _of_type(bool, "a boolean"),
+    "reasoning_effort": of_type(str, "a string"),
+    "metadata": of_type(dict, "an object"),
+    "store": of_type(bool, "a boolean"),
 }
-
-
-def _stop_list(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,) if value else ()
-    if isinstance(value, list) and len(value) <= MAX_STOP and all(isinstance(v, str) for v in value):
-        return tuple(v for v in value if v)
-    raise InvalidRequest(
-        f"'stop' must be a string or an array of at most {MAX_STOP} strings.",
-        param="stop",
-        code="invalid_type",
-    )

@@ -13,7 +13,8 @@ from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ToolCall, ToolChoice
-from gateway.schemas.openai import ToolDef, parse_chat_body
+from gateway.schemas.common import ToolDef
+from gateway.schemas.openai import parse_chat_body
 from gateway.tools.encode import emulated_prompt, native_prompt
 from gateway.tools.grammar import Delimiters
 from gateway.upstream.chatservice.request import build_message
@@ -590,21 +591,3 @@ def test_fuzz_schema_keywords_are_accepted_or_a_400(schema):
         )
         return
     assert parsed.tools[0].parameters == schema
-
-
-def test_checked_schema_cache_is_bounded_and_skips_known_schemas(monkeypatch) -> None:
-    from gateway.schemas import openai as schemas
-
-    monkeypatch.setattr(schemas, "CHECKED_SCHEMAS_MAX", 4)
-    monkeypatch.setattr(schemas, "_CHECKED_SCHEMAS", schemas.OrderedDict())
-    for i in range(10):
-        schemas._check_schema({"type": "object", "properties": {f"p{i}": {"type": "string"}}}, "tools[0]")
-    assert len(schemas._CHECKED_SCHEMAS) == 4
-    calls = []
-    monkeypatch.setattr(
-        schemas.Draft202012Validator, "check_schema", classmethod(lambda cls, s: calls.append(s))
-    )
-    schemas._check_schema({"type": "object", "properties": {"p9": {"type": "string"}}}, "tools[0]")
-    assert calls == []  # known: not meta-validated again
-    schemas._check_schema({"type": "object", "properties": {"new": {"type": "string"}}}, "tools[0]")
-    assert len(calls) == 1

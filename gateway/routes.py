@@ -11,6 +11,7 @@ from gateway.handlers.metrics import metrics
 from gateway.handlers.models import list_models
 from gateway.handlers.openai import chat_completions
 from gateway.handlers.pages import config_page, env_example, index, logs_page, static_file, tokeninfo_page
+from gateway.handlers.responses import create_response
 from gateway.handlers.tokens import (
     checksum,
     get_tokens,
@@ -33,6 +34,7 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
+    app.router.add_post(f"{prefix}/v1/responses", create_response, name="responses")
     # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
     app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
     app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")

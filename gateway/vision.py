@@ -70,7 +70,7 @@ async def _load(ref: ImageRef, options: VisionOptions) -> ImageRef:
                 raise InvalidRequest(
                     "Image URLs are not fetched by this gateway (vision_ability is base64); send the image "
                     "as a data URL (data:image/png;base64,…).",
-                    param=f"{ref.path}.url",
+                    param=ref.url_param,
                     code="unsupported_image_url",
                 )
             media_type, data = await fetch_image(ref.url, options)
@@ -78,7 +78,7 @@ async def _load(ref: ImageRef, options: VisionOptions) -> ImageRef:
             raise ImageError("only data: and http(s): URLs are supported")
         return replace(ref, image=load_image(data, media_type, max_bytes=options.max_bytes))
     except ImageError as exc:
-        raise image_error(f"{ref.path}.url", str(exc)) from None
+        raise image_error(ref.url_param, str(exc)) from None
 
 
 def address_allowed(address: str) -> bool:

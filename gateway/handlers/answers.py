@@ -31,8 +31,9 @@ from gateway.errors import GatewayError, ModelNotFound
 from gateway.middlewares import count_error
 from gateway.neutral.model import ChatRequest, Event, Finish, ModelInfo, Timing, Usage
 from gateway.reqlog.record import RequestRecord
+from gateway.schemas.common import ChatMessage
 from gateway.sse import EventStream
-from gateway.vision import VisionOptions
+from gateway.vision import VisionOptions, has_images, load_message_images
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,22 @@ async def resolve_model(request: web.Request, model: str) -> ModelInfo:
     if info is None:
         raise ModelNotFound(model)
     return info
+
+
+async def requested_model(request: web.Request, model: str, stream: bool) -> ModelInfo:
+    """Note what the client asked for in the request log, and resolve the model."""
+    record = request.get(keys.REQUEST_RECORD)
+    if record is not None:
+        record.describe(model=model, stream=stream)
+    return await resolve_model(request, model)
+
+
+async def with_images(request: web.Request, messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
+    """The messages with their images loaded under the current vision policy (`VISION_ABILITY`)."""
+    if not has_images(messages):
+        return messages
+    ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
+    return await load_message_images(messages, vision_options(request.app[keys.SETTINGS], ability))
 
 
 def start_answer(request: web.Request, chat: ChatRequest, n: int = 1) -> tuple[Choices, Timing]:

@@ -16,24 +16,16 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, completion_id
-from gateway.handlers.answers import json_answer, resolve_model, start_answer, stream_answer, vision_options
+from gateway.handlers.answers import json_answer, requested_model, start_answer, stream_answer, with_images
 from gateway.handlers.body import read_body
 from gateway.schemas.openai import parse_chat_body
-from gateway.vision import has_images, load_message_images
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     body = parse_chat_body(await read_body(request), max_n=settings.max_n)
-    record = request.get(keys.REQUEST_RECORD)
-    if record is not None:
-        record.describe(model=body.model, stream=body.stream)
-    model = await resolve_model(request, body.model)
-    if has_images(body.messages):
-        ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
-        body = replace(
-            body, messages=await load_message_images(body.messages, vision_options(settings, ability))
-        )
+    model = await requested_model(request, body.model, body.stream)
+    body = replace(body, messages=await with_images(request, body.messages))
     chat = to_chat_request(
         body,
         model,

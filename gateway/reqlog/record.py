@@ -34,7 +34,7 @@ from gateway.tokens.mask import mask_identity, mask_token
 from gateway.tokens.store import TokenEntry
 
 # Route names whose requests leave a row.
-LOGGED_ROUTES: Final = frozenset({"chat_completions", "models", "messages"})
+LOGGED_ROUTES: Final = frozenset({"chat_completions", "models", "messages", "responses"})
 ERROR_CHARS: Final = 500
 CLIENT_GONE: Final = 499
 

@@ -43,12 +43,20 @@ REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
 
 @dataclass(frozen=True, slots=True)
 class ImageRef:
-    """An image of a user message: its URL, where it was (`param` of its errors), and (once loaded)
-    the image."""
+    """An image of a user message: its URL, where its part was, and (once loaded) the image.
+
+    Errors about the image itself name `url_param`: `<path>.url` (chat's `image_url.url`) unless
+    the dialect puts the URL elsewhere (`url_at`).
+    """
 
     url: str
     path: str
     image: Image | None = None
+    url_at: str = ""
+
+    @property
+    def url_param(self) -> str:
+        return self.url_at or f"{self.path}.url"
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,12 +227,13 @@ SAMPLING_CHECKS: Final[dict[str, Check]] = {
 }
 
 
-def check_parameters(data: Mapping[str, object], checks: Mapping[str, Check]) -> None:
-    """Run each check on its parameter when the client sent it (null counts as not sent)."""
+def check_parameters(data: Mapping[str, object], checks: Mapping[str, Check], prefix: str = "") -> None:
+    """Run each check on its parameter when the client sent it (null counts as not sent); `prefix`
+    is the path of `data` in the body (`reasoning.`)."""
     for name, check in checks.items():
         value = data.get(name)
         if value is not None:
-            check(name, value)
+            check(f"{prefix}{name}", value)
 
 
 def choices(value: object, max_n: int) -> int:

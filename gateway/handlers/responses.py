@@ -1,0 +1,51 @@
+"""POST /v1/responses (the OpenAI Responses API), streamed (SSE) and not.
+
+The handler parses and validates the body (`schemas/responses.py`), resolves the model, loads the
+images and translates the body into the neutral request (`chat/from_responses.py`); the answer is
+run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_responses.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from aiohttp import web
+
+from gateway import keys
+from gateway.chat.collect import collect
+from gateway.chat.from_responses import responses_chat_request
+from gateway.chat.to_responses import ResponseInfo, ResponseStream, new_id, response_body
+from gateway.handlers.answers import json_answer, requested_model, start_answer, stream_answer, with_images
+from gateway.handlers.body import read_body
+from gateway.schemas.responses import parse_responses_body
+
+
+async def create_response(request: web.Request) -> web.StreamResponse:
+    settings = request.app[keys.SETTINGS]
+    body = parse_responses_body(await read_body(request))
+    model = await requested_model(request, body.model, body.stream)
+    body = replace(body, messages=await with_images(request, body.messages))
+    chat = responses_chat_request(
+        body,
+        model,
+        inject=settings.system_prompt_inject,
+        max_input_length=settings.max_input_length,
+        default_thinking_level=settings.thinking_level,
+    )
+    events, timing = start_answer(request, chat)
+    info = ResponseInfo(
+        id=new_id("resp"),
+        created_at=int(time.time()),
+        model=body.model,
+        echo=body.echo,
+        kinds=body.kinds,
+        show_thinking=settings.thinking_output != "hidden",
+    )
+    if body.stream:
+        renderer = ResponseStream(
+            info, tool_stream_mode=settings.tool_stream_mode, args_chunk_chars=settings.tool_args_chunk_chars
+        )
+        return await stream_answer(request, events, renderer, timing)
+    [answer] = await collect(events, 1, timing)
+    return json_answer(request, response_body(answer, info), timing)

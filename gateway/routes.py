@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.handlers.completions import completions
 from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
 from gateway.handlers.logs_api import query_logs
@@ -35,6 +36,7 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
     app.router.add_post(f"{prefix}/v1/responses", create_response, name="responses")
+    app.router.add_post(f"{prefix}/v1/completions", completions, name="completions")
     # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
     app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
     app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")

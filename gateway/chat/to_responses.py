@@ -217,6 +217,11 @@ class ResponseStream:
         self._finish: FinishReason | None = None
         self._fragment = args_chunk_chars if tool_stream_mode == "fragmented" else 0
 
+    @property
+    def output(self) -> list[Json]:
+        """The output items finished so far."""
+        return self._output
+
     def _event(self, kind: str, **fields: Any) -> bytes:
         payload: Json = {"type": kind, "sequence_number": self._seq, **fields}
         self._seq += 1

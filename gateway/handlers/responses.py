@@ -2,7 +2,9 @@
 
 The handler parses and validates the body (`schemas/responses.py`), resolves the model, loads the
 images and translates the body into the neutral request (`chat/from_responses.py`); the answer is
-run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_responses.py`.
+run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_responses.py`. Unless
+the request says `store: false`, the answer's output items are kept (`chat/item_store.py`) for
+later `item_reference`s.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from gateway.schemas.responses import parse_responses_body
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    body = parse_responses_body(await read_body(request))
+    items = request.app[keys.ITEM_STORE]
+    body = parse_responses_body(await read_body(request), items.get)
     model = await requested_model(request, body.model, body.stream)
     body = replace(body, messages=await with_images(request, body.messages))
     chat = responses_chat_request(
@@ -46,6 +49,12 @@ async def create_response(request: web.Request) -> web.StreamResponse:
         renderer = ResponseStream(
             info, tool_stream_mode=settings.tool_stream_mode, args_chunk_chars=settings.tool_args_chunk_chars
         )
-        return await stream_answer(request, events, renderer, timing)
+        response = await stream_answer(request, events, renderer, timing)
+        if body.store:
+            items.put(renderer.output)
+        return response
     [answer] = await collect(events, 1, timing)
-    return json_answer(request, response_body(answer, info), timing)
+    payload = response_body(answer, info)
+    if body.store:
+        items.put(payload["output"])
+    return json_answer(request, payload, timing)

@@ -15,13 +15,15 @@ are custom or namespaced is kept in `ToolKinds`, so answers are rendered back in
 Built-in tools (web search, file search, computer use, code interpreter, image generation, MCP,
 shells, …) run on OpenAI's servers and get a 400 naming `tools[i].type`.
 
-Responses are never stored: `previous_response_id`, `conversation` and `item_reference` items are
-a 400 that asks for the whole conversation in `input`.
+Responses are not stored: `previous_response_id` and `conversation` are a 400 that asks for the
+whole conversation in `input`. Only the gateway's own recent output items are kept (in memory,
+`chat/item_store.py`), so an `item_reference` to one of them is read through `lookup`; any other
+reference is a 400 `item_not_found`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -68,6 +70,7 @@ BUILT_IN_TOOLS: Final = (
     "web_search, web_search_preview, file_search, computer_use_preview, computer, code_interpreter, "
     "image_generation, mcp, local_shell, shell, apply_patch, tool_search"
 )
+Lookup = Callable[[str], Mapping[str, object] | None]
 STORE_HINT: Final = (
     "This gateway does not store responses: send the whole conversation in 'input' (earlier messages, "
     "function calls and their outputs) and leave '{param}' out."
@@ -99,12 +102,17 @@ class ResponsesBody:
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
     kinds: ToolKinds = field(default_factory=ToolKinds)
+    store: bool = True  # keep this answer's output items for later `item_reference`s
     # The request's parameters as the response object repeats them (JSON values, validated).
     echo: Mapping[str, object] = field(default_factory=dict)
 
 
-def parse_responses_body(raw: bytes) -> ResponsesBody:
-    """Parse and validate a `/v1/responses` body."""
+def _nothing(item_id: str) -> Mapping[str, object] | None:
+    return None
+
+
+def parse_responses_body(raw: bytes, lookup: Lookup = _nothing) -> ResponsesBody:
+    """Parse and validate a `/v1/responses` body; `lookup` finds the item an `item_reference` names."""
     data = load_object(raw)
     model = required_model(data)
     _refuse_stored_state(data)
@@ -112,7 +120,7 @@ def parse_responses_body(raw: bytes) -> ResponsesBody:
     instructions = data.get("instructions")
     tools, kinds = _tools(data.get("tools"))
     choice = _tool_choice(data.get("tool_choice"), tools, kinds)
-    messages = _input(data.get("input"), kinds)
+    messages = _input(data.get("input"), kinds, lookup)
     reasoning = _object(data, "reasoning")
     text = _object(data, "text")
     effort = reasoning.get("effort")
@@ -135,6 +143,7 @@ def parse_responses_body(raw: bytes) -> ResponsesBody:
         response_format=response_format(text.get("format"), "text.format", nested=False),
         reasoning_effort=effort,
         kinds=kinds,
+        store=data.get("store") is not False,
         echo=_echo(data, reasoning, text),
     )
 
@@ -240,7 +249,7 @@ def _echo(
         "format": text.get("format") or {"type": "text"},
         "verbosity": text.get("verbosity") or "medium",
     }
-    echo["store"] = False  # never stored, whatever the request said
+    echo["store"] = data.get("store") is not False
     echo["previous_response_id"] = None
     echo["background"] = False
     return echo
@@ -418,6 +427,8 @@ def _tool_choice(value: object, tools: Sequence[ToolDef], kinds: ToolKinds) -> T
 class _Turns:
     """The messages being built, with the input path of every call and result (for history errors)."""
 
+    kinds: ToolKinds
+    lookup: Lookup
     messages: list[ChatMessage] = field(default_factory=list)
     call_paths: dict[tuple[int, int], str] = field(default_factory=dict)
     result_paths: dict[int, str] = field(default_factory=dict)
@@ -454,7 +465,7 @@ class _Turns:
         self.messages.append(message)
 
 
-def _input(value: object, kinds: ToolKinds) -> tuple[ChatMessage, ...]:
+def _input(value: object, kinds: ToolKinds, lookup: Lookup) -> tuple[ChatMessage, ...]:
     if value is None:
         raise InvalidRequest(
             "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
@@ -471,9 +482,9 @@ def _input(value: object, kinds: ToolKinds) -> tuple[ChatMessage, ...]:
         raise InvalidRequest(
             f"'input' has more than {MAX_MESSAGES} items.", param="input", code="too_many_messages"
         )
-    turns = _Turns()
+    turns = _Turns(kinds, lookup)
     for i, item in enumerate(value):
-        _item(turns, item, f"input[{i}]", kinds)
+        _item(turns, item, f"input[{i}]")
     messages = tuple(turns.messages)
     check_history(
         messages,
@@ -487,7 +498,7 @@ def _input(value: object, kinds: ToolKinds) -> tuple[ChatMessage, ...]:
     return messages
 
 
-def _item(turns: _Turns, item: object, path: str, kinds: ToolKinds) -> None:
+def _item(turns: _Turns, item: object, path: str, *, stored: bool = False) -> None:
     if not isinstance(item, dict):
         raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
     kind = item.get("type")
@@ -498,15 +509,15 @@ def _item(turns: _Turns, item: object, path: str, kinds: ToolKinds) -> None:
     elif kind in ASSISTANT_ITEMS:
         if kind == "reasoning":
             return  # H9: earlier reasoning is accepted and not sent upstream; it does not end a turn
-        turns.add_call(_call(item, kind, path, kinds), path)
+        turns.add_call(_call(item, kind, path, turns.kinds), path)
     elif kind in RESULT_ITEMS:
         call_id = _string(item, "call_id", path)
         turns.add(
             ChatMessage("tool", _output(item.get("output"), f"{path}.output"), tool_call_id=call_id),
             f"{path}.call_id",
         )
-    elif kind == "item_reference" or (kind is None and "id" in item):
-        raise unsupported(STORE_HINT.format(param=path), path)
+    elif (kind == "item_reference" or (kind is None and "id" in item)) and not stored:
+        _reference(turns, item, path)
     elif isinstance(kind, str):
         raise InvalidRequest(
             f"Input items of type {kind!r} are not supported: they belong to OpenAI's built-in tools or stored "
@@ -516,6 +527,21 @@ def _item(turns: _Turns, item: object, path: str, kinds: ToolKinds) -> None:
         )
     else:
         raise InvalidRequest(f"'{path}.type' must be a string.", param=f"{path}.type", code="invalid_type")
+
+
+def _reference(turns: _Turns, item: Mapping[str, object], path: str) -> None:
+    """An `item_reference`: the stored item it names, read as if it had been sent."""
+    item_id = _string(item, "id", path)
+    found = turns.lookup(item_id)
+    if found is None:
+        raise InvalidRequest(
+            f"'{path}' refers to the item {item_id!r}, which this gateway does not hold: it keeps only the "
+            "output items of its recent responses, in memory (RESPONSES_ITEM_STORE_BYTES). Send the item "
+            "itself (with the AI SDK: providerOptions.openai.store = false).",
+            param=f"{path}.id",
+            code="item_not_found",
+        )
+    _item(turns, found, path, stored=True)
 
 
 def _string(item: Mapping[str, object], key: str, path: str) -> str:

@@ -183,3 +183,22 @@ async def test_each_request_leaves_a_log_row_and_a_metric(gateway, make_settings
     assert bad["http_status"] == 400 and bad["error"].startswith("empty_messages")
     metrics = await (await client.get("/metrics")).text()
     assert 'cursor2api_requests_total{endpoint="responses",status="200"} 1.0' in metrics
+
+
+async def test_output_items_can_be_referred_to_unless_store_is_false(gateway) -> None:
+    client, transport = await gateway(reply("First."), reply("Second."), reply("Third."))
+    first = await (await client.post(PATH, json=body())).json()
+    [message] = first["output"]
+    history = [
+        {"role": "user", "content": "Hi"},
+        {"type": "item_reference", "id": message["id"]},
+        {"role": "user", "content": "More"},
+    ]
+    response = await client.post(PATH, json=body(input=history, store=False))
+    assert response.status == 200, await response.text()
+    assert "First." in sent_text(transport, 1)
+    second = (await response.json())["output"][0]
+    history = [{"role": "user", "content": "Hi"}, {"type": "item_reference", "id": second["id"]}]
+    response = await client.post(PATH, json=body(input=history))
+    error = (await response.json())["error"]
+    assert (response.status, error["code"], error["param"]) == (400, "item_not_found", "input[1].id")

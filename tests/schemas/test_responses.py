@@ -197,9 +197,43 @@ def test_parameters_the_response_repeats() -> None:
     assert echo["tools"] == [FN] and echo["tool_choice"] == {"type": "function", "name": "read_file"}
     assert (echo["temperature"], echo["top_p"], echo["metadata"], echo["user"]) == (0.2, 0.9, {"k": "v"}, "u")
     assert (echo["truncation"], echo["service_tier"], echo["max_output_tokens"]) == ("auto", "flex", 50)
-    assert echo["store"] is False  # never stored
+    assert echo["store"] is True and body.store is True
     assert echo["reasoning"] == {"effort": "low", "summary": "auto"}
     assert echo["text"] == {"format": {"type": "json_object"}, "verbosity": "low"}
+
+
+def test_item_references_read_the_items_the_gateway_kept() -> None:
+    kept = {
+        "msg_1": {
+            "id": "msg_1",
+            "type": "message",
+            "role": "assistant",
+            "status": "completed",
+            "content": [{"type": "output_text", "text": "I'll read it.", "annotations": [], "logprobs": []}],
+        },
+        "rs_1": {"id": "rs_1", "type": "reasoning", "summary": []},
+    }
+    items = [
+        {"role": "user", "content": "Read a"},
+        {"type": "item_reference", "id": "rs_1"},
+        {"type": "item_reference", "id": "msg_1"},
+        CALL,
+        OUT,
+    ]
+    body = {"model": "m", "input": items, "tools": [FN], "store": False}
+    parsed = parse_responses_body(orjson.dumps(body), kept.get)
+    assert [(m.role, m.text) for m in parsed.messages] == [
+        ("user", "Read a"),
+        ("assistant", "I'll read it."),
+        ("tool", "x"),
+    ]
+    assert parsed.messages[1].tool_calls == (ToolCall("c1", "read_file", "{}"),)
+    assert parsed.store is False and parsed.echo["store"] is False
+
+
+def test_an_unknown_reference_says_how_to_send_the_item() -> None:
+    error = refused({"model": "m", "input": [{"type": "item_reference", "id": "msg_9"}]})
+    assert "RESPONSES_ITEM_STORE_BYTES" in error.message and "store = false" in error.message
 
 
 def test_text_format_json_schema_is_flat() -> None:
@@ -274,8 +308,9 @@ BAD = [
         "input[0].content[0].type",
     ),
     ({"input": [{"type": "web_search_call", "id": "ws"}]}, "unsupported_item_type", "input[0].type"),
-    ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "unsupported_parameter", "input[0]"),
-    ({"input": [{"id": "msg_1"}]}, "unsupported_parameter", "input[0]"),
+    ({"input": [{"type": "item_reference", "id": "msg_1"}]}, "item_not_found", "input[0].id"),
+    ({"input": [{"id": "msg_1"}]}, "item_not_found", "input[0].id"),
+    ({"input": [{"type": "item_reference"}]}, "invalid_type", "input[0].id"),
     ({"input": [{"type": 4}]}, "invalid_type", "input[0].type"),
     ({"input": [USER, {**CALL, "call_id": ""}]}, "invalid_type", "input[1].call_id"),
     ({"input": [USER, {**CALL, "arguments": {}}]}, "invalid_type", "input[1].arguments"),

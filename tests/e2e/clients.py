@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any, Final
 
 E2E_DIR: Final = Path(__file__).resolve().parent
-BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
 _install_lock = threading.Lock()
 INSTALL_COMMAND: Final = "npm install --prefix tests/e2e --no-audit --no-fund --no-package-lock"
 PROVIDER: Final = "cursor2api"
@@ -67,9 +66,9 @@ class Finished:
         return f"exit {self.returncode}\n--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-6000:]}"
 
 
-def binary(name: str) -> str:
-    """The CLI's executable; the pinned CLIs are installed on first use if they are missing."""
-    path = BIN_DIR / name
+def installed(relative: str) -> Path:
+    """A path under `node_modules`; the pinned packages are installed on first use if it is missing."""
+    path = E2E_DIR / "node_modules" / relative
     if not path.exists():
         with _install_lock:
             if not path.exists():
@@ -81,7 +80,12 @@ def binary(name: str) -> str:
                 )
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing after `{INSTALL_COMMAND}`")
-    return str(path)
+    return path
+
+
+def binary(name: str) -> str:
+    """The CLI's executable (installed on first use)."""
+    return str(installed(f".bin/{name}"))
 
 
 def isolated_env(home: Path) -> dict[str, str]:
@@ -181,6 +185,28 @@ def continue_cli(
     )
     argv = [binary("cn"), "-p", "--auto", "--config", str(config), task]
     return Invocation(argv, env, workspace)
+
+
+SDK_SCRIPT: Final = E2E_DIR / "responses_sdks.mjs"
+SDK_PACKAGES: Final = ("openai", "ai", "@ai-sdk/openai", "zod")
+
+
+def node_sdk(
+    scenario: str, task: str, *, workspace: Path, home: Path, base_url: str, api_key: str, model: str
+) -> Invocation:
+    """`node responses_sdks.mjs SCENARIO`: the JavaScript SDKs (openai-node, the AI SDK) at `base_url`."""
+    for package in SDK_PACKAGES:
+        installed(package)
+    env = isolated_env(home)
+    env.update(
+        {
+            "CURSOR2API_BASE_URL": base_url,
+            "CURSOR2API_KEY": api_key,
+            "CURSOR2API_MODEL": model,
+            "CURSOR2API_TASK": task,
+        }
+    )
+    return Invocation(["node", str(SDK_SCRIPT), scenario], env, workspace)
 
 
 async def run(invocation: Invocation, *, timeout: float) -> Finished:

@@ -39,7 +39,7 @@ async def test_kilo_harness(aiohttp_server, workspace: Path, home: Path) -> None
     done = await clients.run(invocation, timeout=clients.RUN_TIMEOUT)
     assert done.returncode == 0, done.describe()
     assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()
-    events = clients.kilo_events(done.stdout)
+    events = clients.json_lines(done.stdout)
     assert [e["part"]["tool"] for e in events if e["type"] == "tool_use"] == ["write", "read"]
     assert CONTENT in [e["part"]["text"] for e in events if e["type"] == "text"][-1]
     turns = tool_requests(endpoint)

@@ -19,7 +19,7 @@ async def run_kilo(stack, workspace: Path, home: Path, **settings: object):
 
 def assert_task_done(done: clients.Finished, workspace: Path) -> None:
     assert done.returncode == 0, done.describe()
-    events = clients.kilo_events(done.stdout)
+    events = clients.json_lines(done.stdout)
     assert [e for e in events if e.get("type") == "error"] == [], done.describe()
     tools = [e["part"] for e in events if e.get("type") == "tool_use"]
     assert [(t["tool"], t["state"]["status"]) for t in tools] == [

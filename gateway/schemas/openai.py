@@ -281,6 +281,12 @@ def _content(
         if not isinstance(part, dict):
             raise InvalidRequest(f"'{part_path}' must be an object.", param=part_path, code="invalid_type")
         kind = part.get("type")
+        if not isinstance(kind, str):
+            raise InvalidRequest(
+                f"'{part_path}.type' must be a string.",
+                param=f"{part_path}.type",
+                code="invalid_content_part",
+            )
         if kind in TEXT_PARTS:
             text = part.get("text")
             if not isinstance(text, str):

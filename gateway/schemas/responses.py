@@ -504,6 +504,8 @@ def _item(turns: _Turns, item: object, path: str, *, stored: bool = False) -> No
     kind = item.get("type")
     if kind is None and "role" in item:
         kind = "message"
+    if kind is not None and not isinstance(kind, str):
+        raise InvalidRequest(f"'{path}.type' must be a string.", param=f"{path}.type", code="invalid_type")
     if kind == "message":
         _message(turns, item, path)
     elif kind in ASSISTANT_ITEMS:
@@ -518,7 +520,7 @@ def _item(turns: _Turns, item: object, path: str, *, stored: bool = False) -> No
         )
     elif (kind == "item_reference" or (kind is None and "id" in item)) and not stored:
         _reference(turns, item, path)
-    elif isinstance(kind, str):
+    elif kind is not None:
         raise InvalidRequest(
             f"Input items of type {kind!r} are not supported: they belong to OpenAI's built-in tools or stored "
             "state. Send messages, function calls and their outputs.",
@@ -589,15 +591,21 @@ def _output(value: object, path: str) -> str:
     texts: list[str] = []
     for i, part in enumerate(value):
         at = f"{path}[{i}]"
-        if not isinstance(part, dict) or not isinstance(part.get("type"), str):
-            raise InvalidRequest(
-                f"'{at}' must be an object with a string 'type'.", param=at, code="invalid_type"
-            )
-        if part["type"] in INPUT_TEXT_PARTS or part["type"] == "output_text":
+        kind = _part_type(part, at)
+        if kind in INPUT_TEXT_PARTS or kind == "output_text":
             texts.append(_part_text(part, at))
         else:
-            texts.append(f"[{part['type']} content omitted]")
+            texts.append(f"[{kind} content omitted]")
     return "\n".join(texts)
+
+
+def _part_type(part: object, path: str) -> str:
+    if not isinstance(part, dict) or not isinstance(part.get("type"), str):
+        raise InvalidRequest(
+            f"'{path}' must be an object with a string 'type'.", param=path, code="invalid_type"
+        )
+    kind: str = part["type"]
+    return kind
 
 
 def _part_text(part: Mapping[str, object], path: str) -> str:
@@ -630,9 +638,7 @@ def _message(turns: _Turns, item: Mapping[str, object], path: str) -> None:
     images: list[ImageRef] = []
     for i, part in enumerate(content):
         part_path = f"{at}[{i}]"
-        if not isinstance(part, dict):
-            raise InvalidRequest(f"'{part_path}' must be an object.", param=part_path, code="invalid_type")
-        kind = part.get("type")
+        kind = _part_type(part, part_path)
         if kind in INPUT_TEXT_PARTS:
             texts.append(_part_text(part, part_path))
         elif kind == "input_image" and role == "user":
@@ -682,9 +688,7 @@ def _assistant_text(content: object, path: str) -> str:
     texts: list[str] = []
     for i, part in enumerate(content):
         at = f"{path}[{i}]"
-        if not isinstance(part, dict):
-            raise InvalidRequest(f"'{at}' must be an object.", param=at, code="invalid_type")
-        kind = part.get("type")
+        kind = _part_type(part, at)
         if kind in OUTPUT_TEXT_PARTS:
             texts.append(_part_text(part, at))
         elif kind == "refusal":

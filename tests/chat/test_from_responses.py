@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from gateway.chat.catalog import resolve
 from gateway.chat.from_responses import responses_chat_request
@@ -88,3 +90,114 @@ def test_a_conversation_too_long_names_input() -> None:
     with pytest.raises(ContextTooLong) as caught:
         convert(limit=10, input="x" * 100)
     assert caught.value.param == "input"
+
+
+# ---------------------------------------------------------------- hostile bodies never get past a 400
+
+WORDS = [
+    "user",
+    "assistant",
+    "system",
+    "developer",
+    "tool",
+    "message",
+    "function_call",
+    "function_call_output",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "reasoning",
+    "item_reference",
+    "input_text",
+    "output_text",
+    "input_image",
+    "function",
+    "custom",
+    "namespace",
+    "read_file",
+    "c1",
+    "auto",
+    "required",
+    "",
+]
+strings = st.sampled_from(WORDS) | st.text(max_size=8)
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 2**40)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | strings
+)
+anything = st.recursive(
+    leaves,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(strings, inner, max_size=3),
+    max_leaves=10,
+)
+
+
+def maybe(valid):
+    return valid | valid | valid | anything
+
+
+part = st.fixed_dictionaries(
+    {}, optional={"type": maybe(strings), "text": maybe(strings), "image_url": anything}
+)
+item = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": maybe(strings),
+        "role": maybe(strings),
+        "content": maybe(strings | st.lists(maybe(part), max_size=3)),
+        "call_id": maybe(st.sampled_from(["c1", "c2"])),
+        "name": maybe(st.sampled_from(["read_file", "patch", "spawn"])),
+        "namespace": maybe(st.sampled_from(["agents"])),
+        "arguments": maybe(st.sampled_from(["{}", '{"path":"a"}', "not json"])),
+        "input": maybe(strings),
+        "output": maybe(strings | st.lists(maybe(part), max_size=2)),
+        "id": maybe(strings),
+    },
+)
+tool = st.sampled_from(
+    [
+        READ,
+        {"type": "custom", "name": "patch"},
+        {
+            "type": "namespace",
+            "name": "agents",
+            "description": "",
+            "tools": [{"type": "function", "name": "spawn"}],
+        },
+    ]
+) | maybe(
+    st.fixed_dictionaries(
+        {}, optional={"type": maybe(strings), "name": maybe(strings), "parameters": anything}
+    )
+)
+documents = st.fixed_dictionaries(
+    {"model": st.just("m"), "input": maybe(strings | st.lists(maybe(item), max_size=5))},
+    optional={
+        "instructions": maybe(strings),
+        "tools": maybe(st.lists(tool, max_size=3)),
+        "tool_choice": maybe(
+            st.sampled_from(["auto", "required", {"type": "function", "name": "read_file"}])
+        ),
+        "max_output_tokens": maybe(st.integers(-1, 10**9)),
+        "text": maybe(st.fixed_dictionaries({}, optional={"format": anything})),
+        "reasoning": maybe(st.fixed_dictionaries({}, optional={"effort": maybe(strings)})),
+    },
+)
+
+
+@given(documents, st.booleans())
+@example({"model": "m", "input": [{"type": []}]}, False)
+@example({"model": "m", "input": [{"role": "user", "content": [{"type": ["input_text"]}]}]}, True)
+def test_any_body_is_a_chat_request_and_a_prompt_or_a_400(document, thinking) -> None:
+    try:
+        body = parse_responses_body(orjson.dumps(document))
+        chat = responses_chat_request(
+            body, THINKING if thinking else MODEL, inject="", max_input_length=10_000
+        )
+    except InvalidRequest as exc:
+        assert exc.status == 400
+        return
+    prompt = native_prompt(chat, chat.tool_choice)
+    assert len(prompt.messages) <= len(chat.messages)

@@ -312,6 +312,13 @@ BAD = [
     ({"input": [{"id": "msg_1"}]}, "item_not_found", "input[0].id"),
     ({"input": [{"type": "item_reference"}]}, "invalid_type", "input[0].id"),
     ({"input": [{"type": 4}]}, "invalid_type", "input[0].type"),
+    ({"input": [{"type": []}]}, "invalid_type", "input[0].type"),
+    ({"input": [{"role": "user", "content": [{"type": []}]}]}, "invalid_type", "input[0].content[0]"),
+    (
+        {"input": [{"role": "assistant", "content": [{"type": {}}]}, USER]},
+        "invalid_type",
+        "input[0].content[0]",
+    ),
     ({"input": [USER, {**CALL, "call_id": ""}]}, "invalid_type", "input[1].call_id"),
     ({"input": [USER, {**CALL, "arguments": {}}]}, "invalid_type", "input[1].arguments"),
     ({"input": [USER, {**CALL, "namespace": 1}]}, "invalid_type", "input[1].namespace"),

@@ -286,32 +286,40 @@ def check_tool_count(value: object, param: str) -> list[object]:
 def function_def(spec: Mapping[str, object], path: str) -> ToolDef:
     """A function tool from the object holding its `name`, `description`, `parameters` and `strict`
     (`tools[i].function` in chat, `tools[i]` in the Responses API)."""
-    name = spec.get("name")
-    if not isinstance(name, str) or TOOL_NAME_RE.fullmatch(name) is None:
-        raise InvalidRequest(
-            f"'{path}.name' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
-            param=f"{path}.name",
-            code="invalid_tool_name",
-        )
-    description = spec.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_tools"
-        )
-    strict = spec.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(
-            f"'{path}.strict' must be a boolean.", param=f"{path}.strict", code="invalid_tools"
-        )
+    name = tool_name(spec.get("name"), f"{path}.name")
+    description = optional(spec, "description", str, path, "invalid_tools")
+    strict = optional(spec, "strict", bool, path, "invalid_tools")
     parameters = spec.get("parameters")
     if parameters is not None:
         check_schema(parameters, f"{path}.parameters")
     return ToolDef(
         name=name,
-        description=description or "",
+        description=str(description or ""),
         parameters=parameters if isinstance(parameters, dict) else None,
         strict=strict is True,
     )
+
+
+def tool_name(value: object, param: str) -> str:
+    """A tool (or namespace) name: 1-128 letters, digits, `_`, `.`, `:` or `-`."""
+    if not isinstance(value, str) or TOOL_NAME_RE.fullmatch(value) is None:
+        raise InvalidRequest(
+            f"'{param}' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
+            param=param,
+            code="invalid_tool_name",
+        )
+    return value
+
+
+def optional(
+    spec: Mapping[str, object], key: str, kind: type[str] | type[bool], path: str, code: str
+) -> object:
+    """`spec[key]` when it is absent, null or a `kind` (str or bool); else a 400 naming `<path>.<key>`."""
+    value = spec.get(key)
+    if value is not None and not isinstance(value, kind):
+        label = "a boolean" if kind is bool else "a string"
+        raise InvalidRequest(f"'{path}.{key}' must be {label}.", param=f"{path}.{key}", code=code)
+    return value
 
 
 def duplicate_tool(name: str, param: str) -> InvalidRequest:
@@ -466,16 +474,8 @@ def json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat:
             param=f"{path}.name",
             code="invalid_value",
         )
-    description = spec.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_type"
-        )
-    strict = spec.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(
-            f"'{path}.strict' must be a boolean.", param=f"{path}.strict", code="invalid_type"
-        )
+    description = optional(spec, "description", str, path, "invalid_type")
+    strict = optional(spec, "strict", bool, path, "invalid_type")
     schema = spec.get("schema")
     if schema is not None:
         if not isinstance(schema, dict):
@@ -498,7 +498,7 @@ def json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat:
     return ResponseFormat(
         "json_schema",
         name=schema_name,
-        description=description or "",
+        description=str(description or ""),
         schema=schema,
         strict=bool(strict),
     )

@@ -55,6 +55,7 @@ from gateway.schemas.common import (
     one_of,
     required_model,
     response_format,
+    tool_name,
     unsupported,
 )
 
@@ -287,13 +288,7 @@ def _tools(value: object) -> tuple[tuple[ToolDef, ...], ToolKinds]:
                 custom.add(tool.name)
             add(tool, f"{path}.name")
             continue
-        space = item.get("name")
-        if not isinstance(space, str) or TOOL_NAME_RE.fullmatch(space) is None:
-            raise InvalidRequest(
-                f"'{path}.name' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
-                param=f"{path}.name",
-                code="invalid_tool_name",
-            )
+        space = tool_name(item.get("name"), f"{path}.name")
         members = item.get("tools")
         if not isinstance(members, list) or not members:
             raise InvalidRequest(
@@ -515,7 +510,9 @@ def _item(turns: _Turns, item: object, path: str, *, stored: bool = False) -> No
     elif kind in RESULT_ITEMS:
         call_id = _string(item, "call_id", path)
         turns.add(
-            ChatMessage("tool", _output(item.get("output"), f"{path}.output"), tool_call_id=call_id),
+            ChatMessage(
+                "tool", _text(item.get("output"), f"{path}.output", _output_part), tool_call_id=call_id
+            ),
             f"{path}.call_id",
         )
     elif (kind == "item_reference" or (kind is None and "id" in item)) and not stored:
@@ -580,8 +577,12 @@ def _call(item: Mapping[str, object], kind: str, path: str, kinds: ToolKinds) ->
     return ToolCall(call_id, name, arguments)
 
 
-def _output(value: object, path: str) -> str:
-    """A tool output: a string, or parts whose text is kept and whose images and files become a note (H6)."""
+PartReader = Callable[[str, Mapping[str, object], str], str | None]
+
+
+def _text(value: object, path: str, read: PartReader) -> str:
+    """A string, or its parts' texts joined by "\\n"; `read(type, part, path)` gives a part's text
+    (None: the part adds none) or raises the part's 400."""
     if isinstance(value, str):
         return value
     if not isinstance(value, list):
@@ -591,12 +592,34 @@ def _output(value: object, path: str) -> str:
     texts: list[str] = []
     for i, part in enumerate(value):
         at = f"{path}[{i}]"
-        kind = _part_type(part, at)
-        if kind in INPUT_TEXT_PARTS or kind == "output_text":
-            texts.append(_part_text(part, at))
-        else:
-            texts.append(f"[{kind} content omitted]")
+        text = read(_part_type(part, at), part, at)
+        if text is not None:
+            texts.append(text)
     return "\n".join(texts)
+
+
+def _output_part(kind: str, part: Mapping[str, object], path: str) -> str:
+    """A tool output's part: text is kept, images and files become a note (H6)."""
+    if kind in INPUT_TEXT_PARTS or kind == "output_text":
+        return _part_text(part, path)
+    return f"[{kind} content omitted]"
+
+
+def _assistant_part(kind: str, part: Mapping[str, object], path: str) -> str | None:
+    if kind in OUTPUT_TEXT_PARTS:
+        return _part_text(part, path)
+    if kind == "refusal":
+        refusal = part.get("refusal")
+        if not isinstance(refusal, str):
+            raise InvalidRequest(
+                f"'{path}.refusal' must be a string.", param=f"{path}.refusal", code="invalid_type"
+            )
+        return refusal
+    if kind in ("reasoning_text", "summary_text"):
+        return None  # H9
+    raise InvalidRequest(
+        f"Unknown assistant content part type {kind!r}.", param=f"{path}.type", code="invalid_content_part"
+    )
 
 
 def _part_type(part: object, path: str) -> str:
@@ -626,22 +649,15 @@ def _message(turns: _Turns, item: Mapping[str, object], path: str) -> None:
     content = item.get("content")
     at = f"{path}.content"
     if role == "assistant":
-        turns.add_text(_assistant_text(content, at))
+        turns.add_text(_text(content, at, _assistant_part))
         return
     assert role in USER_ROLES
-    if isinstance(content, str):
-        turns.add(ChatMessage(role, content))
-        return
-    if not isinstance(content, list):
-        raise InvalidRequest(f"'{at}' must be a string or an array of parts.", param=at, code="invalid_type")
-    texts: list[str] = []
     images: list[ImageRef] = []
-    for i, part in enumerate(content):
-        part_path = f"{at}[{i}]"
-        kind = _part_type(part, part_path)
+
+    def read(kind: str, part: Mapping[str, object], part_path: str) -> str | None:
         if kind in INPUT_TEXT_PARTS:
-            texts.append(_part_text(part, part_path))
-        elif kind == "input_image" and role == "user":
+            return _part_text(part, part_path)
+        if kind == "input_image" and role == "user":
             images.append(_image(part, part_path))
             if len(images) > MAX_IMAGES:
                 raise InvalidRequest(
@@ -649,18 +665,20 @@ def _message(turns: _Turns, item: Mapping[str, object], path: str) -> None:
                     param=part_path,
                     code="too_many_images",
                 )
-        elif kind in ("input_image", "input_file", "input_audio"):
+            return None
+        if kind in ("input_image", "input_file", "input_audio"):
             where = "only in user messages" if kind == "input_image" else "not through this gateway"
             raise InvalidRequest(
                 f"Content parts of type {kind!r} are supported {where}.",
                 param=f"{part_path}.type",
                 code="unsupported_content",
             )
-        else:
-            raise InvalidRequest(
-                f"Unknown content part type {kind!r}.", param=f"{part_path}.type", code="invalid_content_part"
-            )
-    turns.add(ChatMessage(role, "\n".join(texts), images=tuple(images)))
+        raise InvalidRequest(
+            f"Unknown content part type {kind!r}.", param=f"{part_path}.type", code="invalid_content_part"
+        )
+
+    text = _text(content, at, read)
+    turns.add(ChatMessage(role, text, images=tuple(images)))
 
 
 def _image(part: Mapping[str, object], path: str) -> ImageRef:
@@ -676,34 +694,3 @@ def _image(part: Mapping[str, object], path: str) -> ImageRef:
             f"'{path}.image_url' must be a non-empty string.", param=f"{path}.image_url", code="invalid_type"
         )
     return ImageRef(url, path, url_at=f"{path}.image_url")
-
-
-def _assistant_text(content: object, path: str) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise InvalidRequest(
-            f"'{path}' must be a string or an array of parts.", param=path, code="invalid_type"
-        )
-    texts: list[str] = []
-    for i, part in enumerate(content):
-        at = f"{path}[{i}]"
-        kind = _part_type(part, at)
-        if kind in OUTPUT_TEXT_PARTS:
-            texts.append(_part_text(part, at))
-        elif kind == "refusal":
-            refusal = part.get("refusal")
-            if not isinstance(refusal, str):
-                raise InvalidRequest(
-                    f"'{at}.refusal' must be a string.", param=f"{at}.refusal", code="invalid_type"
-                )
-            texts.append(refusal)
-        elif kind in ("reasoning_text", "summary_text"):
-            continue  # H9
-        else:
-            raise InvalidRequest(
-                f"Unknown assistant content part type {kind!r}.",
-                param=f"{at}.type",
-                code="invalid_content_part",
-            )
-    return "\n".join(texts)

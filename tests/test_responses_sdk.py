@@ -161,3 +161,21 @@ async def test_an_error_mid_stream_ends_with_response_failed(responses_sdk) -> N
     failed = events[-1]
     assert failed.type == "response.failed" and failed.response.error is not None
     assert failed.response.error.code == "rate_limit_exceeded"
+
+
+async def test_every_tool_kind_is_repeated_in_a_valid_response(responses_sdk) -> None:
+    """Custom (free-form) and namespace tools pass the SDK's validation when the response repeats them."""
+    client, _ = await responses_sdk()
+    tools = [
+        *TOOLS,
+        {
+            "type": "custom",
+            "name": "apply_patch",
+            "description": "Edit files.",
+            "format": {"type": "grammar", "syntax": "lark", "definition": 'start: "*** Begin Patch"'},
+        },
+        {"type": "namespace", "name": "agents", "description": "Sub-agents.", "tools": [TOOLS[1]]},
+    ]
+    response = await client.responses.create(model=MODEL, input="ping", tools=tools)  # type: ignore[arg-type]
+    assert [tool.type for tool in response.tools] == ["function", "function", "custom", "namespace"]
+    assert response.status == "completed" and response.output_text.startswith("I can do one of these")

@@ -289,6 +289,10 @@ def _tools(value: object) -> tuple[tuple[ToolDef, ...], ToolKinds]:
             add(tool, f"{path}.name")
             continue
         space = tool_name(item.get("name"), f"{path}.name")
+        if not isinstance(item.get("description"), str):
+            raise InvalidRequest(
+                f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_tools"
+            )
         members = item.get("tools")
         if not isinstance(members, list) or not members:
             raise InvalidRequest(

@@ -392,6 +392,7 @@ BAD = [
     ),
     ({"tools": [{**SPACE, "tools": []}]}, "invalid_tools", "tools[0].tools"),
     ({"tools": [{**SPACE, "name": ""}]}, "invalid_tool_name", "tools[0].name"),
+    ({"tools": [{**SPACE, "description": None}]}, "invalid_tools", "tools[0].description"),
     (
         {"tools": [{**SPACE, "tools": [{"type": "web_search"}]}]},
         "unsupported_tool_type",

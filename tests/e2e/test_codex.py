@@ -56,3 +56,24 @@ async def test_codex_writes_with_its_free_form_apply_patch(stack, workspace, hom
     assert read["exit_code"] == 0 and "cat hello.txt" in read["command"]
     assert CONTENT in of_type(items, "agent_message")[-1]["text"], done.describe()
     assert_strategy(gateway.sim, "native" if tool_mode == "native" else "emulated", turns=3)
+
+
+async def test_codex_shows_the_thinking_of_a_thinking_model(stack, workspace, home) -> None:
+    """Thinking shown (`THINKING_OUTPUT=reasoning_content`) reaches Codex as reasoning summaries."""
+    gateway = await stack(thinking_output="reasoning_content")
+    invocation = clients.codex(
+        TASK,
+        workspace=workspace,
+        home=home,
+        base_url=gateway.base_url,
+        api_key=gateway.api_key,
+        model=f"{gateway.model}-thinking",
+    )
+    done = await clients.run(invocation, timeout=clients.RUN_TIMEOUT)
+    assert done.returncode == 0, done.describe()
+    items = [e["item"] for e in clients.json_lines(done.stdout) if e.get("type") == "item.completed"]
+    reasoning = of_type(items, "reasoning")
+    assert len(reasoning) == 3 and all("Planning the next step" in r["text"] for r in reasoning), (
+        done.describe()
+    )
+    assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()

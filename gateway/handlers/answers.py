@@ -2,7 +2,8 @@
 
 A dialect handler parses its body into a neutral `ChatRequest`, then:
 - `start_answer()` runs the request's choices (each with `stop`, `max_tokens` and
-  `response_format` applied) and keeps the request-log record up to date;
+  `response_format` applied) and keeps the request-log record up to date; `start_batch()` does
+  the same for choices that each answer their own request (legacy completions' prompt lists);
 - `stream_answer()` writes the events as SSE through the dialect's `StreamRenderer`: nothing is
   committed before the first visible event (or the first keep-alive), so an early failure is
   still a real HTTP error; after the commit failures go into the stream, rendered by the dialect;

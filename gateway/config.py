@@ -283,7 +283,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "THINKING_OUTPUT",
         "hidden",
         _thinking_output,
-        "How thinking reaches clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled `tags`).",
+        "How thinking reaches OpenAI clients: `hidden`, `reasoning_content`, or `think_tags` (also spelled "
+        "`tags`). Anthropic clients choose with their `thinking` parameter.",
     ),
     # ---- models (cursor-protocol.md §11.3)
     Setting(

@@ -14,13 +14,30 @@
     └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
                                       (502/503/504/429/403 …) with the class that drove it
 
-The error middleware (before a stream starts) and `sse.py` (after) are the only places that
-turn these into bytes; both call `GatewayError.body()`.
+The error middleware (before a stream starts) and the dialect's stream renderer (after) are the
+only places that turn these into bytes: the OpenAI envelope with `GatewayError.body()`, Anthropic's
+`{"type": "error", "error": {"type", "message"}}` with `anthropic_error()`, which maps every error
+onto Anthropic's status codes and error types (the one place that does).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final, Literal
+
+Dialect = Literal["openai", "anthropic"]
+
+# Anthropic's status codes and their error types (its HTTP errors page and SDK types).
+ANTHROPIC_TYPES: Final[dict[int, str]] = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
+}
 
 
 class GatewayError(Exception):
@@ -54,6 +71,25 @@ class GatewayError(Exception):
     def body(self) -> dict[str, Any]:
         """The OpenAI error envelope."""
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+
+
+def anthropic_error(error: GatewayError) -> tuple[int, dict[str, Any]]:
+    """The status and body of `error` for an Anthropic client.
+
+    An unknown model is a 404 `not_found_error`, as Anthropic answers it; no usable token right now
+    is a 529 `overloaded_error` (clients retry it, `Retry-After` says when), other 503s and every
+    other 5xx except a 504 timeout are a 500 `api_error`; a 4xx without a type of its own keeps
+    its status as an `invalid_request_error`.
+    """
+    status = error.status
+    if error.code == "model_not_found":
+        status = 404
+    elif error.code == "no_available_tokens":
+        status = 529
+    elif status >= 500 and status != 504:
+        status = 500
+    kind = ANTHROPIC_TYPES.get(status, "invalid_request_error")
+    return status, {"type": "error", "error": {"type": kind, "message": error.message}}
 
 
 class InvalidRequest(GatewayError):

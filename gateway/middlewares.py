@@ -1,7 +1,9 @@
 """Request middlewares: request id + access log, error rendering, bearer-key authentication.
 
 Order (outermost first): `request_context` gives every request an id and writes one access-log
-line; `render_errors` turns every error raised before a response starts into the OpenAI envelope;
+line; `render_errors` turns every error raised before a response starts into the envelope of the
+request's dialect (`dialect()`: Anthropic's on the `anthropic.` routes and for any request that
+carries `anthropic-version`, OpenAI's otherwise);
 `authenticate` checks the client key on every route that is not in `PUBLIC_ROUTES`; routes whose
 name starts with `ADMIN_PREFIX` (`admin.`) take only the admin key `AUTH_TOKEN` (an API key is
 refused), and answer 403 `admin_disabled` to the API key while AUTH_TOKEN is empty.
@@ -28,10 +30,12 @@ from gateway import keys
 from gateway.errors import (
     AdminDisabled,
     AuthenticationFailed,
+    Dialect,
     GatewayError,
     MethodNotAllowed,
     NotFound,
     RequestTooLarge,
+    anthropic_error,
 )
 from gateway.reqlog.record import LOGGED_ROUTES, RequestRecord, activate, deactivate
 
@@ -44,13 +48,25 @@ PUBLIC_ROUTES: Final = frozenset(
 )
 # Route names starting with this take only the admin key (AUTH_TOKEN).
 ADMIN_PREFIX: Final = "admin."
+# Route names starting with this speak Anthropic's Messages dialect.
+ANTHROPIC_PREFIX: Final = "anthropic."
+ANTHROPIC_VERSION_HEADER: Final = "anthropic-version"
 REQUEST_ID_HEADER: Final = "X-Request-Id"
 
 
-def error_response(error: GatewayError) -> web.Response:
+def dialect(request: web.Request) -> Dialect:
+    """Whose error envelope the request gets: the route's dialect, or the client's."""
+    name = request.match_info.route.name or ""
+    if name.startswith(ANTHROPIC_PREFIX) or ANTHROPIC_VERSION_HEADER in request.headers:
+        return "anthropic"
+    return "openai"
+
+
+def error_response(error: GatewayError, kind: Dialect = "openai") -> web.Response:
+    status, body = anthropic_error(error) if kind == "anthropic" else (error.status, error.body())
     return web.Response(
-        status=error.status,
-        body=orjson.dumps(error.body()),
+        status=status,
+        body=orjson.dumps(body),
         content_type="application/json",
         headers=error.headers,
     )
@@ -129,7 +145,7 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         error_log.exception("unhandled error request_id=%s", request.get(keys.REQUEST_ID))
         error = GatewayError("The gateway failed unexpectedly; see its log.", code="internal_error")
     count_error(request, error)
-    return error_response(error)
+    return error_response(error, dialect(request))
 
 
 def count_error(request: web.Request, error: GatewayError) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.handlers.anthropic import count_tokens, messages
 from gateway.handlers.completions import completions
 from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
@@ -37,6 +38,9 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
     app.router.add_post(f"{prefix}/v1/responses", create_response, name="responses")
     app.router.add_post(f"{prefix}/v1/completions", completions, name="completions")
+    # Anthropic Messages (names starting with "anthropic." get Anthropic's error envelope).
+    app.router.add_post(f"{prefix}/v1/messages", messages, name="anthropic.messages")
+    app.router.add_post(f"{prefix}/v1/messages/count_tokens", count_tokens, name="anthropic.count_tokens")
     # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
     app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
     app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")

@@ -14,7 +14,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urljoin, urlsplit
 
@@ -23,7 +23,8 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from gateway.chat.images import MEDIA_TYPES, ImageError, image_error, load_image, parse_data_url
 from gateway.errors import InvalidRequest
-from gateway.schemas.common import ChatMessage, ImageRef
+from gateway.neutral.model import Image
+from gateway.schemas.common import ImageRef
 
 MAX_REDIRECTS: Final = 3
 
@@ -36,28 +37,18 @@ class VisionOptions:
     allow_private: bool
 
 
-def has_images(messages: Sequence[ChatMessage]) -> bool:
-    return any(m.images for m in messages)
+async def load_images(refs: Sequence[ImageRef], options: VisionOptions) -> dict[str, Image]:
+    """Every image of a request by its `path`, loaded; or a 400 naming the first that cannot be used.
+
+    The dialect's schema finds the images (`ImageRef`), its translator places the loaded ones.
+    """
+    return {ref.path: await _load(ref, options) for ref in refs}
 
 
-async def load_images(refs: Sequence[ImageRef], options: VisionOptions) -> tuple[ImageRef, ...]:
-    """The images loaded, in order, or a 400 naming the first one that cannot be used."""
-    return tuple([await _load(ref, options) for ref in refs])
-
-
-async def load_message_images(
-    messages: Sequence[ChatMessage], options: VisionOptions
-) -> tuple[ChatMessage, ...]:
-    """The messages with every image loaded (`load_images`)."""
-    return tuple(
-        [replace(m, images=await load_images(m.images, options)) if m.images else m for m in messages]
-    )
-
-
-async def _load(ref: ImageRef, options: VisionOptions) -> ImageRef:
+async def _load(ref: ImageRef, options: VisionOptions) -> Image:
     if options.ability == "none":
         raise InvalidRequest(
-            "Images are turned off on this gateway (vision_ability is none).",
+            f"'{ref.path}': images are turned off on this gateway (vision_ability is none).",
             param=ref.path,
             code="unsupported_content",
         )
@@ -68,17 +59,17 @@ async def _load(ref: ImageRef, options: VisionOptions) -> ImageRef:
         elif scheme in ("http", "https"):
             if options.ability != "all":
                 raise InvalidRequest(
-                    "Image URLs are not fetched by this gateway (vision_ability is base64); send the image "
-                    "as a data URL (data:image/png;base64,…).",
-                    param=ref.url_param,
+                    f"'{ref.url_path}': image URLs are not fetched by this gateway (vision_ability is "
+                    "base64); send the image itself, base64-encoded, instead of its URL.",
+                    param=ref.url_path,
                     code="unsupported_image_url",
                 )
             media_type, data = await fetch_image(ref.url, options)
         else:
             raise ImageError("only data: and http(s): URLs are supported")
-        return replace(ref, image=load_image(data, media_type, max_bytes=options.max_bytes))
+        return load_image(data, media_type, max_bytes=options.max_bytes)
     except ImageError as exc:
-        raise image_error(ref.url_param, str(exc)) from None
+        raise image_error(ref.url_path, str(exc)) from None
 
 
 def address_allowed(address: str) -> bool:

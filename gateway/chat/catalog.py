@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Final, Literal
+from datetime import UTC, datetime
+from typing import Any, Final, Literal
 
 from gateway.neutral.model import LiveModel, ModelInfo
 
@@ -115,6 +116,51 @@ def model_entry(info: ModelInfo) -> dict[str, object]:
         "owned_by": info.owned_by,
         "max_tokens": info.max_tokens,
         "context_window": info.context_window,
+    }
+
+
+def anthropic_model_entry(info: ModelInfo) -> dict[str, object]:
+    """One entry of `GET /v1/models` for an Anthropic client (`anthropic-version` sent)."""
+    return {
+        "type": "model",
+        "id": info.id,
+        "display_name": info.id,
+        "created_at": datetime.fromtimestamp(CREATED, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "lifecycle": "active",
+        "max_input_tokens": info.context_window,
+        "max_tokens": info.max_tokens,
+    }
+
+
+def anthropic_model_page(
+    models: Sequence[ModelInfo], *, limit: int, after_id: str | None = None, before_id: str | None = None
+) -> dict[str, Any] | None:
+    """A page of Anthropic's model list: at most `limit` entries after `after_id` or before
+    `before_id` (the catalog's order), with `has_more`, `first_id` and `last_id`; None when the id
+    named by `after_id` or `before_id` is not offered."""
+    ids = [info.id for info in models]
+    start, end = 0, len(models)
+    if after_id is not None:
+        if after_id not in ids:
+            return None
+        start = ids.index(after_id) + 1
+        end = min(start + limit, len(models))
+        has_more = end < len(models)
+    elif before_id is not None:
+        if before_id not in ids:
+            return None
+        end = ids.index(before_id)
+        start = max(end - limit, 0)
+        has_more = start > 0
+    else:
+        end = min(limit, len(models))
+        has_more = end < len(models)
+    page = [anthropic_model_entry(info) for info in models[start:end]]
+    return {
+        "data": page,
+        "has_more": has_more,
+        "first_id": page[0]["id"] if page else None,
+        "last_id": page[-1]["id"] if page else None,
     }
 
 

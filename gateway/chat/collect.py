@@ -36,6 +36,7 @@ class Answer:
     tool_calls: list[CollectedCall] = field(default_factory=list)
     usage: Usage = field(default_factory=lambda: Usage(0, 0))
     finish: FinishReason = "stop"
+    stop_sequence: str | None = None  # the stop string that ended the text, if one did
 
 
 async def collect(
@@ -61,6 +62,7 @@ async def collect(
                 answers[index].usage = event
             elif isinstance(event, Finish):
                 answers[index].finish = event.reason
+                answers[index].stop_sequence = event.stop_sequence
                 if timing is not None:
                     timing.upstream_answer = time.perf_counter()
     for index, answer in enumerate(answers):

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from gateway.chat.from_openai import to_chat_request
 from gateway.neutral.model import ChatRequest, ModelInfo, ThinkingLevel
-from gateway.schemas.common import ChatMessage
 from gateway.schemas.completions import CompletionsBody
-from gateway.schemas.openai import ChatBody
+from gateway.schemas.openai import ChatBody, ChatMessage
 
 
 def completions_chat_requests(

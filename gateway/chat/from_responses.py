@@ -9,10 +9,11 @@ everything else (system context, tools, trimming to `MAX_INPUT_LENGTH`, the thin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from gateway.chat.from_openai import to_chat_request
-from gateway.neutral.model import ChatRequest, ModelInfo, ThinkingLevel
-from gateway.schemas.common import ChatMessage
-from gateway.schemas.openai import ChatBody
+from gateway.neutral.model import ChatRequest, Image, ModelInfo, ThinkingLevel
+from gateway.schemas.openai import ChatBody, ChatMessage
 from gateway.schemas.responses import ResponsesBody
 
 
@@ -23,6 +24,7 @@ def responses_chat_request(
     inject: str,
     max_input_length: int,
     default_thinking_level: ThinkingLevel = "high",
+    images: Mapping[str, Image] | None = None,
 ) -> ChatRequest:
     messages = body.messages
     if body.instructions:
@@ -47,6 +49,7 @@ def responses_chat_request(
         inject=inject,
         max_input_length=max_input_length,
         default_thinking_level=default_thinking_level,
+        images=images,
         effort_param="reasoning.effort",
         messages_param="input",
     )

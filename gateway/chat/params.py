@@ -22,7 +22,7 @@ import contextlib
 from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import Final
 
-from gateway.chat.from_openai import message_size
+from gateway.chat.conversation import message_size
 from gateway.chat.response_format import enforce_response_format
 from gateway.chat.stop import StopFilter
 from gateway.neutral.model import (
@@ -59,8 +59,8 @@ async def cut_output(events: Events, chat: ChatRequest) -> Events:
     tool-call events pass unchanged (they are not content); held text is released before them, so
     a stop string is only matched within one run of text. When the text is cut, everything the
     producer would still send is dropped, the producer is closed, and the turn ends with an
-    estimated `Usage` (the shown text and the thinking seen) and `Finish("stop")` for a stop string
-    or `Finish("length")` for the token limit.
+    estimated `Usage` (the shown text and the thinking seen) and `Finish("stop", <the stop string>)`
+    for a stop string or `Finish("length")` for the token limit.
     """
     stop = StopFilter(chat.stop)
     budget = char_budget(chat.max_tokens)
@@ -83,7 +83,7 @@ async def cut_output(events: Events, chat: ChatRequest) -> Events:
                 await events.aclose()
                 reasoning = estimate_tokens(thinking)
                 yield Usage(prompt_tokens(chat), estimate_tokens(shown) + reasoning, reasoning)
-                yield Finish(reason)
+                yield Finish(reason, stop.matched if reason == "stop" else None)
                 return
             if isinstance(event, TextDelta):
                 continue

@@ -128,6 +128,14 @@ class ChatService:
             self._pool.succeeded(lease)
             return
 
+    def prompt_tokens(self, chat: ChatRequest) -> int:
+        """The estimated prompt tokens of `chat`'s first attempt, as its usage will count them."""
+        if tool_layer_active(chat):
+            prompt = ToolTurn(self.attempt, chat, self._tools).base_prompt()
+        else:
+            prompt = plain_prompt(chat)
+        return estimate_tokens(prompt.chars)
+
     async def events(self, chat: ChatRequest, timing: Timing | None = None) -> AsyncGenerator[Event, None]:
         """The client-visible events of one chat request, ending with `Usage` then `Finish`."""
         if tool_layer_active(chat):
@@ -137,7 +145,7 @@ class ChatService:
                     yield tool_event
             return
         prompt = plain_prompt(chat)
-        prompt_chars = len(prompt.system) + sum(len(m.text) for m in prompt.messages)
+        prompt_chars = prompt.chars
         text_chars = thinking_chars = 0
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):

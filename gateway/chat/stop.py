@@ -4,7 +4,7 @@
 safe to show now. It holds back only the longest tail of what it has seen that is a proper prefix
 of some stop string (the tail could still grow into a match), so text that cannot become part of a
 match is never delayed. Once a stop string is complete, `feed` returns the text before it, sets
-`stopped`, and returns nothing afterwards. At the end of the text, `flush()` releases the held tail.
+`stopped` and `matched` (the stop string), and returns nothing afterwards. At the end of the text, `flush()` releases the held tail.
 
 The result does not depend on how the text was split into deltas. Pure: no I/O.
 """
@@ -44,12 +44,13 @@ def held_length(text: str, stops: Iterable[str]) -> int:
 class StopFilter:
     """One answer's stop-sequence state. Empty stop strings are ignored."""
 
-    __slots__ = ("_held", "_stops", "stopped")
+    __slots__ = ("_held", "_stops", "matched", "stopped")
 
     def __init__(self, stops: Iterable[str]) -> None:
         self._stops = tuple(dict.fromkeys(stop for stop in stops if stop))
         self._held = ""
         self.stopped = False
+        self.matched: str | None = None
 
     @property
     def active(self) -> bool:
@@ -71,6 +72,7 @@ class StopFilter:
         if match is not None:
             self.stopped = True
             self._held = ""
+            self.matched = seen[match[1] : match[0]]
             return seen[: match[1]]
         keep = held_length(seen, self._stops)
         self._held = seen[len(seen) - keep :]

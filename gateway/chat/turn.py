@@ -81,12 +81,6 @@ class _Fallback(Exception):
     """The native attempt asks to be redone in emulation (S3)."""
 
 
-def _prompt_chars(prompt: Prompt) -> int:
-    return len(prompt.system) + sum(
-        len(m.text) + sum(len(r.content) for r in m.tool_results) for m in prompt.messages
-    )
-
-
 class ToolTurn:
     def __init__(
         self,
@@ -121,7 +115,8 @@ class ToolTurn:
 
     # ------------------------------------------------------------ prompts
 
-    def _base_prompt(self) -> Prompt:
+    def base_prompt(self) -> Prompt:
+        """The first attempt's prompt (native, or emulated per TOOL_MODE)."""
         if self._native:
             return encode.native_prompt(self._chat, self._choice)
         return encode.emulated_prompt(self._chat, self._delimiters, self._choice, thinking=False)
@@ -154,7 +149,7 @@ class ToolTurn:
 
     async def _items(self, prompt: Prompt, record: AttemptRecord) -> AsyncGenerator[Item, None]:
         """The verdict stream of one upstream attempt; returning early closes the upstream call."""
-        self._prompt_chars += _prompt_chars(prompt)
+        self._prompt_chars += prompt.chars
         names = [t.name for t in self._chat.tools]
         assembler = NativeCallAssembler(names, max_bytes=self._options.call_max_bytes)
         parser = (
@@ -291,7 +286,7 @@ class ToolTurn:
         return not any(t.name == call.name and t.strict for t in self._chat.tools)
 
     async def events(self) -> AsyncGenerator[Event, None]:
-        base = self._base_prompt()
+        base = self.base_prompt()
         prompt = base
         attempts_allowed = 1 + self._options.retry_max
         attempt = 0
@@ -366,7 +361,7 @@ class ToolTurn:
                     self._metrics.tool_mode_fallback.inc()
                 self._native = False
                 self._may_fall_back = False
-                base = prompt = self._base_prompt()
+                base = prompt = self.base_prompt()
                 attempt -= 1
                 continue
             outcome = record.outcome(self._required)

@@ -30,11 +30,11 @@ from gateway.chat.params import choice_events, merge_choices
 from gateway.config import Settings
 from gateway.errors import GatewayError, ModelNotFound
 from gateway.middlewares import count_error
-from gateway.neutral.model import ChatRequest, Event, Finish, ModelInfo, Timing, Usage
+from gateway.neutral.model import ChatRequest, Event, Finish, Image, ModelInfo, Timing, Usage
 from gateway.reqlog.record import RequestRecord
-from gateway.schemas.common import ChatMessage
+from gateway.schemas.common import ImageRef
 from gateway.sse import EventStream
-from gateway.vision import VisionOptions, has_images, load_message_images
+from gateway.vision import VisionOptions, load_images
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,14 @@ def vision_options(settings: Settings, ability: str) -> VisionOptions:
     )
 
 
+async def request_images(request: web.Request, refs: Sequence[ImageRef]) -> dict[str, Image]:
+    """The request's images loaded by path, under the vision options in force (`POST /config`)."""
+    if not refs:
+        return {}
+    ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
+    return await load_images(refs, vision_options(request.app[keys.SETTINGS], ability))
+
+
 async def resolve_model(request: web.Request, model: str) -> ModelInfo:
     """The offered model `model` names, or a 400 `model_not_found`."""
     info = await request.app[keys.MODELS].resolve(model)
@@ -83,21 +91,13 @@ async def requested_model(request: web.Request, model: str, stream: bool) -> Mod
     return await resolve_model(request, model)
 
 
-async def with_images(request: web.Request, messages: tuple[ChatMessage, ...]) -> tuple[ChatMessage, ...]:
-    """The messages with their images loaded under the current vision policy (`VISION_ABILITY`)."""
-    if not has_images(messages):
-        return messages
-    ability = request.app[keys.RUNTIME_CONFIG].current.vision_ability
-    return await load_message_images(messages, vision_options(request.app[keys.SETTINGS], ability))
-
-
 def start_answer(request: web.Request, chat: ChatRequest, n: int = 1) -> tuple[Choices, Timing]:
     """The `(choice, event)` pairs of the answer's `n` choices, and the request's timing."""
     return start_batch(request, [chat] * n)
 
 
 def start_batch(request: web.Request, chats: Sequence[ChatRequest]) -> tuple[Choices, Timing]:
-    """Like `start_answer`, with choice `i` answering `chats[i]` (legacy completions' prompt lists)."""
+    """Like `start_answer`, with choice `i` answering `chats[i]`."""
     if request.app[keys.RUNTIME_CONFIG].current.enable_slow_pool:
         chats = [replace(chat, slow_pool=True) for chat in chats]
     timing = Timing(request[keys.REQUEST_STARTED])

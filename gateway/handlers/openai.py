@@ -8,7 +8,6 @@ run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_ope
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from aiohttp import web
 
@@ -16,7 +15,7 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, completion_id
-from gateway.handlers.answers import json_answer, requested_model, start_answer, stream_answer, with_images
+from gateway.handlers.answers import json_answer, request_images, requested_model, start_answer, stream_answer
 from gateway.handlers.body import read_body
 from gateway.schemas.openai import parse_chat_body
 
@@ -25,13 +24,14 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     body = parse_chat_body(await read_body(request), max_n=settings.max_n)
     model = await requested_model(request, body.model, body.stream)
-    body = replace(body, messages=await with_images(request, body.messages))
+    images = await request_images(request, body.image_refs)
     chat = to_chat_request(
         body,
         model,
         inject=settings.system_prompt_inject,
         max_input_length=settings.max_input_length,
         default_thinking_level=settings.thinking_level,
+        images=images,
     )
     events, timing = start_answer(request, chat, body.n)
     answer_id, created = completion_id(), int(time.time())

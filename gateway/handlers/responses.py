@@ -10,7 +10,6 @@ later `item_reference`s.
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from aiohttp import web
 
@@ -18,7 +17,7 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_responses import responses_chat_request
 from gateway.chat.to_responses import ResponseInfo, ResponseStream, new_id, response_body
-from gateway.handlers.answers import json_answer, requested_model, start_answer, stream_answer, with_images
+from gateway.handlers.answers import json_answer, request_images, requested_model, start_answer, stream_answer
 from gateway.handlers.body import read_body
 from gateway.schemas.responses import parse_responses_body
 
@@ -28,13 +27,13 @@ async def create_response(request: web.Request) -> web.StreamResponse:
     items = request.app[keys.ITEM_STORE]
     body = parse_responses_body(await read_body(request), items.get)
     model = await requested_model(request, body.model, body.stream)
-    body = replace(body, messages=await with_images(request, body.messages))
     chat = responses_chat_request(
         body,
         model,
         inject=settings.system_prompt_inject,
         max_input_length=settings.max_input_length,
         default_thinking_level=settings.thinking_level,
+        images=await request_images(request, body.image_refs),
     )
     events, timing = start_answer(request, chat)
     info = ResponseInfo(

@@ -228,6 +228,7 @@ class Usage:
 @dataclass(frozen=True, slots=True)
 class Finish:
     reason: FinishReason
+    stop_sequence: str | None = None  # with reason "stop": the client's stop string that ended the text
 
 
 Event = TextDelta | ThinkingDelta | ToolCallStart | ToolCallArgs | ToolCallEnd | Usage | Finish
@@ -271,3 +272,14 @@ class Prompt:
     messages: tuple[PromptMessage, ...]
     mcp_tools: tuple[ToolSpec, ...] = ()
     anchor: str = ""
+
+    @property
+    def chars(self) -> int:
+        """Characters sent (system, messages, tool results, native tool catalog): the base of the
+        prompt-token estimate."""
+        tools = sum(len(t.name) + len(t.description) + len(t.schema_json) for t in self.mcp_tools)
+        return (
+            tools
+            + len(self.system)
+            + sum(len(m.text) + sum(len(r.content) for r in m.tool_results) for m in self.messages)
+        )

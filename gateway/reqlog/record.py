@@ -34,7 +34,9 @@ from gateway.tokens.mask import mask_identity, mask_token
 from gateway.tokens.store import TokenEntry
 
 # Route names whose requests leave a row.
-LOGGED_ROUTES: Final = frozenset({"chat_completions", "models", "messages", "responses", "completions"})
+LOGGED_ROUTES: Final = frozenset(
+    {"chat_completions", "responses", "completions", "models", "anthropic.messages", "anthropic.count_tokens"}
+)
 ERROR_CHARS: Final = 500
 CLIENT_GONE: Final = 499
 

@@ -1,10 +1,10 @@
-"""Validation every client dialect shares, naming the failing field in `param`.
+"""What the request schemas of every dialect share: JSON loading, tool catalogs and their JSON
+Schemas, image references, structured-output formats, the pairing of historical tool calls with
+their results (H2-H3), and checks of plain parameter values (with the sampling parameters OpenAI's
+chat and legacy completions have in common).
 
-JSON loading, scalar parameter checks (the sampling parameters OpenAI's chat and legacy
-completions have in common), the validated message and tool types the translators read, function
-tool definitions with their JSON Schemas (tool-calls.md §7.1), the `json_schema` structured-output
-format, and the pairing of historical tool calls with their results (§4.1, H2-H3). Each dialect's
-module (`openai.py`, `responses.py`, `completions.py`) maps its own wire shape onto these.
+Each check raises `InvalidRequest` whose `param` is the JSON path of the problem, in the path style
+the dialect modules use (`tools[0].input_schema`). Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Protocol
 from urllib.parse import unquote
 
 import orjson
@@ -22,58 +22,35 @@ from jsonschema.exceptions import SchemaError
 from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
 from gateway.errors import InvalidRequest
-from gateway.neutral.model import Image, ResponseFormat, ToolCall, ToolChoice
+from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
 
-Role = Literal["system", "developer", "user", "assistant", "tool"]
-Check = Callable[[str, object], None]
-
-MAX_MESSAGES: Final = 10_000
-MAX_IMAGES: Final = 20
-MAX_STOP: Final = 4
-MAX_USER_LENGTH: Final = 256
-SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-# §7.1 limits.
+# tool-calls.md §7.1 limits.
 MAX_TOOLS: Final = 128
 MAX_SCHEMA_DEPTH: Final = 32
 MAX_SCHEMA_BYTES: Final = 64 * 1024
 TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
+MAX_IMAGES: Final = 20  # per message
+MAX_STOP: Final = 4
+MAX_USER_LENGTH: Final = 256
+SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+Check = Callable[[str, object], None]
 
 
 @dataclass(frozen=True, slots=True)
 class ImageRef:
-    """An image of a user message: its URL, where its part was, and (once loaded) the image.
-
-    Errors about the image itself name `url_param`: `<path>.url` (chat's `image_url.url`) unless
-    the dialect puts the URL elsewhere (`url_at`).
-    """
+    """An image a client sent: its URL (a data URL for inline bytes), where the image is in the
+    body (`path`), and the field to name when the URL or its data cannot be used (`url_path`)."""
 
     url: str
     path: str
-    image: Image | None = None
-    url_at: str = ""
-
-    @property
-    def url_param(self) -> str:
-        return self.url_at or f"{self.path}.url"
-
-
-@dataclass(frozen=True, slots=True)
-class ChatMessage:
-    """One validated message, whatever the dialect. `tool` messages carry `tool_call_id`; assistant
-    messages their calls; user messages their images."""
-
-    role: Role
-    text: str
-    tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: str | None = None
-    images: tuple[ImageRef, ...] = ()
+    url_path: str
 
 
 @dataclass(frozen=True, slots=True)
 class ToolDef:
-    """One validated function tool; `parameters` is None when the client sent none."""
+    """One validated tool of the request's catalog; `parameters` is None when the client sent none."""
 
     name: str
     description: str
@@ -81,11 +58,8 @@ class ToolDef:
     strict: bool = False
 
 
-# ---------------------------------------------------------------- JSON
-
-
 def load_json(raw: bytes) -> object:
-    """The parsed body; a 400 `invalid_json` that says what is wrong with it."""
+    """The parsed body; an empty or malformed body is a 400 `invalid_json`."""
     if not raw.strip():
         raise InvalidRequest("The request body is empty; send a JSON object.", code="invalid_json")
     try:
@@ -100,14 +74,15 @@ def load_json(raw: bytes) -> object:
 
 
 def load_object(raw: bytes) -> dict[str, object]:
+    """The parsed body, which must be a JSON object."""
     data = load_json(raw)
     if not isinstance(data, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     return data
 
 
-def required_model(data: Mapping[str, object]) -> str:
-    """The stripped `model`, which every dialect requires."""
+def required_model(data: dict[str, object]) -> str:
+    """The body's `model`: a non-empty string, trimmed."""
     model = data.get("model")
     if model is None:
         raise InvalidRequest(
@@ -118,172 +93,50 @@ def required_model(data: Mapping[str, object]) -> str:
     return model.strip()
 
 
-# ---------------------------------------------------------------- scalar parameters
+# ---------------------------------------------------------------- tools (§7.1)
 
 
-def number(low: float, high: float) -> Check:
-    def check(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise InvalidRequest(f"'{name}' must be a number.", param=name, code="invalid_type")
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low:g} and {high:g}, got {value}.",
-                param=name,
-                code="invalid_value",
-            )
+def tool_catalog(
+    value: object, parse: Callable[[object, str], ToolDef], name_field: str
+) -> tuple[ToolDef, ...]:
+    """The `tools` array: at most MAX_TOOLS entries, each parsed by `parse(item, path)`, names unique.
 
-    return check
-
-
-def integer(low: int, high: int) -> Check:
-    def check(name: str, value: object) -> None:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
-        if not low <= value <= high:
-            raise InvalidRequest(
-                f"'{name}' must be between {low} and {high}, got {value}.", param=name, code="invalid_value"
-            )
-
-    return check
-
-
-def of_type(kind: type, label: str) -> Check:
-    def check(name: str, value: object) -> None:
-        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
-            raise InvalidRequest(f"'{name}' must be {label}.", param=name, code="invalid_type")
-
-    return check
-
-
-def one_of(*allowed: str) -> Check:
-    def check(name: str, value: object) -> None:
-        if value not in allowed:
-            raise InvalidRequest(
-                f"'{name}' must be one of: {', '.join(allowed)}; got {value!r}.",
-                param=name,
-                code="invalid_value",
-            )
-
-    return check
-
-
-def check_user(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
-    if len(value) > MAX_USER_LENGTH:
-        raise InvalidRequest(
-            f"'{name}' must be at most {MAX_USER_LENGTH} characters.", param=name, code="invalid_value"
-        )
-
-
-def check_logit_bias(name: str, value: object) -> None:
-    if not isinstance(value, dict):
-        raise InvalidRequest("'logit_bias' must be an object.", param=name, code="invalid_type")
-    for key, bias in value.items():
-        if not (key.isascii() and key.isdigit()):
-            raise InvalidRequest(
-                f"'logit_bias' keys must be token ids (digits), got {key!r}.",
-                param=f"{name}.{key}",
-                code="invalid_value",
-            )
-        if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
-            raise InvalidRequest(
-                f"'logit_bias[{key}]' must be a number between -100 and 100.",
-                param=f"{name}.{key}",
-                code="invalid_value",
-            )
-
-
-def stop_list(value: object) -> tuple[str, ...]:
+    `name_field` is where an entry keeps its name (`.function.name`, `.name`), for the duplicate error.
+    """
     if value is None:
         return ()
-    if isinstance(value, str):
-        return (value,) if value else ()
-    if isinstance(value, list) and len(value) <= MAX_STOP and all(isinstance(v, str) for v in value):
-        return tuple(v for v in value if v)
-    raise InvalidRequest(
-        f"'stop' must be a string or an array of at most {MAX_STOP} strings.",
-        param="stop",
-        code="invalid_type",
-    )
+    tools: list[ToolDef] = []
+    names: set[str] = set()
+    for i, item in enumerate(tool_array(value)):
+        tools.append(unique_tool(parse(item, f"tools[{i}]"), names, f"tools[{i}]{name_field}"))
+    return tuple(tools)
 
 
-def _check_stop(name: str, value: object) -> None:
-    stop_list(value)
-
-
-# The sampling parameters of OpenAI's chat and legacy completions: validated, and (except `stop`
-# and `stream`, which the caller reads) accepted without effect (README "OpenAI parameters").
-SAMPLING_CHECKS: Final[dict[str, Check]] = {
-    "stream": of_type(bool, "a boolean"),
-    "temperature": number(0, 2),
-    "top_p": number(0, 1),
-    "presence_penalty": number(-2, 2),
-    "frequency_penalty": number(-2, 2),
-    "seed": integer(-(2**63), 2**63 - 1),
-    "user": check_user,
-    "stop": _check_stop,
-    "logit_bias": check_logit_bias,
-}
-
-
-def check_parameters(data: Mapping[str, object], checks: Mapping[str, Check], prefix: str = "") -> None:
-    """Run each check on its parameter when the client sent it (null counts as not sent); `prefix`
-    is the path of `data` in the body (`reasoning.`)."""
-    for name, check in checks.items():
-        value = data.get(name)
-        if value is not None:
-            check(f"{prefix}{name}", value)
-
-
-def choices(value: object, max_n: int) -> int:
-    """`n`: 1 when absent, else 1 to `max_n`."""
-    if value is None:
-        return 1
-    integer(1, max_n)("n", value)
-    return value if isinstance(value, int) else 1
-
-
-def stream_usage(data: Mapping[str, object], stream: bool) -> bool:
-    """`stream_options.include_usage`, validated; only meaningful when streaming."""
-    options = data.get("stream_options")
-    if options is None:
-        return False
-    if not isinstance(options, dict):
-        raise InvalidRequest(
-            "'stream_options' must be an object.", param="stream_options", code="invalid_type"
-        )
-    usage_flag = options.get("include_usage")
-    if usage_flag is not None and not isinstance(usage_flag, bool):
-        raise InvalidRequest(
-            "'stream_options.include_usage' must be a boolean.",
-            param="stream_options.include_usage",
-            code="invalid_type",
-        )
-    return bool(usage_flag) and stream
-
-
-def unsupported(message: str, param: str) -> InvalidRequest:
-    return InvalidRequest(message, param=param, code="unsupported_parameter")
-
-
-# ---------------------------------------------------------------- function tools (§7.1)
-
-
-def check_tool_count(value: object, param: str) -> list[object]:
-    """The tools array, at most `MAX_TOOLS` long."""
+def tool_array(value: object, count: int | None = None) -> list[object]:
+    """The `tools` array, at most MAX_TOOLS long (`count`: how many tools it makes, when not one an entry)."""
     if not isinstance(value, list):
-        raise InvalidRequest(f"'{param}' must be an array.", param=param, code="invalid_tools")
-    if len(value) > MAX_TOOLS:
+        raise InvalidRequest("'tools' must be an array.", param="tools", code="invalid_tools")
+    total = len(value) if count is None else count
+    if total > MAX_TOOLS:
         raise InvalidRequest(
-            f"'{param}' has {len(value)} entries; at most {MAX_TOOLS} are supported.",
-            param=param,
+            f"'tools' has {total} tools; at most {MAX_TOOLS} are supported.",
+            param="tools",
             code="too_many_tools",
         )
     return value
 
 
-def function_def(spec: Mapping[str, object], path: str) -> ToolDef:
+def unique_tool(tool: ToolDef, names: set[str], at: str) -> ToolDef:
+    """`tool`, whose name must not be in `names` yet (it is added); `at` is where its name is."""
+    if tool.name in names:
+        raise InvalidRequest(
+            f"'{at}': two tools are named {tool.name!r}.", param=at, code="duplicate_tool_name"
+        )
+    names.add(tool.name)
+    return tool
+
+
+def function_tool(spec: Mapping[str, object], path: str) -> ToolDef:
     """A function tool from the object holding its `name`, `description`, `parameters` and `strict`
     (`tools[i].function` in chat, `tools[i]` in the Responses API)."""
     name = tool_name(spec.get("name"), f"{path}.name")
@@ -291,7 +144,7 @@ def function_def(spec: Mapping[str, object], path: str) -> ToolDef:
     strict = optional(spec, "strict", bool, path, "invalid_tools")
     parameters = spec.get("parameters")
     if parameters is not None:
-        check_schema(parameters, f"{path}.parameters")
+        check_tool_schema(parameters, f"{path}.parameters")
     return ToolDef(
         name=name,
         description=str(description or ""),
@@ -300,43 +153,33 @@ def function_def(spec: Mapping[str, object], path: str) -> ToolDef:
     )
 
 
-def tool_name(value: object, param: str) -> str:
-    """A tool (or namespace) name: 1-128 letters, digits, `_`, `.`, `:` or `-`."""
+def tool_name(value: object, path: str) -> str:
+    """A tool name: 1-128 letters, digits, `_`, `.`, `:` or `-`."""
     if not isinstance(value, str) or TOOL_NAME_RE.fullmatch(value) is None:
         raise InvalidRequest(
-            f"'{param}' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
-            param=param,
+            f"'{path}' must be 1-128 characters of letters, digits, '_', '.', ':' or '-'.",
+            param=path,
             code="invalid_tool_name",
         )
     return value
 
 
-def optional(
-    spec: Mapping[str, object], key: str, kind: type[str] | type[bool], path: str, code: str
-) -> object:
-    """`spec[key]` when it is absent, null or a `kind` (str or bool); else a 400 naming `<path>.<key>`."""
-    value = spec.get(key)
-    if value is not None and not isinstance(value, kind):
-        label = "a boolean" if kind is bool else "a string"
-        raise InvalidRequest(f"'{path}.{key}' must be {label}.", param=f"{path}.{key}", code=code)
-    return value
+def checked_choice(
+    choice: ToolChoice, tools: Sequence[ToolDef], *, label: str, name_param: str
+) -> ToolChoice:
+    """A choice that requires a call needs tools; a named tool must be one of them.
 
-
-def duplicate_tool(name: str, param: str) -> InvalidRequest:
-    return InvalidRequest(f"Two tools are named {name!r}.", param=param, code="duplicate_tool_name")
-
-
-def check_choice_target(choice: ToolChoice, tools: Sequence[ToolDef], name_param: str) -> ToolChoice:
-    """`required` and a named tool need tools; a named tool must be one of them."""
+    `label` is the choice as the client wrote it, `name_param` the field holding a named tool.
+    """
     if choice.mode in ("required", "named") and not tools:
         raise InvalidRequest(
-            f"tool_choice {choice.mode!r} needs a non-empty 'tools' list.",
+            f"tool_choice {label!r} needs a non-empty 'tools' list.",
             param="tool_choice",
             code="missing_tools",
         )
     if choice.mode == "named" and all(t.name != choice.name for t in tools):
         raise InvalidRequest(
-            f"tool_choice names {choice.name!r}, which is not in 'tools'.",
+            f"'{name_param}' names {choice.name!r}, which is not in 'tools'.",
             param=name_param,
             code="tool_choice_not_found",
         )
@@ -349,12 +192,12 @@ def _schema_error(path: str, reason: str) -> InvalidRequest:
     )
 
 
-# Schemas (as compact JSON) that passed `check_schema`, most recently used last: a bounded cache.
+# Schemas (as compact JSON) that passed `check_tool_schema`, most recently used last: a bounded cache.
 CHECKED_SCHEMAS_MAX: Final = 1024
 _CHECKED_SCHEMAS: OrderedDict[bytes, None] = OrderedDict()
 
 
-def check_schema(schema: object, path: str) -> None:
+def check_tool_schema(schema: object, path: str) -> None:
     """An object, at most 32 levels deep and 64 KiB of JSON, no remote `$ref`, valid for its draft."""
     if not isinstance(schema, dict):
         raise _schema_error(path, "it must be a JSON object.")
@@ -446,7 +289,7 @@ def response_format(value: object, name: str, *, nested: bool = True) -> Respons
     if kind != "json_schema":
         raise InvalidRequest(f"Unknown {name} type {kind!r}.", param=f"{name}.type", code="invalid_value")
     if not nested:
-        return json_schema_format(value, name)
+        return _json_schema_format(value, name)
     spec = value.get("json_schema")
     path = f"{name}.json_schema"
     if spec is None:
@@ -455,12 +298,10 @@ def response_format(value: object, name: str, *, nested: bool = True) -> Respons
         )
     if not isinstance(spec, dict):
         raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
-    return json_schema_format(spec, path)
+    return _json_schema_format(spec, path)
 
 
-def json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat:
-    """A `json_schema` format from the object holding `name`, `description`, `schema` and `strict`
-    (`response_format.json_schema` in chat, `text.format` in the Responses API)."""
+def _json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat:
     schema_name = spec.get("name")
     if schema_name is None:
         raise InvalidRequest(
@@ -478,23 +319,7 @@ def json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat:
     strict = optional(spec, "strict", bool, path, "invalid_type")
     schema = spec.get("schema")
     if schema is not None:
-        if not isinstance(schema, dict):
-            raise InvalidRequest(
-                f"'{path}.schema' must be an object.", param=f"{path}.schema", code="invalid_type"
-            )
-        try:
-            validator_for(schema, default=Draft202012Validator).check_schema(schema)
-            _check_refs(schema, schema, f"{path}.schema")
-        except SchemaError as exc:
-            raise InvalidRequest(
-                f"'{path}.schema' is not a valid JSON Schema: {exc.message}",
-                param=f"{path}.schema",
-                code="invalid_value",
-            ) from None
-        except RecursionError:
-            raise InvalidRequest(
-                f"'{path}.schema' is nested too deeply.", param=f"{path}.schema", code="invalid_value"
-            ) from None
+        schema = response_schema(schema, f"{path}.schema")
     return ResponseFormat(
         "json_schema",
         name=schema_name,
@@ -502,6 +327,22 @@ def json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat:
         schema=schema,
         strict=bool(strict),
     )
+
+
+def response_schema(schema: object, path: str) -> dict[str, object]:
+    """The JSON Schema an answer must satisfy: valid for its draft, every `$ref` pointing inside it."""
+    if not isinstance(schema, dict):
+        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
+    try:
+        validator_for(schema, default=Draft202012Validator).check_schema(schema)
+        _check_refs(schema, schema, path)
+    except SchemaError as exc:
+        raise InvalidRequest(
+            f"'{path}' is not a valid JSON Schema: {exc.message}", param=path, code="invalid_value"
+        ) from None
+    except RecursionError:
+        raise InvalidRequest(f"'{path}' is nested too deeply.", param=path, code="invalid_value") from None
+    return schema
 
 
 def _check_refs(node: object, root: dict[str, object], path: str) -> None:
@@ -537,11 +378,192 @@ def _pointer_exists(root: object, ref: str) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- plain parameter values
+
+
+def number(low: float, high: float) -> Check:
+    """A finite number in [low, high]."""
+
+    def check(name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise InvalidRequest(f"'{name}' must be a number.", param=name, code="invalid_type")
+        if not low <= value <= high:
+            raise InvalidRequest(
+                f"'{name}' must be between {low:g} and {high:g}, got {value}.",
+                param=name,
+                code="invalid_value",
+            )
+
+    return check
+
+
+def integer(low: int, high: int) -> Check:
+    """An integer (not a boolean) in [low, high]."""
+
+    def check(name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidRequest(f"'{name}' must be an integer.", param=name, code="invalid_type")
+        if not low <= value <= high:
+            raise InvalidRequest(
+                f"'{name}' must be between {low} and {high}, got {value}.", param=name, code="invalid_value"
+            )
+
+    return check
+
+
+def of_type(kind: type, label: str) -> Check:
+    """A value of `kind` (`label` says it in words: "a boolean", "an object")."""
+
+    def check(name: str, value: object) -> None:
+        if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+            raise InvalidRequest(f"'{name}' must be {label}.", param=name, code="invalid_type")
+
+    return check
+
+
+def one_of(*allowed: str) -> Check:
+    """One of the `allowed` strings."""
+
+    def check(name: str, value: object) -> None:
+        if value not in allowed:
+            raise InvalidRequest(
+                f"'{name}' must be one of: {', '.join(allowed)}; got {value!r}.",
+                param=name,
+                code="invalid_value",
+            )
+
+    return check
+
+
+def optional(
+    spec: Mapping[str, object], key: str, kind: type[str] | type[bool], path: str, code: str
+) -> object:
+    """`spec[key]` when it is absent, null or a `kind` (str or bool); else a 400 naming `<path>.<key>`."""
+    value = spec.get(key)
+    if value is not None and not isinstance(value, kind):
+        label = "a boolean" if kind is bool else "a string"
+        raise InvalidRequest(f"'{path}.{key}' must be {label}.", param=f"{path}.{key}", code=code)
+    return value
+
+
+def check_parameters(data: Mapping[str, object], checks: Mapping[str, Check], prefix: str = "") -> None:
+    """Run each check on its parameter when the client sent it (null counts as not sent); `prefix`
+    is the path of `data` in the body (`reasoning.`)."""
+    for name, check in checks.items():
+        value = data.get(name)
+        if value is not None:
+            check(f"{prefix}{name}", value)
+
+
+def unsupported(message: str, param: str) -> InvalidRequest:
+    return InvalidRequest(message, param=param, code="unsupported_parameter")
+
+
+def check_user(name: str, value: object) -> None:
+    if not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
+    if len(value) > MAX_USER_LENGTH:
+        raise InvalidRequest(
+            f"'{name}' must be at most {MAX_USER_LENGTH} characters.", param=name, code="invalid_value"
+        )
+
+
+def check_logit_bias(name: str, value: object) -> None:
+    if not isinstance(value, dict):
+        raise InvalidRequest("'logit_bias' must be an object.", param=name, code="invalid_type")
+    for key, bias in value.items():
+        if not (key.isascii() and key.isdigit()):
+            raise InvalidRequest(
+                f"'logit_bias' keys must be token ids (digits), got {key!r}.",
+                param=f"{name}.{key}",
+                code="invalid_value",
+            )
+        if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
+            raise InvalidRequest(
+                f"'logit_bias[{key}]' must be a number between -100 and 100.",
+                param=f"{name}.{key}",
+                code="invalid_value",
+            )
+
+
+def stop_list(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list) and len(value) <= MAX_STOP and all(isinstance(v, str) for v in value):
+        return tuple(v for v in value if v)
+    raise InvalidRequest(
+        f"'stop' must be a string or an array of at most {MAX_STOP} strings.",
+        param="stop",
+        code="invalid_type",
+    )
+
+
+def _check_stop(name: str, value: object) -> None:
+    stop_list(value)
+
+
+# The sampling parameters of OpenAI's chat and legacy completions: validated, and (except `stop`
+# and `stream`, which the caller reads) accepted without effect (README "OpenAI parameters").
+SAMPLING_CHECKS: Final[dict[str, Check]] = {
+    "stream": of_type(bool, "a boolean"),
+    "temperature": number(0, 2),
+    "top_p": number(0, 1),
+    "presence_penalty": number(-2, 2),
+    "frequency_penalty": number(-2, 2),
+    "seed": integer(-(2**63), 2**63 - 1),
+    "user": check_user,
+    "stop": _check_stop,
+    "logit_bias": check_logit_bias,
+}
+
+
+def choices(value: object, max_n: int) -> int:
+    """`n`: 1 when absent, else 1 to `max_n`."""
+    if value is None:
+        return 1
+    integer(1, max_n)("n", value)
+    return value if isinstance(value, int) else 1
+
+
+def stream_usage(data: Mapping[str, object], stream: bool) -> bool:
+    """`stream_options.include_usage`, validated; only meaningful when streaming."""
+    options = data.get("stream_options")
+    if options is None:
+        return False
+    if not isinstance(options, dict):
+        raise InvalidRequest(
+            "'stream_options' must be an object.", param="stream_options", code="invalid_type"
+        )
+    usage_flag = options.get("include_usage")
+    if usage_flag is not None and not isinstance(usage_flag, bool):
+        raise InvalidRequest(
+            "'stream_options.include_usage' must be a boolean.",
+            param="stream_options.include_usage",
+            code="invalid_type",
+        )
+    return bool(usage_flag) and stream
+
+
 # ---------------------------------------------------------------- tool history (H2, H3)
 
 
+class HistoryMessage(Protocol):
+    """What the pairing check reads of a validated message."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def tool_calls(self) -> tuple[ToolCall, ...]: ...
+
+    @property
+    def tool_call_id(self) -> str | None: ...
+
+
 def check_history(
-    messages: Sequence[ChatMessage],
+    messages: Sequence[HistoryMessage],
     *,
     call_param: Callable[[int, int], str],
     result_param: Callable[[int], str],

@@ -13,26 +13,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
 from gateway.schemas.common import (
     MAX_IMAGES,
-    MAX_MESSAGES,
     SAMPLING_CHECKS,
-    ChatMessage,
     Check,
     ImageRef,
-    Role,
     ToolDef,
-    check_choice_target,
     check_history,
     check_parameters,
-    check_tool_count,
+    checked_choice,
     choices,
-    duplicate_tool,
-    function_def,
+    function_tool,
     integer,
     load_object,
     of_type,
@@ -40,8 +35,11 @@ from gateway.schemas.common import (
     response_format,
     stop_list,
     stream_usage,
+    tool_catalog,
     unsupported,
 )
+
+Role = Literal["system", "developer", "user", "assistant", "tool"]
 
 # Client role names and their canonical role; `human`/`ai` are aliases some clients send, and the
 # legacy `function` role is read like `tool`.
@@ -55,12 +53,25 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
     "tool": "tool",
     "function": "tool",
 }
+MAX_MESSAGES: Final = 10_000
 DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
 # H9: thinking the client sends back is dropped, never an error.
 THINKING_FIELDS: Final = ("reasoning_content", "reasoning", "thinking")
 THINKING_PARTS: Final = frozenset({"thinking", "reasoning", "redacted_thinking"})
 LEADING_THINK_RE: Final = re.compile(r"\s*<think>.*?</think>\s*", re.DOTALL)
 TEXT_PARTS: Final = frozenset({"text", "input_text"})
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One client message. `tool` messages carry `tool_call_id`; assistant messages their calls;
+    user messages their images."""
+
+    role: Role
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    images: tuple[ImageRef, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +88,10 @@ class ChatBody:
     parallel_tool_calls: bool = True
     response_format: ResponseFormat | None = None
     reasoning_effort: str | None = None
+
+    @property
+    def image_refs(self) -> tuple[ImageRef, ...]:
+        return tuple(ref for m in self.messages for ref in m.images)
 
 
 def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
@@ -224,7 +239,8 @@ def _tool_calls(calls: object, path: str) -> tuple[ToolCall, ...]:
     return tuple(parsed)
 
 
-def _check_history(messages: tuple[ChatMessage, ...]) -> None:
+def _check_history(messages: Sequence[ChatMessage]) -> None:
+    """H2, H3 (`schemas/common.py`), naming chat's fields."""
     check_history(
         messages,
         call_param=lambda i, j: f"messages[{i}].tool_calls[{j}].id",
@@ -247,7 +263,7 @@ def _image_refs(value: object, path: str) -> tuple[ImageRef, ...]:
             raise InvalidRequest(
                 f"'{at}.url' must be a non-empty string.", param=f"{at}.url", code="invalid_type"
             )
-        refs.append(ImageRef(url, at))
+        refs.append(ImageRef(url, at, f"{at}.url"))
         if len(refs) > MAX_IMAGES:
             raise InvalidRequest(
                 f"A message may carry at most {MAX_IMAGES} images.", param=at, code="too_many_images"
@@ -330,17 +346,7 @@ def _check_tools(data: Mapping[str, object]) -> tuple[tuple[ToolDef, ...], ToolC
 
 
 def _tools(value: object) -> tuple[ToolDef, ...]:
-    if value is None:
-        return ()
-    tools: list[ToolDef] = []
-    names: set[str] = set()
-    for i, item in enumerate(check_tool_count(value, "tools")):
-        tool = _tool(item, f"tools[{i}]")
-        if tool.name in names:
-            raise duplicate_tool(tool.name, f"tools[{i}].function.name")
-        names.add(tool.name)
-        tools.append(tool)
-    return tuple(tools)
+    return tool_catalog(value, _tool, ".function.name")
 
 
 def _tool(item: object, path: str) -> ToolDef:
@@ -364,7 +370,7 @@ def _tool(item: object, path: str) -> ToolDef:
         raise InvalidRequest(
             f"'{path}.function' must be an object.", param=f"{path}.function", code="invalid_tools"
         )
-    return function_def(function, f"{path}.function")
+    return function_tool(function, f"{path}.function")
 
 
 def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
@@ -393,7 +399,7 @@ def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
             param="tool_choice",
             code="invalid_tool_choice",
         )
-    return check_choice_target(choice, tools, "tool_choice.function.name")
+    return checked_choice(choice, tools, label=choice.mode, name_param="tool_choice.function.name")
 
 
 # ---------------------------------------------------------------- sampling parameters

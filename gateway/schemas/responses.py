@@ -33,21 +33,16 @@ from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
 from gateway.schemas.common import (
     MAX_IMAGES,
-    MAX_MESSAGES,
     MAX_SCHEMA_BYTES,
-    MAX_TOOLS,
     TOOL_NAME_RE,
-    ChatMessage,
     Check,
     ImageRef,
     ToolDef,
-    check_choice_target,
     check_history,
     check_parameters,
-    check_tool_count,
     check_user,
-    duplicate_tool,
-    function_def,
+    checked_choice,
+    function_tool,
     integer,
     load_object,
     number,
@@ -55,9 +50,12 @@ from gateway.schemas.common import (
     one_of,
     required_model,
     response_format,
+    tool_array,
     tool_name,
+    unique_tool,
     unsupported,
 )
+from gateway.schemas.openai import MAX_MESSAGES, ChatMessage
 
 NAMESPACE_SEPARATOR: Final = "__"
 MAX_METADATA_KEYS: Final = 16
@@ -106,6 +104,10 @@ class ResponsesBody:
     store: bool = True  # keep this answer's output items for later `item_reference`s
     # The request's parameters as the response object repeats them (JSON values, validated).
     echo: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def image_refs(self) -> tuple[ImageRef, ...]:
+        return tuple(ref for m in self.messages for ref in m.images)
 
 
 def _nothing(item_id: str) -> Mapping[str, object] | None:
@@ -273,12 +275,9 @@ def _tools(value: object) -> tuple[tuple[ToolDef, ...], ToolKinds]:
     names: set[str] = set()
 
     def add(tool: ToolDef, name_param: str) -> None:
-        if tool.name in names:
-            raise duplicate_tool(tool.name, name_param)
-        names.add(tool.name)
-        tools.append(tool)
+        tools.append(unique_tool(tool, names, name_param))
 
-    for i, item in enumerate(check_tool_count(value, "tools")):
+    for i, item in enumerate(tool_array(value)):
         path = f"tools[{i}]"
         kind = _tool_type(item, path)
         assert isinstance(item, dict)
@@ -320,12 +319,7 @@ def _tools(value: object) -> tuple[tuple[ToolDef, ...], ToolKinds]:
             if member_kind == "custom":
                 custom.add(flat)
             add(ToolDef(flat, inner.description, inner.parameters, inner.strict), f"{at}.name")
-    if len(tools) > MAX_TOOLS:
-        raise InvalidRequest(
-            f"'tools' has {len(tools)} tools once namespaces are counted; at most {MAX_TOOLS} are supported.",
-            param="tools",
-            code="too_many_tools",
-        )
+    tool_array(value, count=len(tools))  # namespaces count their tools
     return tuple(tools), ToolKinds(frozenset(custom), namespaced)
 
 
@@ -347,13 +341,13 @@ def _tool_type(item: object, path: str) -> str:
 
 def _tool(item: Mapping[str, object], kind: str, path: str) -> ToolDef:
     if kind == "function":
-        return function_def(item, path)
+        return function_tool(item, path)
     return _custom_tool(item, path)
 
 
 def _custom_tool(item: Mapping[str, object], path: str) -> ToolDef:
     """A free-form tool, offered as a function taking its text in the one string property `input`."""
-    base = function_def({k: v for k, v in item.items() if k in ("name", "description")}, path)
+    base = function_tool({k: v for k, v in item.items() if k in ("name", "description")}, path)
     fmt = item.get("format")
     input_help = "The complete free-form text for this tool (not JSON)."
     if fmt is not None:
@@ -391,7 +385,7 @@ def _tool_choice(value: object, tools: Sequence[ToolDef], kinds: ToolKinds) -> T
     if value is None:
         return None
     if value in ("none", "auto", "required"):
-        return check_choice_target(ToolChoice(value), tools, "tool_choice")
+        return checked_choice(ToolChoice(value), tools, label=value, name_param="tool_choice")
     if isinstance(value, dict) and value.get("type") in ("function", "custom"):
         name = value.get("name")
         if not isinstance(name, str):
@@ -404,7 +398,9 @@ def _tool_choice(value: object, tools: Sequence[ToolDef], kinds: ToolKinds) -> T
                 param="tool_choice.name",
                 code="tool_choice_not_found",
             )
-        return check_choice_target(ToolChoice("named", name), tools, "tool_choice.name")
+        return checked_choice(
+            ToolChoice("named", name), tools, label=value["type"], name_param="tool_choice.name"
+        )
     if isinstance(value, dict) and isinstance(value.get("type"), str):
         raise InvalidRequest(
             f'tool_choice of type {value["type"]!r} is not supported; use "auto", "none", "required" or '
@@ -697,4 +693,4 @@ def _image(part: Mapping[str, object], path: str) -> ImageRef:
         raise InvalidRequest(
             f"'{path}.image_url' must be a non-empty string.", param=f"{path}.image_url", code="invalid_type"
         )
-    return ImageRef(url, path, url_at=f"{path}.image_url")
+    return ImageRef(url, path, f"{path}.image_url")

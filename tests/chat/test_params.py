@@ -75,7 +75,7 @@ async def test_stop_cuts_finishes_stop_and_closes_the_producer_at_once():
     events = await collect(cut_output(producer.stream(), chat(stop=("<END>",))))
     assert text_of(events) == "Hello "
     assert producer.closed and producer.yielded == 2  # nothing read after the match
-    assert events[-1] == Finish("stop")
+    assert events[-1] == Finish("stop", "<END>")  # names the stop string that ended the text
     usage = events[-2]
     assert isinstance(usage, Usage)
     assert usage.prompt_tokens == prompt_tokens(chat()) and usage.completion_tokens == 2  # ceil(6 / 4)
@@ -140,7 +140,7 @@ async def test_cut_output_invariants(pieces, max_tokens, with_stop):
     assert shown == expected[:budget]
     assert sum(isinstance(e, Finish) for e in events) == 1 and isinstance(events[-1], Finish)
     if with_stop and "S" in full and len(expected) <= budget:
-        assert events[-1] == Finish("stop")
+        assert events[-1] == Finish("stop", "S")
     elif len(expected) > budget:
         assert events[-1] == Finish("length")
 

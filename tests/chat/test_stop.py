@@ -38,6 +38,10 @@ def run(pieces: list[str], stops: list[str]) -> tuple[str, bool]:
     out = "".join(f.feed(piece) for piece in pieces)
     if not f.stopped:
         out += f.flush()
+        assert f.matched is None
+    else:
+        # The text went on with the stop string that was complete first.
+        assert f.matched in stops and "".join(pieces).startswith(out + f.matched)
     return out, f.stopped
 
 
@@ -48,6 +52,9 @@ stop_lists = st.lists(st.text(alphabet, min_size=1, max_size=4), min_size=1, max
 
 def test_cut_at_the_first_stop_string():
     assert run(["Hello END world"], ["END"]) == ("Hello ", True)
+    f = StopFilter(["zz", "c", "abcd"])
+    assert f.feed("ab") == "" and f.feed("cd") == "ab"
+    assert f.matched == "c"  # the stop string that completed first
     assert run(["no stop here"], ["END"]) == ("no stop here", False)
     assert run(["abc"], ["c", "abcd"]) == ("ab", True)  # "c" is complete first
 

@@ -1,7 +1,8 @@
-"""How the end-to-end tests run the real coding-agent CLIs, headless, against an OpenAI-compatible URL.
+"""How the end-to-end tests run the real coding-agent CLIs, headless, against the gateway.
 
-Both CLIs come from the npm registry at the exact versions of `tests/e2e/package.json`; the first
-test that needs one installs them into `tests/e2e/node_modules` (git-ignored) with `INSTALL_COMMAND`.
+The CLIs (and the Anthropic TypeScript SDK) come from the npm registry at the exact versions of
+`tests/e2e/package.json`; the first test that needs one installs them all into
+`tests/e2e/node_modules` (git-ignored) with `INSTALL_COMMAND`.
 
 Every run gets its own HOME, XDG directories and client config directory under a temporary folder,
 and an environment built from scratch (only PATH and locale are taken over), so nothing is read
@@ -25,6 +26,18 @@ Continue CLI (`cn`, plain Node)::
     cn -p --auto --config config.yaml "TASK"                        # in the workspace
 
 `-p` prints the final answer to stdout and exits; `--auto` allows every tool.
+
+Claude Code (`claude`, a native binary shipped inside the npm package), on Anthropic Messages::
+
+    ANTHROPIC_BASE_URL=ROOT ANTHROPIC_API_KEY=KEY ANTHROPIC_MODEL=MODEL CLAUDE_CONFIG_DIR=…
+    claude -p --output-format stream-json --verbose --allowedTools "Write Read" -- "TASK"
+
+`--output-format stream-json` prints one JSON message per line (`system`, `assistant` with its
+content blocks, `user` with the tool results, a closing `result`); `--allowedTools` lets the write
+and read tools run without asking.
+
+The Anthropic TypeScript SDK runs `anthropic_sdk.mjs` with plain `node`; the OpenAI ones (openai-node
+and the AI SDK) run `responses_sdks.mjs`.
 
 Codex CLI (`codex`, a Rust binary in the npm package), on the Responses API::
 
@@ -55,6 +68,7 @@ from pathlib import Path
 from typing import Any, Final
 
 E2E_DIR: Final = Path(__file__).resolve().parent
+BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
 _install_lock = threading.Lock()
 INSTALL_COMMAND: Final = "npm install --prefix tests/e2e --no-audit --no-fund --no-package-lock"
 PROVIDER: Final = "cursor2api"
@@ -78,9 +92,8 @@ class Finished:
         return f"exit {self.returncode}\n--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-6000:]}"
 
 
-def installed(relative: str) -> Path:
-    """A path under `node_modules`; the pinned packages are installed on first use if it is missing."""
-    path = E2E_DIR / "node_modules" / relative
+def installed(path: Path) -> Path:
+    """`path` under `node_modules`; the pinned packages are installed on first use if it is missing."""
     if not path.exists():
         with _install_lock:
             if not path.exists():
@@ -96,8 +109,8 @@ def installed(relative: str) -> Path:
 
 
 def binary(name: str) -> str:
-    """The CLI's executable (installed on first use)."""
-    return str(installed(f".bin/{name}"))
+    """The CLI's executable."""
+    return str(installed(BIN_DIR / name))
 
 
 def isolated_env(home: Path) -> dict[str, str]:
@@ -199,6 +212,53 @@ def continue_cli(
     return Invocation(argv, env, workspace)
 
 
+def gateway_root(base_url: str) -> str:
+    """The gateway's root URL from its OpenAI base (`…/v1`): Anthropic clients add `/v1` themselves."""
+    return base_url.removesuffix("/").removesuffix("/v1")
+
+
+def claude_code(
+    task: str, *, workspace: Path, home: Path, base_url: str, api_key: str, model: str
+) -> Invocation:
+    """`claude -p --output-format stream-json` with `ANTHROPIC_BASE_URL` at the gateway."""
+    env = isolated_env(home)
+    env.update(
+        {
+            "ANTHROPIC_BASE_URL": gateway_root(base_url),
+            "ANTHROPIC_API_KEY": api_key,
+            "ANTHROPIC_MODEL": model,
+            "ANTHROPIC_DEFAULT_HAIKU_MODEL": model,
+            "CLAUDE_CONFIG_DIR": str(home / ".claude"),
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+            "DISABLE_AUTOUPDATER": "1",
+            "DISABLE_TELEMETRY": "1",
+            "DISABLE_ERROR_REPORTING": "1",
+        }
+    )
+    argv = [
+        binary("claude"),
+        "-p",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--allowedTools",
+        "Write Read",
+        "--",
+        task,
+    ]
+    return Invocation(argv, env, workspace)
+
+
+def anthropic_sdk(
+    task: str, *, workspace: Path, home: Path, base_url: str, api_key: str, model: str
+) -> Invocation:
+    """`node anthropic_sdk.mjs`: a streamed message and a tool loop with the TypeScript SDK."""
+    script = E2E_DIR / "anthropic_sdk.mjs"
+    installed(E2E_DIR / "node_modules" / "@anthropic-ai" / "sdk" / "package.json")
+    argv = ["node", str(script), gateway_root(base_url), api_key, model, task]
+    return Invocation(argv, isolated_env(home), workspace)
+
+
 def codex_catalog(model: str) -> dict[str, Any]:
     """A model catalog (`model_catalog_json`) in which `model` takes `apply_patch` as a free-form tool."""
     entry = {
@@ -269,7 +329,7 @@ def node_sdk(
 ) -> Invocation:
     """`node responses_sdks.mjs SCENARIO`: the JavaScript SDKs (openai-node, the AI SDK) at `base_url`."""
     for package in SDK_PACKAGES:
-        installed(package)
+        installed(E2E_DIR / "node_modules" / package / "package.json")
     env = isolated_env(home)
     env.update(
         {
@@ -309,7 +369,8 @@ async def run(invocation: Invocation, *, timeout: float) -> Finished:
 
 
 def json_lines(stdout: str) -> list[dict[str, Any]]:
-    """The JSON events of `kilo run --format json` or `codex exec --json` (one object per line)."""
+    """The JSON objects of a CLI that prints one per line (`kilo run --format json`, `claude -p
+    --output-format stream-json`)."""
     events: list[dict[str, Any]] = []
     for line in stdout.splitlines():
         line = line.strip()

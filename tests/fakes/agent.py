@@ -36,8 +36,8 @@ names: the path goes to `path`, `file_path`, `filePath`, `filepath`, `target_fil
 `file`, `absolute_path` or `relative_workspace_path`; the text to `content`, `contents`, `text`,
 `file_text` or `data`. When a path property's description asks for an absolute path, NAME is
 joined to the working directory the client states (`Working directory: DIR`, `Workspace root
-folder: DIR`, `Current working directory: DIR` or `<cwd>DIR</cwd>` in the system context or a
-user message).
+folder: DIR`, `Current working directory: DIR`, `Primary working directory: DIR` (Claude Code) or
+`<cwd>DIR</cwd>` in the system context or a user message).
 
 Progress comes from the conversation itself: emulated results are the `<<result:N>>` blocks in
 HUMAN messages, native results the `tool_results` of AI messages; only results after the task
@@ -105,6 +105,7 @@ WORKDIR: Final = (
     re.compile(r"^\s*Working directory: *(\S[^\n]*?)\s*$", re.MULTILINE),
     re.compile(r"^\s*Workspace root folder: *(\S[^\n]*?)\s*$", re.MULTILINE),
     re.compile(r"^\s*Current working directory: *(\S[^\n]*?)\s*$", re.MULTILINE),
+    re.compile(r"^\s*-?\s*Primary working directory: *(\S[^\n]*?)\s*$", re.MULTILINE),
     re.compile(r"<cwd>\s*([^<\n]+?)\s*</cwd>"),
 )
 NONCE: Final = re.compile(r"<<tools:([0-9a-f]{8})>>")

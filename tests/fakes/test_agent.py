@@ -20,7 +20,7 @@ from gateway.neutral.model import ToolChoice, ToolSpec
 from gateway.tools import grammar
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import CHAT_PATH, CursorSimulator, Scenario, agent
-from tests.fakes.agent import find_task
+from tests.fakes.agent import find_task, find_workdir
 from tests.fakes.client_for_tests import (
     DecodedStream,
     build_request,
@@ -433,6 +433,20 @@ def test_task_phrasings(text: str, expected: tuple[str, str, str, bool]) -> None
     assert task is not None
     assert (task.kind, task.name, task.text, task.read_back) == expected
     assert find_task("tell me a joke") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Working directory: /w/x",
+        "Workspace root folder: /w/x",
+        "Current working directory: /w/x",
+        " - Primary working directory: /w/x",  # Claude Code's environment block
+        "<cwd>/w/x</cwd>",
+    ],
+)
+def test_every_stated_working_directory_is_found(text) -> None:
+    assert find_workdir(["nothing here", f"<env>\n{text}\n</env>"]) == "/w/x"
 
 
 # ---------------------------------------------------------------- Codex's catalog: shell and patch tools

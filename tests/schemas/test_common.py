@@ -1,4 +1,4 @@
-"""The validators every dialect shares: the JSON Schema cache, history pairing with each dialect's params."""
+"""The validators every dialect's schema shares."""
 
 from __future__ import annotations
 
@@ -6,24 +6,24 @@ import pytest
 
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ToolCall
-from gateway.schemas.common import ChatMessage, check_history
+from gateway.schemas import common as schemas
+from gateway.schemas.common import check_history
+from gateway.schemas.openai import ChatMessage
 
 
 def test_checked_schema_cache_is_bounded_and_skips_known_schemas(monkeypatch) -> None:
-    from gateway.schemas import common as schemas
-
     monkeypatch.setattr(schemas, "CHECKED_SCHEMAS_MAX", 4)
     monkeypatch.setattr(schemas, "_CHECKED_SCHEMAS", schemas.OrderedDict())
     for i in range(10):
-        schemas.check_schema({"type": "object", "properties": {f"p{i}": {"type": "string"}}}, "tools[0]")
+        schemas.check_tool_schema({"type": "object", "properties": {f"p{i}": {"type": "string"}}}, "tools[0]")
     assert len(schemas._CHECKED_SCHEMAS) == 4
     calls = []
     monkeypatch.setattr(
         schemas.Draft202012Validator, "check_schema", classmethod(lambda cls, s: calls.append(s))
     )
-    schemas.check_schema({"type": "object", "properties": {"p9": {"type": "string"}}}, "tools[0]")
+    schemas.check_tool_schema({"type": "object", "properties": {"p9": {"type": "string"}}}, "tools[0]")
     assert calls == []  # known: not meta-validated again
-    schemas.check_schema({"type": "object", "properties": {"new": {"type": "string"}}}, "tools[0]")
+    schemas.check_tool_schema({"type": "object", "properties": {"new": {"type": "string"}}}, "tools[0]")
     assert len(calls) == 1
 
 

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
-from gateway.schemas.common import ChatMessage
+from gateway.schemas.openai import ChatMessage
 from gateway.schemas.responses import parse_responses_body
 
 FN = {
@@ -86,7 +86,7 @@ def test_messages_of_every_role_and_part() -> None:
     ]
     [image] = body.messages[2].images
     assert image.url == "data:image/png;base64,AAAA"
-    assert image.url_param == "input[2].content[1].image_url"
+    assert image.url_path == "input[2].content[1].image_url"
 
 
 def test_calls_and_outputs_become_one_assistant_turn_and_its_results() -> None:

@@ -1,0 +1,207 @@
+"""Hostile clients of the Anthropic routes: a client's mistake is a 4xx in Anthropic's envelope, never a
+5xx, and a valid request is a complete message. Uses the module-scoped gateway and JSON helpers of
+`test_hostile_http.py`."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import pytest
+from hypothesis import event, example, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import MODEL
+from tests.sse_reader import parse_named_sse
+from tests.test_hostile_http import (
+    Raw,
+    Served,
+    either,
+    encode,
+    optional_fields,
+    plain_leaves,
+    plain_strings,
+    poison_leaves,
+    poison_strings,
+    served,
+)
+
+__all__ = ["served"]  # the module-scoped gateway fixture, shared with test_hostile_http.py
+
+pytestmark = pytest.mark.timeout(max(60, settings.default.max_examples // 20))
+ROUTES = ("/v1/messages", "/v1/messages/count_tokens")
+VALID = {"model": MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": "Hi"}]}
+
+
+def assert_anthropic_envelope(status: int, content_type: str, body: bytes) -> dict[str, Any]:
+    assert 400 <= status < 500, (status, body[:300])
+    assert content_type.startswith("application/json"), content_type
+    document = json.loads(body)
+    assert (
+        isinstance(document, dict) and sorted(document) == ["error", "type"] and document["type"] == "error"
+    )
+    error = document["error"]
+    assert sorted(error) == ["message", "type"] and isinstance(error["message"], str) and error["message"]
+    assert error["type"] in {"invalid_request_error", "not_found_error", "request_too_large"}, error
+    return error
+
+
+def assert_messages_answer(path: str, status: int, content_type: str, body: bytes) -> str:
+    """Checks the answer; returns a label of it for hypothesis' statistics."""
+    if status != 200:
+        error = assert_anthropic_envelope(status, content_type, body)
+        return f"{path} {status} {error['type']}"
+    if path.endswith("count_tokens"):
+        assert isinstance(json.loads(body)["input_tokens"], int)
+    elif content_type.startswith("text/event-stream"):
+        events, _ = parse_named_sse(body.decode())
+        names = [name for name, _ in events]
+        assert names[0] == "message_start" and names[-1] == "message_stop", names
+        assert "error" not in names
+    else:
+        assert json.loads(body)["type"] == "message"
+    return f"{path} 200"
+
+
+async def post(served: Served, path: str, body: bytes) -> tuple[int, str, bytes]:
+    async with served.client.post(path, data=body, headers={"anthropic-version": "2023-06-01"}) as response:
+        assert "X-Request-Id" in response.headers
+        return response.status, response.headers.get("Content-Type", ""), await response.read()
+
+
+def messages_documents_with(
+    strings: st.SearchStrategy[str], leaves: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    """Messages-shaped documents whose every field is sometimes right, sometimes wrong, sometimes absent."""
+    anything = st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4),
+        max_leaves=12,
+    )
+
+    def field(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return either(valid, anything)
+
+    kinds = st.sampled_from(
+        [
+            "text",
+            "image",
+            "tool_use",
+            "tool_result",
+            "thinking",
+            "redacted_thinking",
+            "document",
+            "server_tool_use",
+            "x",
+        ]
+    )
+    source = optional_fields(
+        type=field(st.sampled_from(["base64", "url", "file", "text"])),
+        media_type=field(st.sampled_from(["image/png", "image/jpeg", "text/plain", "x"])),
+        data=field(st.sampled_from(["iVBORw0KGgo=", "aGVsbG8=", ""]) | strings),
+        url=field(st.sampled_from(["https://example.com/a.png", "data:image/png;base64,x"]) | strings),
+    )
+    block = optional_fields(
+        type=field(kinds),
+        text=field(strings),
+        id=field(st.sampled_from(["toolu_1", "toolu_2"])),
+        name=field(strings),
+        input=field(st.dictionaries(strings, leaves, max_size=2)),
+        tool_use_id=field(st.sampled_from(["toolu_1", "toolu_2"])),
+        content=field(strings | st.lists(anything, max_size=2)),
+        is_error=field(st.booleans()),
+        source=field(source),
+        thinking=field(strings),
+        signature=field(strings),
+    )
+    message = st.fixed_dictionaries(
+        {
+            "role": field(st.sampled_from(["user", "assistant", "system", "tool"])),
+            "content": field(strings | st.lists(field(block), max_size=3)),
+        }
+    )
+    tool = optional_fields(
+        name=field(st.sampled_from(["get_weather", "read_file"]) | strings),
+        description=field(strings),
+        input_schema=field(st.just({"type": "object"}) | anything),
+        type=field(st.sampled_from(["custom", "web_search_20250305", "bash_20250124"])),
+        defer_loading=field(st.booleans()),
+    )
+    required = {
+        "model": field(st.sampled_from([MODEL, MODEL + "-thinking", "gpt-4o", "nope"])),
+        "max_tokens": field(st.integers(-2, 2**70)),
+        "messages": field(st.lists(field(message), min_size=1, max_size=3)),
+    }
+    optional = {
+        "stream": field(st.booleans()),
+        "system": field(
+            strings | st.lists(field(optional_fields(type=field(st.just("text")), text=strings)))
+        ),
+        "stop_sequences": field(st.lists(strings, max_size=3)),
+        "tools": field(st.lists(field(tool), max_size=2)),
+        "tool_choice": field(
+            optional_fields(
+                type=field(st.sampled_from(["auto", "any", "tool", "none"])),
+                name=field(strings),
+                disable_parallel_tool_use=field(st.booleans()),
+            )
+        ),
+        "thinking": field(
+            optional_fields(
+                type=field(st.sampled_from(["enabled", "adaptive", "disabled"])),
+                budget_tokens=field(st.integers(0, 5000)),
+                display=field(st.sampled_from(["summarized", "omitted"])),
+            )
+        ),
+        "output_config": field(
+            optional_fields(effort=field(st.sampled_from(["low", "max"])), format=anything)
+        ),
+        "temperature": field(st.floats(-1, 2) | leaves),
+        "top_k": field(st.integers(-2, 10)),
+        "metadata": field(optional_fields(user_id=field(strings))),
+        "container": anything,
+        "context_management": anything,
+    }
+    return (
+        st.fixed_dictionaries(required, optional=optional)
+        | st.fixed_dictionaries(required, optional=optional)
+        | st.fixed_dictionaries({}, optional={**required, **optional})
+        | anything
+    )
+
+
+messages_documents = messages_documents_with(plain_strings, plain_leaves) | messages_documents_with(
+    plain_strings | poison_strings, plain_leaves | poison_leaves
+)
+
+
+@given(document=messages_documents, path=st.sampled_from(ROUTES), ascii_only=st.booleans())
+@example(document=VALID, path=ROUTES[0], ascii_only=True)
+@example(document={**VALID, "stream": True}, path=ROUTES[0], ascii_only=True)
+@example(
+    document={**VALID, "messages": [{"role": "user", "content": "\udc00"}]}, path=ROUTES[0], ascii_only=True
+)
+@example(document={**VALID, "max_tokens": Raw("1" * 400)}, path=ROUTES[0], ascii_only=True)
+@example(document={**VALID, "temperature": Raw("NaN")}, path=ROUTES[1], ascii_only=True)
+def test_any_messages_document_is_answered_or_refused_in_anthropics_envelope(
+    served, document, path, ascii_only
+):
+    status, content_type, body = served.run(
+        functools.partial(post, served, path, encode(document, ascii_only))
+    )
+    assert_messages_answer(path, status, content_type, body)
+
+
+def test_the_valid_examples_really_succeed(served):
+    """Guard for the property above: a healthy upstream makes a valid request a 200."""
+    for path, document in ((ROUTES[0], VALID), (ROUTES[0], {**VALID, "stream": True}), (ROUTES[1], VALID)):
+        status, content_type, body = served.run(functools.partial(post, served, path, encode(document, True)))
+        assert status == 200, body
+        assert_messages_answer(path, status, content_type, body)
+
+
+@given(body=st.binary(max_size=300), path=st.sampled_from(ROUTES))
+def test_any_bytes_are_refused_in_anthropics_envelope(served, body, path):
+    status, content_type, answer = served.run(functools.partial(post, served, path, body))
+    event(assert_messages_answer(path, status, content_type, answer))

@@ -18,6 +18,7 @@ STEPS = (
     ["bench_framing.py", "--out", str(BENCH / "RESULTS.md")],
     ["bench_concurrency.py"],
     ["bench_reqlog.py", "--out", str(BENCH / "RESULTS.md")],
+    ["bench_dashboard.py", "--out", str(BENCH / "RESULTS.md")],
 )
 
 

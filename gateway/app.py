@@ -18,6 +18,7 @@ from gateway.chat.models import ModelDirectory
 from gateway.chat.service import ChatService
 from gateway.chat.turn import ToolOptions
 from gateway.config import Settings
+from gateway.cors import CorsPolicy, preflight_middleware, response_hook
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
 from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
@@ -37,11 +38,19 @@ BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 def create_app(
     settings: Settings, *, transport: UpstreamTransport | None = None, pool: TokenPool | None = None
 ) -> web.Application:
+    cors = CorsPolicy.of(settings.cors_origins, settings.route_prefix) if settings.cors_origins else None
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[request_context, render_errors, authenticate],
+        middlewares=[
+            request_context,
+            render_errors,
+            *([preflight_middleware(cors)] if cors else []),
+            authenticate,
+        ],
     )
     app[keys.SETTINGS] = settings
+    if cors:
+        app.on_response_prepare.append(response_hook(cors))
     app[keys.STARTED_AT] = time.time()
     if transport is None:
         transport = open_transport(

@@ -103,6 +103,43 @@ def _route_prefix(value: str) -> str:
     return prefix
 
 
+def _origins(value: str) -> tuple[str, ...]:
+    """CORS origins: `*` alone, or exact `scheme://host[:port]` origins, normalised as browsers send them."""
+    entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+    if "*" in entries:
+        if len(entries) > 1:
+            raise ValueError("'*' must be the only entry")
+        return ("*",)
+    origins: list[str] = []
+    for entry in entries:
+        if entry.lower() == "null":
+            raise ValueError("the origin 'null' (sandboxed frames, file: pages) cannot be allowed")
+        parts = urlsplit(entry.rstrip("/"))
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (
+            not parts.scheme
+            or not parts.hostname
+            or port == -1
+            or parts.username is not None
+            or parts.path
+            or parts.query
+            or parts.fragment
+            or "*" in entry
+        ):
+            raise ValueError(
+                f"expected origins like https://app.example or http://localhost:5173, got {entry!r}"
+            )
+        scheme, host = parts.scheme.lower(), parts.hostname.lower()
+        if ":" in host:
+            host = f"[{host}]"
+        default_port = {"http": 80, "https": 443}.get(scheme)
+        origins.append(f"{scheme}://{host}" if port in (None, default_port) else f"{scheme}://{host}:{port}")
+    return tuple(dict.fromkeys(origins))
+
+
 def _base_url(value: str) -> str:
     url = value.strip().rstrip("/")
     parts = urlsplit(url)
@@ -153,6 +190,14 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting("AUTH_TOKEN", "", _text, "Admin key; also accepted as an API key. Empty disables admin access."),
     Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
+    Setting(
+        "CORS_ORIGINS",
+        "",
+        _origins,
+        "Web origins whose pages may call the API (`/v1/…`) from a browser, comma-separated "
+        "(`https://app.example,http://localhost:5173`), or `*` for any (refused while API_KEY is the "
+        "default); empty turns CORS off.",
+    ),
     Setting("TOKEN_FILE", ".token", _text, "File with Cursor session tokens, one per line."),
     Setting("TOKEN_LIST_FILE", ".token-list", _text, "File the gateway keeps with `token,checksum` lines."),
     # -- token pool and request logs
@@ -452,6 +497,7 @@ class Settings:
     backlog: int
     auth_token: str
     route_prefix: str
+    cors_origins: tuple[str, ...]
     token_file: str
     token_list_file: str
     token_strategy: TokenStrategy
@@ -531,6 +577,12 @@ class Settings:
             raise ConfigError(
                 f"API_KEY: the default key {DEFAULT_API_KEY!r} is only allowed when HOST is a loopback "
                 f"address; set a strong API_KEY to listen on {self.host}"
+            )
+        if self.cors_origins == ("*",) and self.api_key == DEFAULT_API_KEY:
+            raise ConfigError(
+                f"CORS_ORIGINS: '*' lets every web page you visit call the API, and with the default key "
+                f"{DEFAULT_API_KEY!r} any of them could spend your Cursor quota; set a strong API_KEY, "
+                "or list the origins you trust"
             )
 
     @property

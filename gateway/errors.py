@@ -11,6 +11,7 @@
     ├── NoTokenConfigured             503 server_error / no_token_configured
     ├── NoHealthyToken                503 server_error / no_available_tokens (tokens exist, none usable)
     ├── AdminDisabled                 403 permission_error / admin_disabled (AUTH_TOKEN is empty)
+    ├── CorsOriginNotAllowed          403 permission_error / cors_origin_not_allowed (a browser preflight)
     └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
                                       (502/503/504/429/403 …) with the class that drove it
 
@@ -150,6 +151,12 @@ class AdminDisabled(GatewayError):
     status = 403
     type = "permission_error"
     code = "admin_disabled"
+
+
+class CorsOriginNotAllowed(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "cors_origin_not_allowed"
 
 
 class UpstreamError(GatewayError):

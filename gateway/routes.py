@@ -14,6 +14,7 @@ from gateway.handlers.models import list_models
 from gateway.handlers.openai import chat_completions
 from gateway.handlers.pages import config_page, env_example, index, logs_page, static_file, tokeninfo_page
 from gateway.handlers.responses import create_response
+from gateway.handlers.stats_api import stats_charts, stats_json
 from gateway.handlers.tokens import (
     checksum,
     get_tokens,
@@ -49,4 +50,6 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/api/tokens", pool_health, name="admin.pool_health")
     app.router.add_post(f"{prefix}/api/tokens/reset", reset_tokens, name="admin.reset_tokens")
     app.router.add_post(f"{prefix}/logs", query_logs, name="admin.logs")
+    app.router.add_get(f"{prefix}/api/stats", stats_json, name="admin.stats")
+    app.router.add_get(f"{prefix}/api/stats/charts", stats_charts, name="admin.stats_charts")
     app.router.add_post(f"{prefix}/config", config_api, name="admin.config")

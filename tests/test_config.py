@@ -71,3 +71,40 @@ def test_upstream_http_version(version, url, http2):
 def test_is_loopback():
     assert is_loopback("localhost") and is_loopback("127.0.0.5") and is_loopback("[::1]")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
+
+
+def test_cors_origins_are_normalised_as_browsers_send_them():
+    assert Settings.from_mapping({}).cors_origins == ()
+    value = " https://App.Example/ , http://localhost:5173,https://app.example:443,http://[::1]:8080 "
+    assert Settings.from_mapping({"CORS_ORIGINS": value}).cors_origins == (
+        "https://app.example",
+        "http://localhost:5173",
+        "http://[::1]:8080",
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "null",
+        "https://app.example/path",
+        "app.example",
+        "https://*.example.com",
+        "*,https://a.example",
+        "https://u@a.example",
+        "https://a.example:99999",
+        "https://a.example?x",
+    ],
+)
+def test_bad_cors_origins_stop_start_up(value):
+    with pytest.raises(ConfigError, match=r"^CORS_ORIGINS: "):
+        Settings.from_mapping({"CORS_ORIGINS": value})
+
+
+def test_any_origin_needs_a_strong_api_key():
+    """With the default key, every page the user visits could spend their Cursor quota."""
+    with pytest.raises(ConfigError, match=r"^CORS_ORIGINS: .*API_KEY"):
+        Settings.from_mapping({"CORS_ORIGINS": "*"})
+    assert Settings.from_mapping({"CORS_ORIGINS": "*", "API_KEY": "a-long-secret"}).cors_origins == ("*",)
+    # Listed origins are the user's own choice, also with the default key on loopback.
+    assert Settings.from_mapping({"CORS_ORIGINS": "http://localhost:5173"}).cors_origins

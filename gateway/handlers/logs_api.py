@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, TypeVar
 
 from aiohttp import web
 
@@ -19,6 +20,7 @@ from gateway.handlers.tokens import json_object
 from gateway.reqlog.sink import MAX_PAGE_SIZE, LogPage, LogQuery, RequestLog, iso
 
 FLUSH_SECONDS: Final = 1.0
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -60,16 +62,17 @@ def parse_query(body: dict[str, Any]) -> LogQuery:
     return LogQuery(offset, limit, outcome, http_status, filters["model"], filters["request_id"])
 
 
-def _fresh_query(reqlog: RequestLog, query: LogQuery) -> LogPage:
-    """Rows queued before this call are committed first (briefly), so a page shows what just happened."""
+def fresh(reqlog: RequestLog, read: Callable[[], T]) -> T:
+    """`read()` after the rows queued before this call are committed (briefly waited for), so a page
+    shows what just happened. Blocking: run it in a worker thread."""
     reqlog.flush(FLUSH_SECONDS)
-    return reqlog.query(query)
+    return read()
 
 
 async def query_logs(request: web.Request) -> web.Response:
     query = parse_query(await json_object(request, optional=True))
     reqlog = request.app[keys.REQUEST_LOG]
-    page = await asyncio.to_thread(_fresh_query, reqlog, query)
+    page: LogPage = await asyncio.to_thread(fresh, reqlog, lambda: reqlog.query(query))
     return web.json_response(
         {
             "total": page.total,

@@ -20,7 +20,15 @@ from gateway.config import SETTINGS
 from gateway.runtime_config import CUSTOMISABLE_PATHS
 
 STATIC_TYPES: Final = {".css": "text/css", ".js": "text/javascript"}
-STATIC_FILES: Final = ("shared-styles.css", "shared.js", "tokeninfo.js", "config.js", "logs.js")
+STATIC_FILES: Final = (
+    "shared-styles.css",
+    "shared.js",
+    "tokeninfo.js",
+    "config.js",
+    "logs.js",
+    "dashboard.css",
+    "dashboard.js",
+)
 # The built-in pages load scripts and styles from this gateway only, and no inline script runs.
 CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -96,6 +104,7 @@ async def index(request: web.Request) -> web.StreamResponse:
         counts=pool.counts(),
         token_file=settings.token_file,
         demo=settings.demo,
+        admin_enabled=bool(settings.auth_token),
         tool_mode=settings.tool_mode,
         kilo_strict=settings.kilo_tool_strict,
         thinking_output=settings.thinking_output,

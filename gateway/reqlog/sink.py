@@ -4,13 +4,15 @@
 when the queue is full the row is dropped and counted (`dropped`), and the caller never waits.
 One thread owns the writing connection: it takes up to `BATCH_ROWS` rows at a time, inserts them
 in one transaction, and every `PRUNE_SECONDS` deletes rows older than the retention age and beyond
-the row limit. `query()` is blocking (callers use `asyncio.to_thread`) and opens its own
-connection; the database is in WAL mode so reads never wait for the writer. `close()` writes what
-is queued, then stops the thread. A disabled sink (empty DATA_DIR) accepts and ignores rows.
+the row limit. `query()` (a page of rows) and `stats()` (the dashboard's numbers, `stats.py`) are
+blocking (callers use `asyncio.to_thread`) and open their own read-only connection; the database is
+in WAL mode so reads never wait for the writer. `close()` writes what is queued, then stops the
+thread. A disabled sink (empty DATA_DIR) accepts and ignores rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.reqlog.record import RequestRecord
+from gateway.reqlog.stats import FAILED_SQL, Stats, Window, compute, empty
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +76,18 @@ CREATE TABLE IF NOT EXISTS requests (
     total_tokens INTEGER,
     prompt TEXT
 );
-CREATE INDEX IF NOT EXISTS requests_ts ON requests (ts);
 CREATE INDEX IF NOT EXISTS requests_model ON requests (model);
+-- Covers the retention rule and the dashboard's queries (stats.py), which never read the table
+-- (and its prompts); it replaces the index on ts alone of earlier versions.
+CREATE INDEX IF NOT EXISTS requests_stats ON requests (
+    ts, endpoint, http_status, error, latency_ms, ttft_ms,
+    model, token_fingerprint, token_alias, prompt_tokens, completion_tokens
+);
+DROP INDEX IF EXISTS requests_ts;
+-- Usage by model and token (stats.py) reads this one in (model, token) order: no sort.
+CREATE INDEX IF NOT EXISTS requests_usage ON requests (
+    model, token_fingerprint, ts, token_alias, http_status, error, prompt_tokens, completion_tokens
+);
 """
 _INSERT: Final = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - fixed column names
 
@@ -311,7 +324,7 @@ class RequestLog:
         if q.status == "success":
             where.append("error IS NULL AND http_status < 400")
         elif q.status == "failure":
-            where.append("(error IS NOT NULL OR http_status >= 400)")
+            where.append(FAILED_SQL)
         if q.http_status is not None:
             where.append("http_status = ?")
             args.append(q.http_status)
@@ -322,17 +335,25 @@ class RequestLog:
             where.append("request_id = ?")
             args.append(q.request_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
-        connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
-        connection.row_factory = sqlite3.Row
-        try:
+        with contextlib.closing(self._reader()) as connection:
+            connection.row_factory = sqlite3.Row
             total = connection.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]  # noqa: S608
             rows = connection.execute(
                 f"SELECT * FROM requests{clause} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
                 [*args, q.limit, q.offset],
             ).fetchall()
-        finally:
-            connection.close()
         return LogPage(int(total), [_to_json(row) for row in rows])
+
+    def stats(self, window: Window, now: float, utc_offset: int = 0) -> Stats:
+        """The dashboard's numbers for `window` (see `stats.py`); empty when nothing is logged."""
+        if self.path is None or not self.path.exists():
+            return empty(window, now, utc_offset)
+        with contextlib.closing(self._reader()) as connection:
+            return compute(connection, window, now, utc_offset)
+
+    def _reader(self) -> sqlite3.Connection:
+        assert self.path is not None
+        return sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10.0)
 
 
 def _to_json(row: sqlite3.Row) -> dict[str, object]:

@@ -5,11 +5,9 @@
 // config: {base, adminKey, apiKey, token, alias, model, artifacts, chromium}. Each step saves a
 // screenshot into `artifacts`; the script prints one JSON object with what it saw and exits 0, or
 // prints the failure and exits 1. The Python test checks the gateway's side of every step.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { config, run } from "./driver.mjs";
 
-const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const seen = { pages: {}, errors: [] };
 
 async function shot(page, name) {
@@ -22,8 +20,7 @@ async function useKey(page) {
   await page.waitForSelector("#admin:not(.hidden)");
 }
 
-const browser = await chromium.launch({ executablePath: config.chromium, args: ["--no-sandbox"] });
-try {
+await run(seen, async (browser) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.on("pageerror", (error) => seen.errors.push(String(error)));
@@ -85,10 +82,4 @@ try {
   await page.click("#forget-key");
   seen.pages.forgotten = await page.locator("#admin.hidden").count();
   await shot(page, "06-key-forgotten");
-  console.log(JSON.stringify(seen));
-} catch (error) {
-  console.log(JSON.stringify({ ...seen, failure: String(error && error.stack || error) }));
-  process.exitCode = 1;
-} finally {
-  await browser.close();
-}
+});

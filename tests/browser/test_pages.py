@@ -7,51 +7,23 @@ Needs the Debian `chromium` package (CI installs it) and npm; the pinned `playwr
 
 from __future__ import annotations
 
-import asyncio
 import json
-import shutil
-import subprocess
-from pathlib import Path
 from typing import Final
 
 import pytest
 
 from gateway.app import create_app
+from tests.browser.support import ARTIFACTS, drive, ensure_packages
 from tests.conftest import API_KEY, MODEL
 from tests.fakes import CursorSimulator, SimConfig, make_jwt, start_http
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
-HERE: Final = Path(__file__).resolve().parent
-ARTIFACTS: Final = HERE.parent / "artifacts" / "browser"
 ADMIN: Final = "browser-admin-key"
-INSTALL: Final = [
-    "npm",
-    "install",
-    "--prefix",
-    str(HERE),
-    "--no-audit",
-    "--no-fund",
-    "--no-package-lock",
-    "--loglevel=error",
-]
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise FileNotFoundError("headless Chromium is missing: install the Debian package `chromium`")
-
-
-def ensure_playwright() -> None:
-    if not (HERE / "node_modules" / "playwright-core").exists():
-        subprocess.run(INSTALL, check=True, timeout=600)
 
 
 async def test_pages_in_a_real_browser(aiohttp_server, make_settings, tmp_path) -> None:
-    ensure_playwright()
+    ensure_packages()
     sim = CursorSimulator(SimConfig(seed=0))
     front = await start_http(sim, "127.0.0.1", 0)
     first = make_jwt(sub="auth0|user_first")
@@ -68,22 +40,11 @@ async def test_pages_in_a_real_browser(aiohttp_server, make_settings, tmp_path) 
         "alias": "added",
         "model": MODEL,
         "artifacts": str(ARTIFACTS),
-        "chromium": chromium(),
     }
-    (tmp_path / "drive.json").write_text(json.dumps(config))
     try:
-        process = await asyncio.create_subprocess_exec(
-            "node",
-            str(HERE / "drive.mjs"),
-            str(tmp_path / "drive.json"),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(process.communicate(), timeout=150)
+        seen = await drive("drive.mjs", config, tmp_path)
     finally:
         await front.close()
-    assert process.returncode == 0, f"{out.decode()}\n{err.decode()}"
-    seen = json.loads(out.decode().strip().splitlines()[-1])
     assert seen["errors"] == []
 
     index = seen["pages"]["index"]

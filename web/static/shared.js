@@ -17,17 +17,22 @@ function notice(text, kind) {
   box.className = kind || "";
 }
 
-// POST/GET a JSON API with the admin key; resolves to the parsed body, rejects with the error message.
-async function api(path, body, method) {
+// Call an admin API with the admin key; resolves to the response, rejects with the error message.
+async function call(path, body, method) {
   const options = { method: method || (body === undefined ? "GET" : "POST"), headers: { "Authorization": "Bearer " + adminKey() } };
   if (body !== undefined) { options.headers["Content-Type"] = "application/json"; options.body = JSON.stringify(body); }
   const response = await fetch(document.body.dataset.prefix + path, options);
-  const data = await response.json().catch(() => ({}));
   if (!response.ok) {
+    const data = await response.json().catch(() => ({}));
     const error = (data && data.error) || {};
     throw new Error((error.code ? error.code + ": " : "") + (error.message || ("HTTP " + response.status)));
   }
-  return data;
+  return response;
+}
+
+// POST/GET a JSON API with the admin key; resolves to the parsed body.
+async function api(path, body, method) {
+  return (await call(path, body, method)).json().catch(() => ({}));
 }
 
 function cell(row, text, className) {
@@ -38,15 +43,22 @@ function cell(row, text, className) {
   return td;
 }
 
-// The key form every admin page shows; `onReady` runs once a key is set (and at load if one is).
+// The key form every admin page shows; each `onReady` runs once a key is set (and at load if one is).
+// Several scripts of one page may call it (the logs page and its dashboard); the form is wired once.
+const keyListeners = [];
 function keyForm(onReady) {
+  keyListeners.push(onReady);
+  if (keyListeners.length > 1) {
+    if (adminKey()) onReady().catch((error) => notice(error.message, "bad"));
+    return;
+  }
   const form = document.getElementById("key-form");
   const input = document.getElementById("admin-key");
   const panel = document.getElementById("admin");
   function ready() {
     const has = Boolean(adminKey());
     if (panel) panel.classList.toggle("hidden", !has);
-    if (has) onReady().catch((error) => notice(error.message, "bad"));
+    if (has) for (const listener of keyListeners) listener().catch((error) => notice(error.message, "bad"));
   }
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -5,19 +5,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 
-from aiohttp import web
 from dotenv import dotenv_values
 
 from gateway import __version__
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings
 from gateway.logs import setup_logging
+from gateway.server import listen
 
 log = logging.getLogger("gateway")
 
@@ -58,19 +59,21 @@ async def serve(settings: Settings) -> None:
             from gateway.demo import start_demo
 
             settings, pool = await stack.enter_async_context(start_demo(settings))
-        runner = web.AppRunner(
-            create_app(settings, pool=pool),
-            handler_cancellation=True,
-            access_log=None,
-            # Streams already had SHUTDOWN_GRACE in on_shutdown (LiveStreams.finish); other requests
-            # ran during that time too, so aiohttp's own wait afterwards can stay short.
-            shutdown_timeout=AFTER_GRACE_SECONDS,
+        listener = await stack.enter_async_context(
+            listen(
+                create_app(settings, pool=pool),
+                settings,
+                handler_cancellation=True,
+                access_log=None,
+                # Streams already had SHUTDOWN_GRACE in on_shutdown (LiveStreams.finish); other
+                # requests ran during that time too, so aiohttp's own wait afterwards can stay short.
+                shutdown_timeout=AFTER_GRACE_SECONDS,
+            )
         )
-        await runner.setup()
-        stack.push_async_callback(runner.cleanup)
-        site = web.TCPSite(runner, settings.host, settings.port, backlog=settings.backlog)
-        await site.start()
-        for host, port in (addr[:2] for addr in runner.addresses):
+        # What start-up built (modules, protobuf descriptors, templates) lives as long as the
+        # process: out of the collector's generations, full collections stay short.
+        gc.freeze()
+        for host, port in listener.addresses:
             display = f"[{host}]" if ":" in host else host
             log.info("listening on http://%s:%s%s", display, port, settings.route_prefix or "")
         await stop.wait()

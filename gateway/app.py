@@ -21,10 +21,17 @@ from gateway.config import Settings
 from gateway.cors import CorsPolicy, preflight_middleware, response_hook
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
-from gateway.middlewares import add_request_id, authenticate, render_errors, request_context
+from gateway.middlewares import (
+    add_request_id,
+    authenticate,
+    refuse_encoded_bodies,
+    render_errors,
+    request_context,
+)
 from gateway.reqlog.sink import RequestLog, Retention
 from gateway.routes import setup_routes
 from gateway.runtime_config import RuntimeConfig
+from gateway.server import connection_gate
 from gateway.sse import LiveStreams
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
@@ -42,8 +49,10 @@ def create_app(
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
+            connection_gate,
             request_context,
             render_errors,
+            refuse_encoded_bodies,
             *([preflight_middleware(cors)] if cors else []),
             authenticate,
         ],

@@ -188,6 +188,34 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         _int_range(16, 65535),
         "Listen backlog: connections the kernel queues while the gateway is busy (capped by somaxconn).",
     ),
+    Setting(
+        "MAX_CONNECTIONS",
+        "4000",
+        _int_range(1, 1_000_000),
+        "Most client connections served at once; at the cap a new one replaces the longest idle one. "
+        "Lowered at start-up, with a warning, when the open-file limit cannot hold it.",
+    ),
+    Setting(
+        "HEALTH_RESERVE",
+        "16",
+        _int_range(1, 10_000),
+        "Connections accepted beyond MAX_CONNECTIONS, while every connection is busy, for `/health` only "
+        "(others get 503 `server_busy`), one request each, with CLIENT_HEADER_TIMEOUT from their start.",
+    ),
+    Setting(
+        "CLIENT_HEADER_TIMEOUT",
+        "10",
+        _float_range(0.1, 600),
+        "Seconds a client has, from the first byte of a request, to send the complete request head; "
+        "slower connections are closed.",
+    ),
+    Setting(
+        "CLIENT_IDLE_TIMEOUT",
+        "30",
+        _float_range(0.1, 3600),
+        "Seconds a client connection may wait without a request (new, or kept alive after an answer) "
+        "before it is closed.",
+    ),
     Setting("AUTH_TOKEN", "", _text, "Admin key; also accepted as an API key. Empty disables admin access."),
     Setting("ROUTE_PREFIX", "", _route_prefix, "Path prefix for every route, e.g. `/cursor`."),
     Setting(
@@ -382,6 +410,20 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Largest image accepted (decoded or fetched), in bytes.",
     ),
     Setting(
+        "VISION_MAX_IMAGES",
+        "50",
+        _int_range(1, 10_000),
+        "Most images one request may carry (all messages together); more is a 400 `too_many_images` "
+        "before anything is fetched.",
+    ),
+    Setting(
+        "VISION_MAX_TOTAL_BYTES",
+        str(4 * MIB),
+        _int_range(1024, 256 * MIB),
+        "Most image bytes (decoded and fetched together) one request may carry; fetching stops at the "
+        "limit with a 400 `images_too_large`. Cursor takes at most 4 MiB per request.",
+    ),
+    Setting(
         "VISION_FETCH_TIMEOUT",
         "10",
         _float_range(0.5, 120),
@@ -495,6 +537,10 @@ class Settings:
     port: int
     api_key: str
     backlog: int
+    max_connections: int
+    health_reserve: int
+    client_header_timeout: float
+    client_idle_timeout: float
     auth_token: str
     route_prefix: str
     cors_origins: tuple[str, ...]
@@ -530,6 +576,8 @@ class Settings:
     trust_forwarded_headers: bool
     vision_ability: VisionAbility
     vision_max_bytes: int
+    vision_max_images: int
+    vision_max_total_bytes: int
     vision_fetch_timeout: float
     vision_allow_private: bool
     tool_mode: ToolMode

@@ -3,6 +3,7 @@
     GatewayError                      status, type, code, param; renders {"error": {...}}
     ├── InvalidRequest                400 invalid_request_error (bad JSON, bad field, unknown role …)
     │   ├── RequestTooLarge           413 invalid_request_error / request_too_large
+    │   ├── UnsupportedEncoding       415 invalid_request_error / unsupported_content_encoding
     │   └── ContextTooLong            400 invalid_request_error / context_length_exceeded
     ├── ModelNotFound                 400 invalid_request_error / model_not_found
     ├── AuthenticationFailed          401 authentication_error / invalid_api_key
@@ -10,6 +11,7 @@
     ├── MethodNotAllowed              405 invalid_request_error / method_not_allowed
     ├── NoTokenConfigured             503 server_error / no_token_configured
     ├── NoHealthyToken                503 server_error / no_available_tokens (tokens exist, none usable)
+    ├── ServerBusy                    503 server_error / server_busy (over MAX_CONNECTIONS)
     ├── AdminDisabled                 403 permission_error / admin_disabled (AUTH_TOKEN is empty)
     ├── CorsOriginNotAllowed          403 permission_error / cors_origin_not_allowed (a browser preflight)
     └── UpstreamError                 an upstream failure classified per cursor-protocol.md §10
@@ -104,6 +106,11 @@ class RequestTooLarge(InvalidRequest):
     code = "request_too_large"
 
 
+class UnsupportedEncoding(InvalidRequest):
+    status = 415
+    code = "unsupported_content_encoding"
+
+
 class ContextTooLong(InvalidRequest):
     code = "context_length_exceeded"
 
@@ -145,6 +152,12 @@ class NoHealthyToken(GatewayError):
     status = 503
     type = "server_error"
     code = "no_available_tokens"
+
+
+class ServerBusy(GatewayError):
+    status = 503
+    type = "server_error"
+    code = "server_busy"
 
 
 class AdminDisabled(GatewayError):

@@ -1,9 +1,10 @@
 """Prometheus metrics: one registry per app (no process globals), rendered by GET /metrics.
 
-What is counted: requests by endpoint and status, errors by code, request duration, time to first
-token, the gateway's own overhead (time spent before the upstream call plus after its first event
-until the client got it), live streams, the token pool's size and its tokens by health state,
-failovers to another token, and request-log rows dropped.
+What is counted: requests by endpoint and status, errors by code, open client connections and
+the ones the gateway closed (by reason), request duration, time to first token, the gateway's own
+overhead (time spent before the upstream call plus after its first event until the client got
+it), live streams, the token pool's size and its tokens by health state, failovers to another
+token, and request-log rows dropped.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ class Metrics:
             "cursor2api_active_streams", "Streaming answers in progress.", registry=self.registry
         )
         self.tokens = Gauge("cursor2api_tokens", "Cursor tokens in the pool.", registry=self.registry)
+        self.client_connections = Gauge(
+            "cursor2api_client_connections", "Client connections open.", registry=self.registry
+        )
+        self.connections_dropped = Counter(
+            "cursor2api_connections_dropped",
+            "Client connections closed by the gateway: over_limit (beyond MAX_CONNECTIONS and the "
+            "reserve), header_timeout (CLIENT_HEADER_TIMEOUT), reserve_busy (a reserve connection asked "
+            "for more than /health).",
+            ("reason",),
+            registry=self.registry,
+        )
         self.failovers = Counter(
             "cursor2api_token_failovers",
             "Attempts that moved to another token, by the error class of the failed one.",

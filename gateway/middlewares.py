@@ -3,7 +3,9 @@
 Order (outermost first): `request_context` gives every request an id and writes one access-log
 line; `render_errors` turns every error raised before a response starts into the envelope of the
 request's dialect (`dialect()`: Anthropic's on the `anthropic.` routes and for any request that
-carries `anthropic-version`, OpenAI's otherwise);
+carries `anthropic-version`, OpenAI's otherwise); `refuse_encoded_bodies` answers 415 to a request
+whose `Content-Encoding` is not identity, before anything reads its body (the server never
+decompresses request bodies, see `server.py`);
 `authenticate` checks the client key on every route that is not in `PUBLIC_ROUTES`; routes whose
 name starts with `ADMIN_PREFIX` (`admin.`) take only the admin key `AUTH_TOKEN` (an API key is
 refused), and answer 403 `admin_disabled` to the API key while AUTH_TOKEN is empty.
@@ -20,6 +22,7 @@ import hmac
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from typing import Final
 
 import orjson
@@ -35,6 +38,7 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
     RequestTooLarge,
+    UnsupportedEncoding,
     anthropic_error,
 )
 from gateway.reqlog.record import LOGGED_ROUTES, RequestRecord, activate, deactivate
@@ -154,6 +158,29 @@ def count_error(request: web.Request, error: GatewayError) -> None:
     record = request.get(keys.REQUEST_RECORD)
     if record is not None:
         record.fail(error)
+
+
+def body_encoding(values: Iterable[str]) -> str | None:
+    """The first content coding other than identity among `Content-Encoding` header values."""
+    for value in values:
+        for token in value.split(","):
+            coding = token.strip().lower()
+            if coding not in ("", "identity"):
+                return coding
+    return None
+
+
+@web.middleware
+async def refuse_encoded_bodies(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """415 for a compressed (or otherwise encoded) request body: no client of ours sends one, and
+    inflating one costs the event loop far more than it cost the sender."""
+    coding = body_encoding(request.headers.getall("Content-Encoding", ()))
+    if coding is not None:
+        raise UnsupportedEncoding(
+            f"Request bodies with 'Content-Encoding: {coding[:40]}' are not accepted; send the body "
+            "uncompressed (no Content-Encoding header, or 'Content-Encoding: identity')."
+        )
+    return await handler(request)
 
 
 def presented_key(request: web.Request) -> str | None:

@@ -8,6 +8,12 @@ client's dialect expects (`render_error`; OpenAI's: one `data: {"error": …}` e
 
 Keep-alive comments (`: keep-alive`) are written by a timer whenever nothing was written for
 `keepalive` seconds, so the per-chunk path only records a timestamp.
+
+Backpressure: every write waits while the client's socket buffer is above the transport's
+high-water mark, and data larger than `WRITE_SLICE` is written in slices, each waiting for the
+buffer to drain. So a client that stops reading stops the stream (and with it the reading of the
+upstream) with at most one rendered event and about one slice queued in the transport, whatever
+the size of the upstream frames.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from gateway.chat.sse_encode import DONE, KEEPALIVE, encode_event
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
+
+WRITE_SLICE: Final = 64 * 1024  # aiohttp's writer drains after every 64 KiB written
 
 HEADERS: Final = {
     "Content-Type": "text/event-stream; charset=utf-8",
@@ -77,7 +85,12 @@ class EventStream:
                 return
             if not self._response.prepared:
                 await self._response.prepare(self._request)
-            await self._response.write(data)
+            if len(data) <= WRITE_SLICE:
+                await self._response.write(data)
+            else:
+                view = memoryview(data)
+                for start in range(0, len(data), WRITE_SLICE):
+                    await self._response.write(view[start : start + WRITE_SLICE])
             self._last_write = self._loop.time()
 
     async def send(self, data: bytes) -> None:

@@ -1,7 +1,9 @@
 """Images of a chat request: apply the vision policy, decode data URLs, fetch http(s) URLs safely.
 
 `vision_ability` decides what is accepted: `none` refuses every image, `base64` only data URLs,
-`all` also http(s) URLs. Fetching is guarded against server-side request forgery: the host name is
+`all` also http(s) URLs. A request carries at most `max_images` images and `max_total_bytes` of
+image data (decoded and fetched together): the count is checked before anything is fetched, and
+each fetch may read only what is left of the byte budget. Fetching is guarded against server-side request forgery: the host name is
 resolved once, every address must be public (no loopback, private, link-local, reserved or
 multicast address) unless `VISION_ALLOW_PRIVATE` is on, the connection goes to exactly those
 checked addresses (so a second DNS answer cannot point elsewhere), redirects are followed by hand
@@ -14,7 +16,7 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 from urllib.parse import urljoin, urlsplit
 
@@ -35,17 +37,33 @@ class VisionOptions:
     max_bytes: int
     timeout: float
     allow_private: bool
+    max_images: int = 50
+    max_total_bytes: int = 4 * 1024 * 1024
 
 
 async def load_images(refs: Sequence[ImageRef], options: VisionOptions) -> dict[str, Image]:
-    """Every image of a request by its `path`, loaded; or a 400 naming the first that cannot be used.
+    """Every image of a request by its `path`, loaded; or a 400 naming the first that cannot be
+    used, or the per-request limit that stops them.
 
     The dialect's schema finds the images (`ImageRef`), its translator places the loaded ones.
     """
-    return {ref.path: await _load(ref, options) for ref in refs}
+    if len(refs) > options.max_images:
+        raise InvalidRequest(
+            f"The request carries {len(refs)} images; at most {options.max_images} are accepted per "
+            "request (VISION_MAX_IMAGES).",
+            param="messages",
+            code="too_many_images",
+        )
+    budget = options.max_total_bytes
+    loaded: dict[str, Image] = {}
+    for ref in refs:
+        image = loaded[ref.path] = await _load(ref, options, budget)
+        budget -= len(image.data)
+    return loaded
 
 
-async def _load(ref: ImageRef, options: VisionOptions) -> Image:
+async def _load(ref: ImageRef, options: VisionOptions, budget: int) -> Image:
+    """One image, within `max_bytes` and the `budget` left of the request's image bytes."""
     if options.ability == "none":
         raise InvalidRequest(
             f"'{ref.path}': images are turned off on this gateway (vision_ability is none).",
@@ -64,12 +82,33 @@ async def _load(ref: ImageRef, options: VisionOptions) -> Image:
                     param=ref.url_path,
                     code="unsupported_image_url",
                 )
-            media_type, data = await fetch_image(ref.url, options)
+            limit = min(options.max_bytes, budget)
+            try:
+                media_type, data = await fetch_image(ref.url, replace(options, max_bytes=limit))
+            except ImageTooLarge:
+                if limit < options.max_bytes:
+                    raise _over_budget(ref, options) from None
+                raise
         else:
             raise ImageError("only data: and http(s): URLs are supported")
+        if len(data) > budget:
+            raise _over_budget(ref, options)
         return load_image(data, media_type, max_bytes=options.max_bytes)
     except ImageError as exc:
         raise image_error(ref.url_path, str(exc)) from None
+
+
+def _over_budget(ref: ImageRef, options: VisionOptions) -> InvalidRequest:
+    return InvalidRequest(
+        f"The images of the request add up to more than {options.max_total_bytes} bytes "
+        f"(VISION_MAX_TOTAL_BYTES), reached at '{ref.url_path}'.",
+        param=ref.url_path,
+        code="images_too_large",
+    )
+
+
+class ImageTooLarge(ImageError):
+    """A fetched image is over the bytes it may have."""
 
 
 def address_allowed(address: str) -> bool:
@@ -157,12 +196,12 @@ async def fetch_image(url: str, options: VisionOptions) -> tuple[str, bytes]:
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
     if response.content_length is not None and response.content_length > limit:
-        raise ImageError(f"it is {response.content_length} bytes, more than the {limit} allowed")
+        raise ImageTooLarge(f"it is {response.content_length} bytes, more than the {limit} allowed")
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_chunked(64 * 1024):
         size += len(chunk)
         if size > limit:
-            raise ImageError(f"it is more than the {limit} bytes allowed")
+            raise ImageTooLarge(f"it is more than the {limit} bytes allowed")
         chunks.append(chunk)
     return b"".join(chunks)

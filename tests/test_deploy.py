@@ -7,6 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gateway.config import Settings
+from gateway.server import ConnectionLimits, fd_budget
+
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "cursor2api.service"
 
@@ -34,3 +37,13 @@ def test_unit_hardening():
     ):
         assert line in lines
     assert "ExecStart=/opt/cursor2api/.venv/bin/python -m gateway" in lines
+
+
+def test_unit_open_file_limit_holds_the_default_connection_cap():
+    limit = next(
+        int(line.split("=", 1)[1])
+        for line in UNIT.read_text(encoding="utf-8").splitlines()
+        if line.startswith("LimitNOFILE=")
+    )
+    defaults = Settings.from_mapping({})
+    assert fd_budget(ConnectionLimits.from_settings(defaults)) <= limit

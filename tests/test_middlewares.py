@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from gateway.app import create_app
-from gateway.middlewares import PUBLIC_ROUTES, key_matches
+from gateway.middlewares import PUBLIC_ROUTES, body_encoding, key_matches
 from tests.conftest import API_KEY, fixed_pool
 from tests.scripted import ScriptedTransport
 
@@ -117,3 +120,58 @@ async def test_non_utf8_header_bytes_are_refused_not_a_crash(bare_client):
     status = await reader.readline()
     writer.close()
     assert b" 200 " in status
+
+
+async def test_a_compressed_body_is_refused_with_415_on_every_route_before_the_key(bare_client):
+    client, app = await bare_client()
+    bomb = gzip.compress(b"\0" * (1 << 20))
+    checked = 0
+    for route in app.router.routes():
+        if route.method == "HEAD":
+            continue
+        path = route.resource.canonical.replace("{name}", "shared.js")
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Bearer {API_KEY}"}):
+            response = await client.request(
+                route.method, path, data=bomb, headers={**headers, "Content-Encoding": "gzip"}
+            )
+            assert response.status == 415, (route.method, path)
+            error = (await response.json())["error"]
+            if (route.name or "").startswith("anthropic."):  # Anthropic's envelope has no code
+                assert error["type"] == "invalid_request_error"
+            else:
+                assert error["code"] == "unsupported_content_encoding"
+                assert error["type"] == "invalid_request_error"
+            assert "Content-Encoding" in error["message"]
+            checked += 1
+    assert checked >= 3 * 15
+
+
+codings = st.sampled_from(["gzip", "deflate", "br", "zstd", "x-gzip", "compress", "GZIP", "*"]) | st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters=","), min_size=1
+)
+identities = st.sampled_from(["identity", "IDENTITY", " identity", ""])
+
+
+@given(
+    before=st.lists(identities, max_size=3), coding=codings, after=st.lists(identities | codings, max_size=3)
+)
+def test_any_coding_but_identity_is_found_wherever_it_stands(before, coding, after):
+    expected = None if coding.strip().lower() in ("", "identity") else coding.strip().lower()
+    as_one_header = [", ".join([*before, coding, *after])]
+    as_headers = [*before, coding, *after]
+    if expected is not None:
+        assert body_encoding(as_one_header) == expected
+        assert body_encoding(as_headers) == expected
+
+
+@given(values=st.lists(identities, max_size=4))
+def test_identity_alone_is_no_encoding(values):
+    assert body_encoding(values) is None
+    assert body_encoding([", ".join(values)]) is None
+
+
+@pytest.mark.parametrize("value", ["identity", "Identity", " identity ", ""])
+async def test_identity_or_no_encoding_passes(bare_client, value):
+    client, _ = await bare_client()
+    headers = {"Authorization": f"Bearer {API_KEY}", "Content-Encoding": value}
+    assert (await client.get("/v1/models", headers=headers)).status == 200

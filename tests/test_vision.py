@@ -181,3 +181,68 @@ async def test_fetched_image_goes_upstream(gateway, make_settings, image_server)
     assert response.status == 200, await response.text()
     [human] = sent_request(transport).conversation
     assert [(i.data, i.dimension.width, i.dimension.height) for i in human.images] == [(image, 12, 8)]
+
+
+# ---------------------------------------------------------------- per-request limits
+
+
+@pytest.fixture
+async def counted_images(aiohttp_server):
+    """An image server that counts its requests; returns (url of a PNG, the PNG, the hit list)."""
+    image = png(12, 8)
+    hits: list[str] = []
+
+    async def serve(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(body=image, content_type="image/png")
+
+    app = web.Application()
+    app.router.add_get("/{name}", serve)
+    server = await aiohttp_server(app)
+    return str(server.make_url("/cat.png")), image, hits
+
+
+def many_messages(urls: list[str], per_message: int = 20) -> dict[str, object]:
+    messages = []
+    for start in range(0, len(urls), per_message):
+        parts = [{"type": "image_url", "image_url": {"url": u}} for u in urls[start : start + per_message]]
+        messages.append({"role": "user", "content": [{"type": "text", "text": "and these?"}, *parts]})
+    return {"model": "gpt-4o", "messages": messages}
+
+
+async def test_more_images_than_allowed_per_request_fetches_nothing(gateway, make_settings, counted_images):
+    url, _, hits = counted_images
+    settings = make_settings(vision_ability="all", vision_allow_private=True, vision_max_images=30)
+    client, transport = await gateway(settings=settings)
+    response = await client.post("/v1/chat/completions", json=many_messages([url] * 31))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert (error["code"], error["param"]) == ("too_many_images", "messages")
+    assert "VISION_MAX_IMAGES" in error["message"]
+    assert hits == [] and transport.sent == []
+    client, _ = await gateway(reply("Thirty cats."), settings=settings)
+    response = await client.post("/v1/chat/completions", json=many_messages([url] * 30))
+    assert response.status == 200, await response.text()
+    assert len(hits) == 30
+
+
+@pytest.mark.parametrize("source", ["fetched", "data"])
+async def test_image_bytes_per_request_stop_at_the_total_limit(
+    gateway, make_settings, counted_images, source
+):
+    url, image, hits = counted_images
+    total = 2 * len(image) + len(image) // 2  # room for two and a half images
+    settings = make_settings(
+        vision_ability="all", vision_allow_private=True, vision_max_total_bytes=max(total, 1024)
+    )
+    count = max(total, 1024) // len(image) + 1  # one more than fits
+    ref = url if source == "fetched" else data_url(image, "image/png")
+    client, transport = await gateway(settings=settings)
+    response = await client.post("/v1/chat/completions", json=many_messages([ref] * (count + 5)))
+    assert response.status == 400
+    error = (await response.json())["error"]
+    assert error["code"] == "images_too_large" and "VISION_MAX_TOTAL_BYTES" in error["message"]
+    last = (count - 1) % 20
+    assert error["param"] == f"messages[{(count - 1) // 20}].content[{last + 1}].image_url.url"
+    assert len(hits) == (count if source == "fetched" else 0)  # nothing fetched after the limit
+    assert transport.sent == []

@@ -52,7 +52,7 @@ def char_budget(max_tokens: int | None) -> int | None:
     return None if max_tokens is None else max_tokens * CHARS_PER_TOKEN
 
 
-async def cut_output(events: Events, chat: ChatRequest) -> Events:
+def cut_output(events: Events, chat: ChatRequest) -> Events:
     """`events` with `chat.stop` and `chat.max_tokens` applied to the visible text.
 
     Text is held back only while it could still be the start of a stop string. Thinking and
@@ -65,10 +65,11 @@ async def cut_output(events: Events, chat: ChatRequest) -> Events:
     stop = StopFilter(chat.stop)
     budget = char_budget(chat.max_tokens)
     if not stop.active and budget is None:
-        async with contextlib.aclosing(events):
-            async for event in events:
-                yield event
-        return
+        return events  # nothing to cut: no layer in the way of every event
+    return _cut(events, chat, stop, budget)
+
+
+async def _cut(events: Events, chat: ChatRequest, stop: StopFilter, budget: int | None) -> Events:
     shown = thinking = 0
     async with contextlib.aclosing(events):
         async for event in events:

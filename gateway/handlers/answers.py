@@ -62,6 +62,8 @@ def vision_options(settings: Settings, ability: str) -> VisionOptions:
     return VisionOptions(
         ability=ability,
         max_bytes=settings.vision_max_bytes,
+        max_images=settings.vision_max_images,
+        max_total_bytes=settings.vision_max_total_bytes,
         timeout=settings.vision_fetch_timeout,
         allow_private=settings.vision_allow_private,
     )

@@ -299,9 +299,7 @@ def _content(
         kind = part.get("type")
         if not isinstance(kind, str):
             raise InvalidRequest(
-                f"'{part_path}.type' must be a string.",
-                param=f"{part_path}.type",
-                code="invalid_content_part",
+                f"'{part_path}.type' must be a string.", param=f"{part_path}.type", code="invalid_type"
             )
         if kind in TEXT_PARTS:
             text = part.get("text")
@@ -312,7 +310,7 @@ def _content(
             texts.append(text)
         elif kind in THINKING_PARTS:
             continue
-        elif tool and isinstance(kind, str):
+        elif tool:
             texts.append(f"[{kind} content omitted]")
         elif kind == "image_url" and images:
             continue  # collected by `_image_refs`

@@ -171,6 +171,16 @@ class FrameDecoder:
             raise self._error
         if self._finished:
             return []
+        if self._need < 0 and not self._header and type(data) is bytes and len(data) >= HEADER_BYTES:
+            # The common case: a chunk that is exactly one whole frame.
+            flags, length = _HEADER.unpack_from(data)
+            if len(data) == HEADER_BYTES + length and not flags & ~KNOWN_FLAGS and length <= self._max:
+                self._flags = flags
+                try:
+                    return [self._complete(data[HEADER_BYTES:])]
+                except FramingError as exc:
+                    self._error = exc
+                    raise
         frames: list[Frame] = []
         try:
             self._feed(memoryview(data).cast("B"), frames)

@@ -13,7 +13,7 @@ timeout: a stream may run for as long as bytes keep coming.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -34,6 +34,40 @@ class TransportTimeout(TransportError):
 class Timeouts:
     connect: float
     idle: float
+
+
+class IdleWatch:
+    """Calls `on_idle` once `touch()` has not been called for `seconds`.
+
+    The hot path only records the time (`touch()`, once per chunk); the one timer is re-armed
+    when it fires early, so a stream costs one timer per idle period instead of a timer
+    cancelled and created for every chunk (aiohttp's `sock_read`, `asyncio.timeout()`).
+    """
+
+    __slots__ = ("_handle", "_last", "_loop", "_on_idle", "_seconds")
+
+    def __init__(self, seconds: float, on_idle: Callable[[], None]) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._seconds = seconds
+        self._on_idle = on_idle
+        self._last = self._loop.time()
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._last + seconds, self._check)
+
+    def touch(self) -> None:
+        self._last = self._loop.time()
+
+    def _check(self) -> None:
+        due = self._last + self._seconds
+        if self._loop.time() < due:
+            self._handle = self._loop.call_at(due, self._check)
+            return
+        self._handle = None
+        self._on_idle()
+
+    def cancel(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
 
 
 class UpstreamResponse(Protocol):
@@ -72,10 +106,16 @@ class UpstreamTransport(Protocol):
 
 
 class _AiohttpResponse:
-    __slots__ = ("_response",)
+    __slots__ = ("_idle", "_response", "_watch")
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, idle: float) -> None:
         self._response = response
+        self._idle = idle
+        self._watch: IdleWatch | None = None
+
+    def stop_watch(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
 
     @property
     def status(self) -> int:
@@ -92,16 +132,26 @@ class _AiohttpResponse:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         content = self._response.content
+        if self._watch is None:
+            self._watch = IdleWatch(self._idle, lambda: content.set_exception(_IdleTimeout()))
+        watch = self._watch
         try:
             while True:
                 chunk = await content.readany()
                 if not chunk:
                     return
+                watch.touch()
                 yield chunk
+        except _IdleTimeout as exc:
+            raise TransportTimeout("the upstream stream was idle for too long") from exc
         except TimeoutError as exc:
             raise TransportTimeout("the upstream stream was idle for too long") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"the upstream connection broke: {type(exc).__name__}") from exc
+
+
+class _IdleTimeout(Exception):
+    """Set on the response body by its `IdleWatch`."""
 
 
 class AiohttpTransport:
@@ -118,9 +168,8 @@ class AiohttpTransport:
             raise TransportError("the upstream transport is closed")
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self._timeouts.connect, sock_read=self._timeouts.idle
-                ),
+                # The body's idle timeout is an `IdleWatch` per response, not `sock_read`.
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeouts.connect),
                 auto_decompress=False,
                 connector=aiohttp.TCPConnector(limit=0, ttl_dns_cache=300),
                 cookie_jar=aiohttp.DummyCookieJar(),  # upstream cookies are never wanted or sent
@@ -149,9 +198,11 @@ class AiohttpTransport:
             raise TransportTimeout("no response headers from upstream in time") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"could not reach upstream: {type(exc).__name__}: {exc}") from exc
+        wrapped = _AiohttpResponse(response, self._timeouts.idle)
         try:
-            yield _AiohttpResponse(response)
+            yield wrapped
         finally:
+            wrapped.stop_watch()
             if response.content.at_eof():
                 response.release()  # fully read: the connection goes back to the pool
             else:

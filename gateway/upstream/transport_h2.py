@@ -45,7 +45,13 @@ import h2.settings
 from hyperframe.frame import Frame, GoAwayFrame
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from gateway.upstream.transport import Timeouts, TransportError, TransportTimeout, UpstreamResponse
+from gateway.upstream.transport import (
+    IdleWatch,
+    Timeouts,
+    TransportError,
+    TransportTimeout,
+    UpstreamResponse,
+)
 
 MAX_HEADER_LIST_SIZE: Final = 64 * 1024  # the response header block we accept
 STREAM_WINDOW: Final = 256 * 1024  # receive window per stream: the bound on its buffered body
@@ -81,12 +87,14 @@ class _Stream:
         "error",
         "headers",
         "id",
+        "idle",
         "queue",
         "refused",
         "released",
         "sent_end",
         "status",
         "waiter",
+        "watch",
     )
 
     def __init__(self, conn: _Connection, stream_id: int) -> None:
@@ -101,6 +109,8 @@ class _Stream:
         self.released = False
         self.error: str | None = None  # why the stream can no longer be read
         self.refused = False  # the upstream did not process it (REFUSED_STREAM, or past a GOAWAY)
+        self.idle = False  # silent for longer than the idle timeout
+        self.watch: IdleWatch | None = None  # the idle timeout, once the body is read
 
     def wake(self) -> None:
         waiter = self.waiter
@@ -409,6 +419,8 @@ class _Connection(asyncio.Protocol):
         if stream.released:
             return
         stream.released = True
+        if stream.watch is not None:
+            stream.watch.cancel()
         self.streams.pop(stream.id, None)
         unread = sum(size for _, size in stream.queue)
         stream.queue.clear()
@@ -436,11 +448,13 @@ class _Connection(asyncio.Protocol):
 class _Chunks:
     """`chunks()`: each DATA payload as soon as it arrives, acknowledged as it is taken."""
 
-    __slots__ = ("_idle", "_stream")
+    __slots__ = ("_stream", "_watch")
 
     def __init__(self, stream: _Stream, idle: float) -> None:
         self._stream = stream
-        self._idle = idle
+        if stream.watch is None:  # one per stream, stopped when the stream is released
+            stream.watch = IdleWatch(idle, partial(_idle, stream))
+        self._watch = stream.watch
 
     def __aiter__(self) -> _Chunks:
         return self
@@ -451,15 +465,19 @@ class _Chunks:
             if stream.queue:
                 data, size = stream.queue.popleft()
                 stream.conn.consumed(stream, size)
+                self._watch.touch()
                 return data
             if stream.ended:
                 raise StopAsyncIteration
+            if stream.idle:
+                raise TransportTimeout("the upstream stream was idle for too long")
             stream.check()
-            try:
-                async with asyncio.timeout(self._idle):
-                    await stream.wait()
-            except TimeoutError as exc:
-                raise TransportTimeout("the upstream stream was idle for too long") from exc
+            await stream.wait()
+
+
+def _idle(stream: _Stream) -> None:
+    stream.idle = True
+    stream.wake()
 
 
 class _H2Response:

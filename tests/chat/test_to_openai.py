@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.chat.to_openai import ChunkWriter, completion, completion_id
+from gateway.chat.sse_encode import encode_event
+from gateway.chat.to_openai import ChatStream, ChunkWriter, completion, completion_id
 from gateway.neutral.model import Finish, TextDelta, ThinkingDelta, Usage
 
 
@@ -131,3 +132,31 @@ def test_completion_id_format():
 def test_stream_accumulates_to_the_completion(pieces):
     chunks = run(writer(), [TextDelta(p) for p in pieces] + [Finish("stop")])
     assert "".join(d.get("content", "") for d in deltas(chunks)) == "".join(pieces)
+
+
+@given(
+    texts=st.lists(st.text(), min_size=1, max_size=4),
+    include_usage=st.booleans(),
+    choice_index=st.integers(0, 7),
+    model=st.text(max_size=20),
+)
+def test_the_content_fast_path_writes_exactly_the_general_chunk(texts, include_usage, choice_index, model):
+    writer = ChunkWriter(
+        id="chatcmpl-x",
+        created=1,
+        model=model,
+        thinking_output="hidden",
+        include_usage=include_usage,
+        choice_index=choice_index,
+    )
+    for text in texts:
+        assert writer.content_event(text) == encode_event(writer.render(TextDelta(text))[0])
+
+
+def test_the_content_fast_path_steps_aside_while_think_tags_are_open():
+    writer = ChunkWriter(id="chatcmpl-x", created=1, model="m", thinking_output="think_tags")
+    stream = ChatStream([writer])
+    stream.render(0, ThinkingDelta("hmm"))
+    assert writer.content_event("x") is None
+    assert b"</think>" in stream.render(0, TextDelta("answer"))
+    assert stream.render(0, TextDelta("more")) == writer.content_event("more")

@@ -234,7 +234,7 @@ def build_empty(scenario: Scenario, ctx: Context) -> list[Step]:
 
 
 def build_large(scenario: Scenario, ctx: Context) -> list[Step]:
-    """One text frame whose payload is `size` bytes (default 64 bytes under 4 MiB)."""
+    """`frames` text frames (default 1) whose payloads are `size` bytes (default 64 bytes under 4 MiB)."""
     s = Script(scenario, ctx)
     s.start()
     size = s.p.integer("size", MAX_FRAME - 64)
@@ -243,8 +243,9 @@ def build_large(scenario: Scenario, ctx: Context) -> list[Step]:
     )
     text = "\n\n" + "x" * (size - overhead - 2)
     payload = wrap_chat_response(pb.StreamUnifiedChatResponse(text=text).SerializeToString())
-    s.frame(payload, compress=s.p.flag("compress", False))
-    s.content_frames += 1
+    for _ in range(s.p.integer("frames", 1)):
+        s.frame(payload, compress=s.p.flag("compress", False))
+        s.content_frames += 1
     s.end()
     return s.finish()
 

@@ -214,6 +214,12 @@ def test_large_frame_close_to_limit() -> None:
     assert decode_stream(body(run(Scenario("large")))).text.startswith("\n\nxxx")
 
 
+def test_large_frames_repeat() -> None:
+    frames = split_frames(body(run(Scenario("large", size=4096, frames=3))))
+    assert [len(payload) for _, payload in frames[:3]] == [4096] * 3 and len(frames[3][1]) != 4096
+    assert frames[-1] == (0x02, b"{}")
+
+
 def mcp_calls(plan: list[Step]) -> list[pb.ClientSideToolV2Call]:
     return decode_stream(body(plan)).tool_calls
 

@@ -98,7 +98,7 @@ def test_lone_surrogate_is_a_clear_400():
         (
             {"messages": [{"role": "user", "content": [{"type": ["text"]}]}]},
             "messages[0].content[0].type",
-            "invalid_content_part",
+            "invalid_type",
         ),
         (
             {"messages": [{"role": "tool", "content": "x", "tool_call_id": 5}]},
@@ -434,3 +434,11 @@ def test_arbitrary_parameter_values_are_accepted_or_a_400_naming_them(params):
     except InvalidRequest as exc:
         assert exc.status == 400
         assert exc.param is not None and exc.param.split(".")[0] in params
+
+
+@pytest.mark.parametrize("kind", [[], {}, 3, None, True])
+def test_a_content_part_type_that_is_not_a_string_is_a_400_naming_it(kind):
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": [{"type": kind}]}]}
+    with pytest.raises(InvalidRequest) as caught:
+        parse_chat_body(orjson.dumps(body), max_n=8)
+    assert (caught.value.code, caught.value.param) == ("invalid_type", "messages[0].content[0].type")

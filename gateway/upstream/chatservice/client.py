@@ -29,6 +29,7 @@ from gateway.upstream.chatservice.decode import ResponseDecoder, UndecodableFram
 from gateway.upstream.chatservice.request import CHAT_PATH, MODELS_PATH, build_message
 from gateway.upstream.framing import (
     MAX_FRAME_BYTES,
+    EndStream,
     FrameDecoder,
     FramingError,
     encode_request_frame,
@@ -115,21 +116,22 @@ class ChatServiceClient:
                 decoder = ResponseDecoder()
                 chunks = response.chunks()
                 async for chunk in chunks:
-                    for frame in frames.feed(chunk):
-                        if frame.is_end_stream:
-                            end = parse_end_stream(frame.payload)
-                            if end.error is not None:
-                                error = upstream_errors.from_connect_error(end.error)
-                                if error is not None:
-                                    raise error
-                            yield Finish("stop")
-                            await _finish_body(chunks)
-                            return
-                        for event in decoder.message(frame.payload):
-                            if not content_seen and timing is not None:
-                                timing.upstream_answer = time.perf_counter()
-                            content_seen = True
-                            yield event
+                    # Decoded first, then yielded: while the caller holds us suspended (a client
+                    # that reads slowly), only the events are alive, not the frames they came from.
+                    events, end = decode_chunk(frames, decoder, chunk)
+                    for event in events:
+                        if not content_seen and timing is not None:
+                            timing.upstream_answer = time.perf_counter()
+                        content_seen = True
+                        yield event
+                    if end is not None:
+                        if end.error is not None:
+                            error = upstream_errors.from_connect_error(end.error)
+                            if error is not None:
+                                raise error
+                        yield Finish("stop")
+                        await _finish_body(chunks)
+                        return
                 frames.close()
                 raise _disconnected(content_seen, "the upstream stream ended without an end-of-stream frame")
         except FramingError as exc:
@@ -144,6 +146,18 @@ class ChatServiceClient:
             raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
         except TransportError as exc:
             raise _disconnected(content_seen, str(exc)) from exc
+
+
+def decode_chunk(
+    frames: FrameDecoder, decoder: ResponseDecoder, chunk: bytes
+) -> tuple[list[UpstreamEvent], EndStream | None]:
+    """The events of the frames `chunk` completes, and the end-of-stream frame if it came."""
+    events: list[UpstreamEvent] = []
+    for frame in frames.feed(chunk):
+        if frame.is_end_stream:
+            return events, parse_end_stream(frame.payload)
+        events += decoder.message(frame.payload)
+    return events, None
 
 
 async def _read_models(response: UpstreamResponse) -> list[LiveModel]:

@@ -54,6 +54,10 @@ class TextWriter:
             return [self._chunk("", event.reason)]
         return []
 
+    def content_event(self, text: str) -> bytes | None:
+        """No fast path here: `render` makes every chunk."""
+        return None
+
     def usage_chunk(self, usage: Usage) -> dict[str, Any]:
         return {
             "id": self.id,

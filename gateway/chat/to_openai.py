@@ -260,6 +260,10 @@ class ChoiceWriter(Protocol):
 
     def render(self, event: Event) -> list[dict[str, Any]]: ...
 
+    def content_event(self, text: str) -> bytes | None:
+        """The SSE bytes of a text delta after the opening, or None to `render` it instead."""
+        ...
+
     def usage_chunk(self, usage: Usage) -> dict[str, Any]: ...
 
 
@@ -279,7 +283,7 @@ class ChatStream:
         self._usage: Usage | None = None
 
     def render(self, index: int, event: Event) -> bytes:
-        if type(event) is TextDelta and self._role_sent[index]:
+        if type(event) is TextDelta and self._opened[index]:
             data = self._writers[index].content_event(event.text)
             if data is not None:
                 return data

@@ -5,7 +5,7 @@
     │   ├── RequestTooLarge           413 invalid_request_error / request_too_large
     │   ├── UnsupportedEncoding       415 invalid_request_error / unsupported_content_encoding
     │   └── ContextTooLong            400 invalid_request_error / context_length_exceeded
-    ├── ModelNotFound                 400 invalid_request_error / model_not_found
+    ├── ModelNotFound                 400 (404 for GET /v1/models/{id}) invalid_request_error / model_not_found
     ├── AuthenticationFailed          401 authentication_error / invalid_api_key
     ├── NotFound                      404 invalid_request_error / not_found
     ├── MethodNotAllowed              405 invalid_request_error / method_not_allowed
@@ -21,6 +21,9 @@ The error middleware (before a stream starts) and the dialect's stream renderer 
 only places that turn these into bytes: the OpenAI envelope with `GatewayError.body()`, Anthropic's
 `{"type": "error", "error": {"type", "message"}}` with `anthropic_error()`, which maps every error
 onto Anthropic's status codes and error types (the one place that does).
+An HTTP error response carries `GatewayError.response_headers()`: its own headers plus
+`x-should-retry` where the answer is known (`should_retry()`), which the OpenAI and Anthropic SDKs
+obey instead of repeating a request twice more.
 """
 
 from __future__ import annotations
@@ -41,6 +44,45 @@ ANTHROPIC_TYPES: Final[dict[int, str]] = {
     504: "timeout_error",
     529: "overloaded_error",
 }
+
+MAX_MESSAGE_CHARS: Final = 2000  # messages may quote client input; the envelope stays small
+RETRY_HEADER: Final = "x-should-retry"
+# Errors a retry of the same request cannot fix, though their status would invite one: the model
+# broke the request's promise twice (response_format, tool calls), no token is configured, the
+# account's quota is spent, or Cursor refuses this client, RPC or protocol until an operator acts.
+NOT_RETRYABLE: Final = frozenset(
+    {
+        "response_format_failed",
+        "invalid_tool_call",
+        "no_token_configured",
+        "insufficient_quota",
+        "upstream_client_outdated",
+        "upstream_rpc_unavailable",
+        "upstream_http2_required",
+    }
+)
+# Errors a later retry can get past: a rate limit, a timeout or lost connection, a restart.
+RETRYABLE: Final = frozenset(
+    {"rate_limit_exceeded", "upstream_timeout", "upstream_connection_error", "gateway_shutting_down"}
+)
+RETRIED_STATUSES: Final = frozenset({408, 409, 429})  # besides 5xx, what the SDKs repeat by default
+
+
+def should_retry(error: GatewayError) -> bool | None:
+    """Whether repeating the same request can succeed (None: it may, the client decides).
+
+    Every 4xx but the ones clients retry is final. `no_available_tokens` can pass once a token
+    recovers, which its `Retry-After` announces; without one no token will.
+    """
+    if error.code in NOT_RETRYABLE:
+        return False
+    if error.code in RETRYABLE:
+        return True
+    if error.code == "no_available_tokens":
+        return "Retry-After" in error.headers
+    if error.status < 500 and error.status not in RETRIED_STATUSES:
+        return False
+    return None
 
 
 class GatewayError(Exception):
@@ -71,9 +113,29 @@ class GatewayError(Exception):
             self.type = type
         self.headers: dict[str, str] = dict(headers or {})
 
+    @property
+    def shown_message(self) -> str:
+        """The message as clients see it: cut to `MAX_MESSAGE_CHARS` (it may quote their input)."""
+        if len(self.message) <= MAX_MESSAGE_CHARS:
+            return self.message
+        return self.message[: MAX_MESSAGE_CHARS - 1] + "…"
+
     def body(self) -> dict[str, Any]:
         """The OpenAI error envelope."""
-        return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
+        message = self.shown_message
+        param = (
+            self.param
+            if self.param is None or len(self.param) <= MAX_MESSAGE_CHARS
+            else self.param[:MAX_MESSAGE_CHARS]
+        )
+        return {"error": {"message": message, "type": self.type, "param": param, "code": self.code}}
+
+    def response_headers(self) -> dict[str, str]:
+        """The headers of an HTTP error answer: `headers`, and `x-should-retry` when it is known."""
+        retry = should_retry(self)
+        if retry is None:
+            return dict(self.headers)
+        return {**self.headers, RETRY_HEADER: "true" if retry else "false"}
 
 
 def anthropic_error(error: GatewayError) -> tuple[int, dict[str, Any]]:
@@ -92,7 +154,7 @@ def anthropic_error(error: GatewayError) -> tuple[int, dict[str, Any]]:
     elif status >= 500 and status != 504:
         status = 500
     kind = ANTHROPIC_TYPES.get(status, "invalid_request_error")
-    return status, {"type": "error", "error": {"type": kind, "message": error.message}}
+    return status, {"type": "error", "error": {"type": kind, "message": error.shown_message}}
 
 
 class InvalidRequest(GatewayError):
@@ -120,8 +182,10 @@ class ModelNotFound(GatewayError):
     type = "invalid_request_error"
     code = "model_not_found"
 
-    def __init__(self, model: str) -> None:
-        super().__init__(f"Invalid model: {model}", param="model")
+    def __init__(self, model: str, *, status: int = 400) -> None:
+        """400 for a request naming an unknown model; 404 when the model itself is looked up."""
+        text = f"Invalid model: {model}" if status == 400 else f"The model '{model}' does not exist."
+        super().__init__(text, param="model", status=status)
 
 
 class AuthenticationFailed(GatewayError):

@@ -35,3 +35,4 @@ ITEM_STORE: Final = web.AppKey("item_store", ItemStore)  # recent Responses API 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
 REQUEST_STARTED: Final = web.RequestKey("request_started", float)  # time.perf_counter()
 REQUEST_RECORD: Final = web.RequestKey("request_record", RequestRecord)  # logged routes only
+KEY_ACCEPTED: Final = web.RequestKey("key_accepted", bool)  # set once the client's key passed

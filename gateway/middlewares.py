@@ -12,7 +12,13 @@ refused), and answer 403 `admin_disabled` to the API key while AUTH_TOKEN is emp
 
 For the routes in `reqlog.record.LOGGED_ROUTES`, `request_context` also keeps a `RequestRecord`
 (`request[keys.REQUEST_RECORD]`, and current for the request's task) and hands it to the request
-log when the request ends, whatever the outcome (a `put_nowait`: it never waits).
+log when the request ends, whatever the outcome (a `put_nowait`: it never waits), provided the
+client's key was accepted: a refused request is counted in the metrics
+(`cursor2api_requests_total{status="401"}`, `cursor2api_errors_total{code="invalid_api_key"}`)
+but writes no row, so nobody without a key can push real rows out under LOG_MAX_ROWS.
+
+Every value that comes from the client (method, path) is escaped in log lines by the formatter
+(`logs.py`), so a `%0a` in a path cannot start a forged line.
 """
 
 from __future__ import annotations
@@ -48,7 +54,16 @@ error_log = logging.getLogger(__name__)
 
 # Route names reachable without a key.
 PUBLIC_ROUTES: Final = frozenset(
-    {"health", "index", "page.tokeninfo", "page.logs", "page.config", "page.env_example", "page.static"}
+    {
+        "health",
+        "index",
+        "page.tokeninfo",
+        "page.logs",
+        "page.config",
+        "page.env_example",
+        "page.static",
+        "page.static_builtin",
+    }
 )
 # Route names starting with this take only the admin key (AUTH_TOKEN).
 ADMIN_PREFIX: Final = "admin."
@@ -72,7 +87,7 @@ def error_response(error: GatewayError, kind: Dialect = "openai") -> web.Respons
         status=status,
         body=orjson.dumps(body),
         content_type="application/json",
-        headers=error.headers,
+        headers=error.response_headers(),
     )
 
 
@@ -104,7 +119,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         raise
     finally:
         deactivate(context)
-        if record is not None:
+        if record is not None and request.get(keys.KEY_ACCEPTED):
             record.finish(status)
             request.app[keys.REQUEST_LOG].submit(record)
         elapsed = time.perf_counter() - started
@@ -142,7 +157,9 @@ async def render_errors(request: web.Request, handler: Handler) -> web.StreamRes
         error = NotFound(f"No route for {request.method} {request.path}.")
     except web.HTTPMethodNotAllowed as exc:
         allowed = ", ".join(sorted(exc.allowed_methods))
-        error = MethodNotAllowed(f"Method {request.method} is not allowed here; use {allowed}.")
+        error = MethodNotAllowed(
+            f"Method {request.method[:20]} is not allowed here; use {allowed}.", headers={"Allow": allowed}
+        )
     except web.HTTPException:
         raise
     except Exception:  # noqa: BLE001 - last resort: a bug still answers in the envelope
@@ -223,4 +240,5 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
             raise AuthenticationFailed("This route needs the admin key (AUTH_TOKEN), not an API key.")
     elif not key_matches(presented, tuple(k for k in (settings.api_key, settings.auth_token) if k)):
         raise AuthenticationFailed("Incorrect API key provided.")
+    request[keys.KEY_ACCEPTED] = True
     return await handler(request)

@@ -1,4 +1,8 @@
-"""The route table. The configured ROUTE_PREFIX is joined in here and nowhere else."""
+"""The route table. The configured ROUTE_PREFIX is joined in here and nowhere else.
+
+API paths (`api()`) answer with or without a trailing slash: clients that join a base URL
+ending in `/` to a path, or add one, reach the same route, under the same name.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +14,17 @@ from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
 from gateway.handlers.logs_api import query_logs
 from gateway.handlers.metrics import metrics
-from gateway.handlers.models import list_models
+from gateway.handlers.models import list_models, retrieve_model
 from gateway.handlers.openai import chat_completions
-from gateway.handlers.pages import config_page, env_example, index, logs_page, static_file, tokeninfo_page
+from gateway.handlers.pages import (
+    builtin_static_file,
+    config_page,
+    env_example,
+    index,
+    logs_page,
+    static_file,
+    tokeninfo_page,
+)
 from gateway.handlers.responses import create_response
 from gateway.handlers.stats_api import stats_charts, stats_json
 from gateway.handlers.tokens import (
@@ -25,6 +37,11 @@ from gateway.handlers.tokens import (
 )
 
 
+def api(prefix: str, path: str) -> str:
+    """`prefix + path`, also matched with one trailing slash."""
+    return f"{prefix}{path}{{slash:/?}}"
+
+
 def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/" if prefix else "/", index, name="index")
     app.router.add_get(f"{prefix}/health", health, name="health")
@@ -34,14 +51,16 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(f"{prefix}/config", config_page, name="page.config")
     app.router.add_get(f"{prefix}/env-example", env_example, name="page.env_example")
     app.router.add_get(f"{prefix}/static/{{name}}", static_file, name="page.static")
-    app.router.add_get(f"{prefix}/v1/models", list_models, name="models")
+    app.router.add_get(f"{prefix}/static/builtin/{{name}}", builtin_static_file, name="page.static_builtin")
+    app.router.add_get(api(prefix, "/v1/models"), list_models, name="models")
+    app.router.add_get(api(prefix, "/v1/models/{model_id:[^/]+}"), retrieve_model, name="model")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
-    app.router.add_post(f"{prefix}/v1/chat/completions", chat_completions, name="chat_completions")
-    app.router.add_post(f"{prefix}/v1/responses", create_response, name="responses")
-    app.router.add_post(f"{prefix}/v1/completions", completions, name="completions")
+    app.router.add_post(api(prefix, "/v1/chat/completions"), chat_completions, name="chat_completions")
+    app.router.add_post(api(prefix, "/v1/responses"), create_response, name="responses")
+    app.router.add_post(api(prefix, "/v1/completions"), completions, name="completions")
     # Anthropic Messages (names starting with "anthropic." get Anthropic's error envelope).
-    app.router.add_post(f"{prefix}/v1/messages", messages, name="anthropic.messages")
-    app.router.add_post(f"{prefix}/v1/messages/count_tokens", count_tokens, name="anthropic.count_tokens")
+    app.router.add_post(api(prefix, "/v1/messages"), messages, name="anthropic.messages")
+    app.router.add_post(api(prefix, "/v1/messages/count_tokens"), count_tokens, name="anthropic.count_tokens")
     # Admin API (names starting with "admin." take only AUTH_TOKEN, see middlewares.py).
     app.router.add_get(f"{prefix}/update-tokeninfo", reload_tokens, name="admin.reload_tokens")
     app.router.add_post(f"{prefix}/update-tokeninfo", update_tokens, name="admin.update_tokens")

@@ -18,12 +18,20 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Final
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from gateway.chat.images import MEDIA_TYPES, ImageError, image_error, load_image, parse_data_url
+from gateway.chat.images import (
+    MEDIA_TYPES,
+    ImageError,
+    http_target,
+    image_error,
+    load_image,
+    parse_data_url,
+    url_scheme,
+)
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import Image
 from gateway.schemas.common import ImageRef
@@ -70,7 +78,7 @@ async def _load(ref: ImageRef, options: VisionOptions, budget: int) -> Image:
             param=ref.path,
             code="unsupported_content",
         )
-    scheme = urlsplit(ref.url).scheme.lower()
+    scheme = url_scheme(ref.url)
     try:
         if scheme == "data":
             media_type, data = parse_data_url(ref.url, max_bytes=options.max_bytes)
@@ -165,11 +173,8 @@ async def fetch_image(url: str, options: VisionOptions) -> tuple[str, bytes]:
     """GET an image within the limits; ImageError says why it cannot be used."""
     timeout = aiohttp.ClientTimeout(total=options.timeout)
     for _ in range(MAX_REDIRECTS + 1):
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ImageError("only http(s) URLs with a host can be fetched")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        resolved = await _checked_addresses(parts.hostname, port, options.allow_private)
+        host, port = http_target(url)
+        resolved = await _checked_addresses(host, port, options.allow_private)
         connector = aiohttp.TCPConnector(resolver=_PinnedResolver(resolved), use_dns_cache=False)
         session = aiohttp.ClientSession(
             connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
@@ -180,7 +185,7 @@ async def fetch_image(url: str, options: VisionOptions) -> tuple[str, bytes]:
                 session.get(url, allow_redirects=False, headers={"Accept": "image/*"}) as response,
             ):
                 if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
-                    url = urljoin(url, response.headers["location"])
+                    url = _redirected(url, response.headers["location"])
                     continue
                 if response.status != 200:
                     raise ImageError(f"fetching it answered HTTP {response.status}")
@@ -192,6 +197,13 @@ async def fetch_image(url: str, options: VisionOptions) -> tuple[str, bytes]:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise ImageError(f"fetching it failed ({type(exc).__name__}: {exc})") from None
     raise ImageError(f"fetching it was redirected more than {MAX_REDIRECTS} times")
+
+
+def _redirected(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError as exc:
+        raise ImageError(f"it redirects to a malformed URL ({str(exc)[:120]})") from None
 
 
 async def _read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:

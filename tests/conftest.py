@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 import openai
 import pytest
@@ -29,6 +31,29 @@ settings.register_profile(
     "deep", max_examples=10_000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "fast"))
+
+
+# ---------------------------------------------------------------- components some tests need
+
+# Set to 1 where every component must be there (.ci/run): a missing one fails instead of skipping.
+REQUIRE_ALL: Final = "CURSOR2API_REQUIRE_ALL"
+
+
+def require_program(*names: str, install: str) -> str:
+    """The path of the first of `names` on PATH.
+
+    When none is installed the calling test is skipped with a reason `pytest -ra` shows (how to
+    install it), so the suite passes on a machine without it; with `CURSOR2API_REQUIRE_ALL=1`
+    the test fails instead, so CI cannot pass by skipping.
+    """
+    for name in names:
+        path = shutil.which(name)
+        if path:
+            return path
+    reason = f"{' or '.join(names)} is not installed ({install})"
+    if os.environ.get(REQUIRE_ALL) == "1":
+        pytest.fail(f"{reason}; {REQUIRE_ALL}=1 requires it", pytrace=False)
+    pytest.skip(reason)
 
 
 # ---------------------------------------------------------------- the gateway with a scripted upstream

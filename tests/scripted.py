@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections import deque
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -90,6 +91,35 @@ class ScriptedTransport:
 
     async def close(self) -> None:
         pass
+
+
+class ToolCallingModel(ScriptedTransport):
+    """Answers every chat call: a native (MCP) call of the first tool the request offers, with
+    `arguments`; or, when it offers none, the text `answer` in two frames."""
+
+    def __init__(self, arguments: Mapping[str, object], answer: str) -> None:
+        super().__init__()
+        self.arguments = dict(arguments)
+        self.answer = answer
+
+    def post(self, url: str, headers: Mapping[str, str], body: bytes):  # type: ignore[no-untyped-def]
+        from gateway.upstream.framing import FrameDecoder
+
+        [frame] = FrameDecoder().feed(body)
+        request = pb.StreamUnifiedChatRequestWithTools.FromString(frame.payload).stream_unified_chat_request
+        if request.mcp_tools:
+            call = pb.ClientSideToolV2Call(
+                tool=pb.CLIENT_SIDE_TOOL_V2_MCP,
+                tool_call_id="t1",
+                name=request.mcp_tools[0].name,
+                raw_args=json.dumps(self.arguments),
+                is_streaming=False,
+            )
+            message = pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call)
+            self.replies.append(Reply([encode_frame(message.SerializeToString()), END]))
+        else:
+            self.replies.append(reply(self.answer[:5], self.answer[5:]))
+        return super().post(url, headers, body)
 
 
 def text(value: str, *, compress: bool = False) -> bytes:

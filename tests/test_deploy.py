@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from gateway.config import Settings
 from gateway.server import ConnectionLimits, fd_budget
+from tests.conftest import require_program
 
 ROOT = Path(__file__).resolve().parent.parent
 UNIT = ROOT / "deploy" / "cursor2api.service"
 
 
 def test_unit_verifies(tmp_path):
-    analyze = shutil.which("systemd-analyze")
-    assert analyze, "systemd-analyze is needed (Debian package systemd; .ci/run installs it)"
+    analyze = require_program("systemd-analyze", install="the Debian package systemd")
     # The unit's paths point at /opt/cursor2api; verify it against this checkout and interpreter.
     text = UNIT.read_text(encoding="utf-8").replace("/opt/cursor2api/.venv/bin/python", sys.executable)
     text = text.replace("/opt/cursor2api", str(ROOT))

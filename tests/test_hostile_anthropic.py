@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 from typing import Any
@@ -12,11 +13,18 @@ import pytest
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
+from tests.chat.test_images import png
 from tests.conftest import MODEL
+from tests.hostile_fields import Mutation, mutations
 from tests.sse_reader import parse_named_sse
 from tests.test_hostile_http import (
+    ANSWER_SCHEMA,
+    TOOL_SCHEMA,
+    Answer,
+    Dialect,
     Raw,
     Served,
+    check_samples,
     either,
     encode,
     optional_fields,
@@ -25,9 +33,11 @@ from tests.test_hostile_http import (
     poison_leaves,
     poison_strings,
     served,
+    walk_one,
+    walker_served,
 )
 
-__all__ = ["served"]  # the module-scoped gateway fixture, shared with test_hostile_http.py
+__all__ = ["served", "walker_served"]  # the module-scoped gateways, shared with test_hostile_http.py
 
 pytestmark = pytest.mark.timeout(max(60, settings.default.max_examples // 20))
 ROUTES = ("/v1/messages", "/v1/messages/count_tokens")
@@ -205,3 +215,88 @@ def test_the_valid_examples_really_succeed(served):
 def test_any_bytes_are_refused_in_anthropics_envelope(served, body, path):
     status, content_type, answer = served.run(functools.partial(post, served, path, body))
     event(assert_messages_answer(path, status, content_type, answer))
+
+
+# ---------------------------------------------------------------- every field, hostile values
+
+ANTHROPIC_COMMON: dict[str, Any] = {
+    "model": MODEL,
+    "max_tokens": 100,
+    "system": [{"type": "text", "text": "Be brief."}],
+    "messages": [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this image?"},
+                {
+                    "type": "image",
+                    "source": {
+                        "type": "base64",
+                        "media_type": "image/png",
+                        "data": base64.b64encode(png(2, 2)).decode(),
+                    },
+                },
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [
+                {"type": "thinking", "thinking": "hm", "signature": "sig"},
+                {"type": "tool_use", "id": "toolu_1", "name": "read_file", "input": {"path": "a"}},
+            ],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "toolu_1",
+                    "content": [{"type": "text", "text": "file a"}],
+                },
+                {"type": "text", "text": "And now?"},
+            ],
+        },
+    ],
+    "stream": False,
+    "stop_sequences": ["STOP"],
+    "temperature": 0.5,
+    "top_p": 1,
+    "top_k": 5,
+    "metadata": {"user_id": "user-1"},
+}
+ANTHROPIC_TOOLS_SAMPLE: dict[str, Any] = {
+    **ANTHROPIC_COMMON,
+    "tools": [{"name": "read_file", "description": "Read a file.", "input_schema": TOOL_SCHEMA}],
+    "tool_choice": {"type": "tool", "name": "read_file", "disable_parallel_tool_use": False},
+}
+ANTHROPIC_FORMAT_SAMPLE: dict[str, Any] = {
+    **ANTHROPIC_COMMON,
+    "output_config": {"effort": "low", "format": {"type": "json_schema", "schema": ANSWER_SCHEMA}},
+}
+
+
+def check_anthropic(answer: Answer, mutation: Mutation, model_failed: bool) -> None:
+    """200 with a complete message, or a 4xx in Anthropic's envelope (which names the field in its
+    message; it has no `param`)."""
+    if answer.status == 500 and model_failed:  # Anthropic's status for a broken promise of the answer
+        assert json.loads(answer.body)["error"]["type"] == "api_error"
+        return
+    assert_messages_answer("/v1/messages", answer.status, answer.content_type, answer.body)
+
+
+ANTHROPIC_HEADERS = {"anthropic-version": "2023-06-01"}
+DIALECTS = [
+    Dialect("/v1/messages", ANTHROPIC_TOOLS_SAMPLE, check_anthropic, ANTHROPIC_HEADERS),
+    Dialect("/v1/messages", ANTHROPIC_FORMAT_SAMPLE, check_anthropic, ANTHROPIC_HEADERS),
+]
+
+
+def test_the_messages_samples_succeed_and_are_checked(walker_served):
+    check_samples(walker_served, DIALECTS)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=["messages-tools", "messages-output-config"])
+@given(data=st.data(), ascii_only=st.booleans())
+def test_any_messages_field_at_any_depth_with_a_hostile_value(walker_served, dialect, data, ascii_only):
+    """The walk of test_hostile_http over every field of a Messages body."""
+    walk_one(walker_served, dialect, data.draw(mutations(dialect.sample), label="mutation"), ascii_only)

@@ -16,7 +16,7 @@ import gzip
 import json
 import zlib
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
@@ -24,11 +24,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
+from gateway import keys
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.server import handler_options
+from tests.chat.test_images import data_url, png
 from tests.conftest import API_KEY, MODEL, fixed_pool
-from tests.scripted import ScriptedTransport, reply
+from tests.hostile_fields import Mutation, Raw, encode, mutations, replaced
+from tests.scripted import ScriptedTransport, ToolCallingModel, reply
 from tests.sse_reader import parse_sse
 
 CHAT = "/v1/chat/completions"
@@ -53,7 +56,7 @@ class HealthyUpstream(ScriptedTransport):
 class Served:
     loop: asyncio.AbstractEventLoop
     client: TestClient
-    transport: HealthyUpstream
+    transport: ScriptedTransport
 
     @property
     def port(self) -> int:
@@ -69,10 +72,8 @@ class Served:
         return self.loop.run_until_complete(bounded())
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory) -> Iterator[Served]:
-    """The gateway on a module-owned loop, shared by every example of every test here."""
-    tmp = tmp_path_factory.mktemp("hostile")
+def serve(tmp, transport: ScriptedTransport, **overrides: str) -> Iterator[Served]:
+    """The gateway on a loop of its own, shared by every example of the tests that use it."""
     settings = Settings.from_mapping(
         {
             "API_KEY": API_KEY,
@@ -81,9 +82,9 @@ def served(tmp_path_factory) -> Iterator[Served]:
             "CURSOR_BASE_URL": "http://127.0.0.1:9",
             "MAX_BODY_BYTES": str(MAX_BODY),
             "DATA_DIR": str(tmp / "data"),
+            **overrides,
         }
     )
-    transport = HealthyUpstream()
     loop = asyncio.new_event_loop()
 
     async def start() -> TestClient:
@@ -105,6 +106,11 @@ def served(tmp_path_factory) -> Iterator[Served]:
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:
         loop.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    yield from serve(tmp_path_factory.mktemp("hostile"), HealthyUpstream())
 
 
 # ---------------------------------------------------------------- checking answers
@@ -158,8 +164,10 @@ class Answer:
         assert_chat_answer(self.status, self.content_type, self.body, from_app=self.from_app)
 
 
-async def post(served: Served, body: bytes, headers: dict[str, str] | None = None) -> Answer:
-    async with served.client.post(CHAT, data=body, headers=headers or {}) as response:
+async def post(
+    served: Served, body: bytes, headers: dict[str, str] | None = None, *, route: str = CHAT
+) -> Answer:
+    async with served.client.post(route, data=body, headers=headers or {}) as response:
         return Answer(
             response.status,
             response.headers.get("Content-Type", ""),
@@ -218,28 +226,6 @@ def assert_raw_answer(response: RawResponse, allowed: set[int], *, head: bool = 
 
 
 # ---------------------------------------------------------------- JSON documents
-
-
-@dataclass(frozen=True)
-class Raw:
-    """A JSON literal written as is: numbers json.dumps cannot spell, NaN, Infinity."""
-
-    text: str
-
-
-def dump(value: object, ascii_only: bool) -> str:
-    """JSON text; with ascii_only=False, lone surrogates are written raw (CESU-8, not UTF-8)."""
-    if isinstance(value, Raw):
-        return value.text
-    if isinstance(value, dict):
-        return "{" + ",".join(f"{dump(k, ascii_only)}:{dump(v, ascii_only)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ",".join(dump(v, ascii_only) for v in value) + "]"
-    return json.dumps(value, ensure_ascii=ascii_only, allow_nan=True)
-
-
-def encode(value: object, ascii_only: bool) -> bytes:
-    return dump(value, ascii_only).encode("utf-8", "surrogatepass")
 
 
 WORDS = [
@@ -396,6 +382,260 @@ def test_the_valid_examples_really_succeed(served):
         answer = served.run(functools.partial(post, served, body))
         assert answer.status == 200, answer
         assert_chat_answer(answer.status, answer.content_type, answer.body)
+
+
+# ---------------------------------------------------------------- every field, hostile values
+
+WALK_MAX_BODY = 4 * 1024 * 1024
+# What the scripted model answers: long runs of one letter with a different last character, so a
+# backtracking regex engine given a pattern like ^(a+)+$ would never finish checking them.
+ANSWER = {"answer": "a" * 40 + "!"}
+CALL_ARGUMENTS = {
+    "path": "a" * 40 + "!",
+    "mode": None,
+    "lines": [1, 2],
+    "options": {"x-" + "a" * 40 + "!": "v"},
+}
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string", "pattern": "^[a-z]+!$", "maxLength": 100}},
+    "required": ["answer"],
+}
+TOOL_SCHEMA = {
+    "type": "object",
+    "$defs": {"mode": {"type": "string", "enum": ["fast", "careful"]}},
+    "properties": {
+        "path": {"type": "string", "pattern": "^[^\\x00]+$", "maxLength": 4096},
+        "mode": {"$ref": "#/$defs/mode"},
+        "lines": {"type": "array", "items": {"type": "integer", "minimum": 1}, "uniqueItems": True},
+        "options": {
+            "type": "object",
+            "patternProperties": {"^x-": {"type": "string"}},
+            "additionalProperties": False,
+        },
+    },
+    "required": ["path"],
+    "additionalProperties": False,
+}
+# Every field of POST /v1/chat/completions at every depth the API reads, over two samples: a tool
+# turn (whose scripted answer is a call) and a response_format turn (whose answer is checked).
+CHAT_COMMON: dict[str, Any] = {
+    "model": MODEL,
+    "messages": [
+        {"role": "system", "content": "Be brief."},
+        {"role": "developer", "content": [{"type": "text", "text": "Answer in JSON."}]},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is in this image?"},
+                {
+                    "type": "image_url",
+                    "image_url": {"url": data_url(png(2, 2), "image/png"), "detail": "low"},
+                },
+            ],
+            "name": "ada",
+        },
+        {
+            "role": "assistant",
+            "content": None,
+            "reasoning_content": "thinking",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "read_file", "arguments": '{"path":"a"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": [{"type": "text", "text": "file a"}]},
+        {"role": "user", "content": "And now?"},
+    ],
+    "stream": False,
+    "stream_options": {"include_usage": True},
+    "temperature": 0.5,
+    "top_p": 1,
+    "presence_penalty": 0,
+    "frequency_penalty": 0,
+    "max_tokens": 100,
+    "max_completion_tokens": 200,
+    "n": 2,
+    "seed": 7,
+    "stop": ["STOP", "END"],
+    "logit_bias": {"50256": -100},
+    "logprobs": False,
+    "top_logprobs": 0,
+    "user": "user-1",
+    "metadata": {"k": "v"},
+    "store": False,
+    "reasoning_effort": "low",
+}
+CHAT_TOOLS_SAMPLE: dict[str, Any] = {
+    **CHAT_COMMON,
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "read_file",
+                "description": "Read a file.",
+                "parameters": TOOL_SCHEMA,
+                "strict": False,
+            },
+        }
+    ],
+    "tool_choice": {"type": "function", "function": {"name": "read_file"}},
+    "parallel_tool_calls": True,
+}
+CHAT_FORMAT_SAMPLE: dict[str, Any] = {
+    **CHAT_COMMON,
+    "response_format": {
+        "type": "json_schema",
+        "json_schema": {
+            "name": "answer",
+            "description": "An answer.",
+            "schema": ANSWER_SCHEMA,
+            "strict": True,
+        },
+    },
+}
+CHAT_FIELDS = {*CHAT_TOOLS_SAMPLE, *CHAT_FORMAT_SAMPLE, "x-unknown-field"}
+# A model answer can still break a promise the request asked for (a schema the scripted answer
+# does not meet, a tool it does not call): those are 502s, not a client's mistake, and not a crash.
+MODEL_OUTPUT_FAILURES = {"response_format_failed", "invalid_tool_call"}
+
+
+@pytest.fixture(scope="module")
+def walker_served(tmp_path_factory) -> Iterator[Served]:
+    walker = tmp_path_factory.mktemp("walker")
+    model = ToolCallingModel(CALL_ARGUMENTS, json.dumps(ANSWER))
+    yield from serve(walker, model, MAX_BODY_BYTES=str(WALK_MAX_BODY), MODEL_SOURCE="static")
+
+
+def model_output_failures(served: Served) -> float:
+    """How many answers failed a promise of their request so far (MODEL_OUTPUT_FAILURES)."""
+    registry = served.client.app[keys.METRICS].registry
+    return sum(
+        registry.get_sample_value("cursor2api_errors_total", {"code": c}) or 0 for c in MODEL_OUTPUT_FAILURES
+    )
+
+
+def first_segment(param: str) -> str:
+    return param.split(".", 1)[0].split("[", 1)[0]
+
+
+def check_openai(answer: Answer, mutation: Mutation, model_failed: bool) -> None:
+    """200 with a complete answer, or a 4xx envelope whose `param` names a field of the body."""
+    if answer.status == 200:
+        assert_chat_answer(answer.status, answer.content_type, answer.body)
+        return
+    if answer.status == 502:
+        error = json.loads(answer.body)["error"]
+        assert error["code"] in MODEL_OUTPUT_FAILURES and model_failed, error
+        return
+    error = assert_envelope(answer.status, answer.content_type, answer.body)
+    if error["code"] == "invalid_json":
+        return  # the body as a whole does not parse (NaN, 1e400, a lone surrogate, nesting past 1024)
+    assert error["param"], error
+    assert first_segment(error["param"]) in CHAT_FIELDS, error
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """A request route, a valid body using every field, headers, and the judge of an answer to a
+    changed body (told whether the answer failed a promise of the request, see MODEL_OUTPUT_FAILURES)."""
+
+    route: str
+    sample: dict[str, Any]
+    check: Callable[[Answer, Mutation, bool], None]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+DIALECTS = [Dialect(CHAT, CHAT_TOOLS_SAMPLE, check_openai), Dialect(CHAT, CHAT_FORMAT_SAMPLE, check_openai)]
+DIALECT_IDS = ["chat-tools", "chat-response-format"]
+
+
+def check_samples(served: Served, dialects: list[Dialect]) -> None:
+    """Each sample, streamed and not, succeeds, and its call or answer passed its schema check."""
+    for dialect in dialects:
+        for stream in (False, True):
+            document = {**dialect.sample, "stream": stream}
+            send = functools.partial(post, served, encode(document), dialect.headers, route=dialect.route)
+            answer = served.run(send)
+            assert answer.status == 200, answer.body[:500]
+            dialect.check(answer, Mutation((), "replace", None, document), False)
+            if stream:
+                continue
+            reply_body = json.loads(answer.body)
+            if dialect.route == CHAT:
+                message = reply_body["choices"][0]["message"]
+                calls = [json.loads(c["function"]["arguments"]) for c in message.get("tool_calls") or []]
+                text = message["content"]
+            else:  # Anthropic's content blocks
+                calls = [block["input"] for block in reply_body["content"] if block["type"] == "tool_use"]
+                text = "".join(block["text"] for block in reply_body["content"] if block["type"] == "text")
+            if "tools" in document:  # the call passed its schema check (pattern, $ref, …)
+                assert [call["path"] for call in calls] == [CALL_ARGUMENTS["path"]]
+            else:  # the answer passed its response_format / output_config check
+                assert json.loads(text) == ANSWER
+
+
+def walk_one(served: Served, dialect: Dialect, mutation: Mutation, ascii_only: bool) -> None:
+    """Send one changed body and judge the answer."""
+    event(mutation.describe().split("[")[0].split(".")[0])
+    body = encode(mutation.document, ascii_only)
+    failures = model_output_failures(served)
+    answer = served.run(lambda: post(served, body, dialect.headers, route=dialect.route))
+    assert answer.from_app, answer
+    dialect.check(answer, mutation, model_output_failures(served) > failures)
+
+
+def test_the_samples_succeed_and_are_checked(walker_served):
+    check_samples(walker_served, DIALECTS)
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=DIALECT_IDS)
+@given(data=st.data(), ascii_only=st.booleans())
+def test_any_field_at_any_depth_with_a_hostile_value(walker_served, dialect, data, ascii_only):
+    """Every field of the body, at any depth, replaced by a hostile value of any JSON type, removed,
+    or given an unknown sibling: the answer is a 200 or a 4xx naming the field, never a 5xx."""
+    walk_one(walker_served, dialect, data.draw(mutations(dialect.sample), label="mutation"), ascii_only)
+
+
+# Changes that once answered 500 (or hung): kept as explicit cases of the walk above.
+TOOL = ("tools", 0, "function", "parameters")
+KNOWN_HOSTILE = [
+    (TOOL, "replace", {"type": "string"}),
+    ((*TOOL, "type"), "replace", ["array", "null"]),
+    ((*TOOL, "properties", "mode"), "replace", {"$ref": "#/properties/mode"}),
+    ((*TOOL, "$defs", "mode"), "replace", {"anyOf": [{"$ref": "#/$defs/mode"}]}),
+    ((*TOOL, "properties", "mode", "$ref"), "replace", "#/$defs/nowhere"),
+    ((*TOOL, "properties", "path"), "replace", {"$schema": "https://json-schema.org/draft/2020-12/schema"}),
+    ((*TOOL, "properties", "path", "pattern"), "replace", "^(?!x)"),
+    ((*TOOL, "properties", "path", "pattern"), "replace", "^(a+)+$"),
+    ((*TOOL, "properties", "options", "patternProperties"), "replace", {"^x-(a+)+$": {}}),
+    ((*TOOL, "properties", "mode"), "replace", {"type": "string"}),
+    ((*TOOL, "properties"), "replace", {f"k{i}": i for i in range(5_000)}),
+    (("response_format", "json_schema", "schema", "properties", "answer"), "replace", {"$ref": "#"}),
+    (("response_format", "json_schema", "schema", "properties", "answer", "pattern"), "replace", "^(a+)+$"),
+    (("messages", 2, "content", 0, "type"), "replace", []),
+    (("messages", 2, "content", 1, "image_url", "url"), "replace", "http://[::1/x.png"),
+    (
+        ("messages", 2, "content", 1, "image_url", "url"),
+        "replace",
+        "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAAB",
+    ),
+    (("model",), "replace", "m" * 300_000),
+]
+
+
+@pytest.mark.parametrize(("path", "change", "value"), KNOWN_HOSTILE, ids=lambda v: str(v)[:40])
+def test_known_hostile_fields(walker_served, path, change, value):
+    sample = CHAT_FORMAT_SAMPLE if path[0] == "response_format" else CHAT_TOOLS_SAMPLE
+    document = replaced(sample, path, change, value)
+    failures = model_output_failures(walker_served)
+    answer = walker_served.run(lambda: post(walker_served, encode(document)))
+    check_openai(
+        answer, Mutation(path, change, value, document), model_output_failures(walker_served) > failures
+    )
 
 
 # ---------------------------------------------------------------- bytes and entity headers
@@ -570,3 +810,5 @@ def test_any_path_and_method_is_routed_or_refused_in_the_envelope(served, method
     head += b"Content-Length: " + str(len(body)).encode() + b"\r\n"
     response = served.run(lambda: raw_request(served, head, body))
     assert_raw_answer(response, {200, 401, 404, 405}, head=method == "HEAD")
+    if response.status == 405:
+        assert response.headers.get(b"allow"), response

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 
 import pytest
 from hypothesis import given
@@ -24,25 +25,48 @@ async def bare_client(aiohttp_client, make_settings):
     return start
 
 
+# A value for every path parameter of the route table; `slash` is the optional trailing slash.
+PARAMETERS = {"name": "shared.js", "model_id": "gpt-4o"}
+
+
+def paths_of(route) -> list[str]:
+    canonical = route.resource.canonical
+    path = re.sub(r"\{(\w+)\}", lambda m: PARAMETERS.get(m.group(1), m.group(0)), canonical)
+    if "{slash}" not in path:
+        return [path]
+    return [path.replace("{slash}", ""), path.replace("{slash}", "/")]
+
+
 async def test_every_non_public_route_needs_a_key(bare_client):
     client, app = await bare_client()
     checked = 0
     for route in app.router.routes():
         if route.method == "HEAD":
             continue
-        path = route.resource.canonical.replace("{name}", "shared.js")  # the one path parameter
-        response = await client.request(route.method, path)
-        if route.name in PUBLIC_ROUTES:
-            assert response.status == 200, path
-        else:
-            assert response.status == 401, path
-            error = (await response.json())["error"]
-            if (route.name or "").startswith("anthropic."):  # Anthropic's envelope has no code
-                assert error["type"] == "authentication_error" and set(error) == {"type", "message"}
+        for path in paths_of(route):
+            response = await client.request(route.method, path)
+            if route.name in PUBLIC_ROUTES:
+                assert response.status == 200, path
             else:
-                assert (error["type"], error["code"]) == ("authentication_error", "invalid_api_key")
-            checked += 1
+                assert response.status == 401, path
+                error = (await response.json())["error"]
+                if (route.name or "").startswith("anthropic."):  # Anthropic's envelope has no code
+                    assert error["type"] == "authentication_error" and set(error) == {"type", "message"}
+                else:
+                    assert (error["type"], error["code"]) == ("authentication_error", "invalid_api_key")
+                checked += 1
     assert checked >= 2
+
+
+async def test_every_api_path_answers_with_or_without_a_trailing_slash(bare_client):
+    client, app = await bare_client()
+    api = [route for route in app.router.routes() if route.resource.canonical.startswith("/v1/")]
+    assert {route.name for route in api} >= {"models", "model", "chat_completions"}
+    for route in api:
+        assert "{slash}" in route.resource.canonical, route.name
+        for path in paths_of(route):
+            response = await client.request(route.method, path, headers={"x-api-key": API_KEY}, json={})
+            assert response.status not in (404, 405), path  # routed (a bad body is still a 400)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +111,9 @@ async def test_unknown_route_and_wrong_method_use_the_envelope(bare_client):
     response = await client.get("/v1/chat/completions", headers={"Authorization": f"Bearer {API_KEY}"})
     assert response.status == 405
     assert (await response.json())["error"]["code"] == "method_not_allowed"
+    assert response.headers["Allow"] == "POST"
+    response = await client.delete("/v1/models")
+    assert response.status == 405 and set(response.headers["Allow"].split(", ")) == {"GET", "HEAD"}
 
 
 async def test_route_prefix(bare_client):

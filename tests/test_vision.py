@@ -183,6 +183,35 @@ async def test_fetched_image_goes_upstream(gateway, make_settings, image_server)
     assert [(i.data, i.dimension.width, i.dimension.height) for i in human.images] == [(image, 12, 8)]
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/x.png",
+        "http://example.com:99999/x.png",
+        "http://example.com:abc/x.png",
+        "http://example.com:-1/x.png",
+        "http://a..b/x.png",
+        f"http://{'a' * 64}.example/x.png",
+    ],
+)
+async def test_a_malformed_image_url_is_a_400_naming_it(gateway, make_settings, url) -> None:
+    client, transport = await gateway(settings=make_settings(vision_ability="all"))
+    response = await client.post("/v1/chat/completions", json=body(url))
+    assert response.status == 400, await response.text()
+    error = (await response.json())["error"]
+    assert (error["code"], error["param"]) == ("invalid_image", "messages[0].content[1].image_url.url")
+    assert transport.sent == []
+
+
+async def test_a_png_wider_than_cursor_takes_is_a_400(gateway, make_settings) -> None:
+    client, transport = await gateway(settings=make_settings())
+    wide = png(1, 1)[:16] + (2**31).to_bytes(4, "big") + (1).to_bytes(4, "big") + png(1, 1)[24:]
+    response = await client.post("/v1/chat/completions", json=body(data_url(wide, "image/png")))
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_image"
+    assert transport.sent == []
+
+
 # ---------------------------------------------------------------- per-request limits
 
 

@@ -5,12 +5,15 @@ blank line), followed by `SYSTEM_PROMPT_INJECT` and the `response_format` instru
 kept one per client message (the encoders merge, H7); the `tool` messages answering one assistant
 message become one `tool` `Message` whose results take their names from the paired calls.
 
-The conversation is trimmed to `MAX_INPUT_LENGTH` (`chat/conversation.py`), and `max_tokens` is clamped to the model's limit; a thinking twin's level comes from `THINKING_LEVEL`
-or the request's `reasoning_effort` (tool-calls.md K2). Pure.
+The conversation is trimmed to `MAX_INPUT_LENGTH` (`chat/conversation.py`), and `max_tokens` is
+clamped to the model's limit; a thinking twin's level comes from `THINKING_LEVEL` or the request's
+`reasoning_effort` (tool-calls.md K2), and `reasoning_effort: "none"` asks the twin not to think
+at all (it is sent as its base model). Pure.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Final
 
@@ -27,31 +30,35 @@ from gateway.neutral.model import (
 )
 from gateway.schemas.openai import ChatBody, ChatMessage
 
-# reasoning_effort on a thinking twin -> upstream thinking level (K2).
-EFFORT_LEVELS: Final[dict[str, ThinkingLevel]] = {
+# reasoning_effort on a thinking twin -> upstream thinking level (K2); None: no thinking. Every
+# value the OpenAI SDKs send is here.
+EFFORT_LEVELS: Final[dict[str, ThinkingLevel | None]] = {
+    "none": None,
     "minimal": "medium",
     "low": "medium",
     "medium": "medium",
     "high": "high",
     "xhigh": "high",
+    "max": "high",
 }
 
 
 def thinking_level(
     effort: str | None, model: ModelInfo, default: ThinkingLevel, *, param: str = "reasoning_effort"
-) -> ThinkingLevel:
-    """K2: a twin asks for `default` unless the effort (`param`) says otherwise; a base model ignores it."""
+) -> ThinkingLevel | None:
+    """K2: a twin asks for `default` unless the effort (`param`) says otherwise (None: not to think);
+    a base model ignores it."""
     if not model.thinking or effort is None:
         return default
-    level = EFFORT_LEVELS.get(effort.strip().lower())
-    if level is None:
-        allowed = ", ".join(EFFORT_LEVELS)
-        raise InvalidRequest(
-            f"Invalid {param} {effort!r} for a thinking model; expected one of: {allowed}.",
-            param=param,
-            code="invalid_reasoning_effort",
-        )
-    return level
+    key = effort.strip().lower()
+    if key in EFFORT_LEVELS:
+        return EFFORT_LEVELS[key]
+    allowed = ", ".join(EFFORT_LEVELS)
+    raise InvalidRequest(
+        f"Invalid {param} {effort[:50]!r} for a thinking model; expected one of: {allowed}.",
+        param=param,
+        code="invalid_reasoning_effort",
+    )
 
 
 def to_chat_request(
@@ -69,6 +76,8 @@ def to_chat_request(
     name `effort_param` and `messages_param`, the body's own names for the reasoning effort and the
     conversation (the Responses API and legacy completions translate into a `ChatBody`)."""
     level = thinking_level(body.reasoning_effort, model, default_thinking_level, param=effort_param)
+    if level is None:  # reasoning effort "none": the twin answers as its base model
+        model, level = dataclasses.replace(model, thinking=False), default_thinking_level
     system_parts = [m.text for m in body.messages if m.role in ("system", "developer")]
     system = system_context(system_parts, inject, body.response_format)
     tools = tuple(tool_spec(t) for t in body.tools)

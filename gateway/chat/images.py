@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import re
 import struct
 from typing import Final
+from urllib.parse import urlsplit
 
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import Image
 
 MEDIA_TYPES: Final = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+MAX_DIMENSION: Final = 2**31 - 1  # Cursor's image size fields are int32
+MAX_HOST_LENGTH: Final = 253
+_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
+_LABEL: Final = re.compile(rb"[A-Za-z0-9_-]{1,63}")
 _DATA_URL: Final = re.compile(r"data:(image/[A-Za-z0-9.+-]+)(?:;[A-Za-z0-9=.+-]+)*;base64,", re.I)
 
 
@@ -50,7 +56,51 @@ def load_image(data: bytes, media_type: str, *, max_bytes: int) -> Image:
     if media_type in MEDIA_TYPES and media_type != sniffed:
         raise ImageError(f"it is labelled {media_type} but is {sniffed}")
     width, height = dimensions(data, sniffed)
+    if not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION):
+        raise ImageError(f"its size {width}x{height} is not between 1 and {MAX_DIMENSION} pixels a side")
     return Image(data, sniffed, width, height)
+
+
+def url_scheme(url: str) -> str:
+    """The URL's scheme in lower case ("" when it has none); never raises, whatever the text."""
+    scheme, colon, _ = url.partition(":")
+    return scheme.lower() if colon and _SCHEME.fullmatch(scheme) else ""
+
+
+def http_target(url: str) -> tuple[str, int]:
+    """The host and port an http(s) image URL points at; ImageError when the URL is malformed."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ImageError(f"its URL is malformed ({str(exc)[:120]})") from None
+    scheme = parts.scheme.lower()
+    host = parts.hostname
+    if scheme not in ("http", "https") or not host:
+        raise ImageError("only http(s) URLs with a host can be fetched")
+    if port == 0:
+        raise ImageError("its URL has port 0")
+    if not _valid_host(host):
+        raise ImageError(f"its host {host[:80]!r} is not a valid host name")
+    return host, port or (443 if scheme == "https" else 80)
+
+
+def _valid_host(host: str) -> bool:
+    """An IP address, or an IDNA-encodable name of at most 253 characters whose labels are 1-63
+    letters, digits, `-` or `_`."""
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    if not name or len(name) > MAX_HOST_LENGTH:
+        return False
+    try:
+        encoded = name.encode("idna")
+    except UnicodeError:
+        return False
+    return len(encoded) <= MAX_HOST_LENGTH and all(_LABEL.fullmatch(label) for label in encoded.split(b"."))
 
 
 def sniff(data: bytes) -> str | None:

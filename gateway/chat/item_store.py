@@ -3,13 +3,15 @@
 A Responses client may send an earlier output item back as `{"type": "item_reference", "id": …}`
 instead of the item itself (the AI SDK does for assistant messages, as OpenAI stores responses by
 default). The gateway keeps the items it produced, in memory only, up to
-`RESPONSES_ITEM_STORE_BYTES` of JSON; the least recently used go first. Nothing else of a response
+`RESPONSES_ITEM_STORE_BYTES` of JSON; the least recently used go first. A lock guards the store,
+as large request bodies are parsed (and their references looked up) in a worker thread. Nothing else of a response
 (its input, its usage) is kept, and nothing reaches the disk. A request with `store: false` leaves
 no items behind.
 """
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -18,9 +20,10 @@ import orjson
 
 
 class ItemStore:
-    __slots__ = ("_items", "_max_bytes", "_size")
+    __slots__ = ("_items", "_lock", "_max_bytes", "_size")
 
     def __init__(self, max_bytes: int) -> None:
+        self._lock = threading.Lock()
         self._max_bytes = max_bytes
         self._items: OrderedDict[str, tuple[bytes, int]] = OrderedDict()
         self._size = 0
@@ -40,21 +43,23 @@ class ItemStore:
             item_id = item.get("id")
             if not isinstance(item_id, str):
                 continue
-            self._drop(item_id)
             data = orjson.dumps(item)
-            if len(data) > self._max_bytes:
-                continue
-            self._items[item_id] = (data, len(data))
-            self._size += len(data)
-            while self._size > self._max_bytes:
-                self._drop(next(iter(self._items)))
+            with self._lock:
+                self._drop(item_id)
+                if len(data) > self._max_bytes:
+                    continue
+                self._items[item_id] = (data, len(data))
+                self._size += len(data)
+                while self._size > self._max_bytes:
+                    self._drop(next(iter(self._items)))
 
     def get(self, item_id: str) -> dict[str, object] | None:
         """The item with this id (a fresh copy), or None when it was never kept or is gone."""
-        entry = self._items.get(item_id)
-        if entry is None:
-            return None
-        self._items.move_to_end(item_id)
+        with self._lock:
+            entry = self._items.get(item_id)
+            if entry is None:
+                return None
+            self._items.move_to_end(item_id)
         value = orjson.loads(entry[0])
         return value if isinstance(value, dict) else None
 

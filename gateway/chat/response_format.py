@@ -14,11 +14,13 @@ Cursor cannot be told to answer in JSON, so the gateway does it in three steps:
 
 Answers that end in tool calls or at the length limit (`finish_reason` `"tool_calls"`,
 `"length"`) are passed through unchecked, as OpenAI does. The usage of a retried answer counts
-both attempts. Pure: no I/O of its own.
+both attempts. The check runs in a worker thread, within the time budget of
+`client_schema` (the schema itself was checked when the request arrived). No I/O of its own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -26,12 +28,8 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Final
 
 import orjson
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
-from referencing import Registry
-from referencing.exceptions import Unresolvable
 
+from gateway import client_schema
 from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Event, Finish, ResponseFormat, TextDelta, ThinkingDelta, Usage
 
@@ -77,12 +75,6 @@ def strip_fences(text: str) -> str:
     return body
 
 
-def schema_validator(schema: dict[str, object]) -> Validator:
-    """A validator for the client's schema that resolves only references inside it (never a URL)."""
-    cls = validators.validator_for(schema, default=Draft202012Validator)
-    return cls(schema, registry=Registry())
-
-
 def check_output(text: str, fmt: ResponseFormat) -> tuple[str, str | None]:
     """`(cleaned text, None)` when `text` satisfies `fmt`, else `(cleaned text, reason)`."""
     body = strip_fences(text)
@@ -95,11 +87,9 @@ def check_output(text: str, fmt: ResponseFormat) -> tuple[str, str | None]:
             return body, "it is JSON but not a JSON object"
         return body, None
     try:
-        error = best_match(schema_validator(fmt.schema).iter_errors(value))
-    except Unresolvable as exc:
-        return body, f"the JSON Schema has a reference that cannot be resolved ({exc})"
-    except RecursionError:
-        return body, "it is nested too deeply to be checked"
+        error = client_schema.first_error(client_schema.validator(fmt.schema), value)
+    except client_schema.Unchecked as exc:
+        return body, str(exc)
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "the top level"
         return body, f"it does not match the JSON Schema at {where}: {error.message[:MAX_REASON]}"
@@ -145,7 +135,7 @@ async def enforce_response_format(
             yield finish
             return
         text = "".join(event.text for event in held if isinstance(event, TextDelta))
-        body, reason = check_output(text, fmt)
+        body, reason = await asyncio.to_thread(check_output, text, fmt)  # never on the event loop
         if reason is None:
             for event in held:
                 if isinstance(event, ThinkingDelta):

@@ -147,6 +147,11 @@ class ToolTurn:
 
     # ------------------------------------------------------------ one attempt
 
+    async def _validate(self, raw: RawCall) -> ValidCall | InvalidCall:
+        """Validate a call in a worker thread: a large body or a slow schema never holds the event loop
+        (the schema check has its own time budget, `client_schema.time_budget`)."""
+        return await asyncio.to_thread(self._validator.validate, raw)
+
     async def _items(self, prompt: Prompt, record: AttemptRecord) -> AsyncGenerator[Item, None]:
         """The verdict stream of one upstream attempt; returning early closes the upstream call."""
         self._prompt_chars += prompt.chars
@@ -203,7 +208,7 @@ class ToolTurn:
                         if isinstance(parsed, RawCall):
                             calls_seen += 1
                             record.written.append(parsed.written)
-                            yield self._validator.validate(parsed)
+                            yield await self._validate(parsed)
                         else:
                             if isinstance(parsed, Text):
                                 record.written.append(parsed.text)
@@ -229,7 +234,7 @@ class ToolTurn:
                             deadline = None  # a call in progress extends the settle window
                         continue
                     calls_seen += 1
-                    yield self._validator.validate(raw)
+                    yield await self._validate(raw)
                     if self._native:
                         deadline = loop.time() + self._options.settle_seconds
                 elif isinstance(event, Finish):
@@ -240,7 +245,7 @@ class ToolTurn:
                             elif isinstance(parsed, RawCall):
                                 calls_seen += 1
                                 record.written.append(parsed.written)
-                                yield self._validator.validate(parsed)
+                                yield await self._validate(parsed)
                             elif isinstance(parsed, Text | Thinking):
                                 if isinstance(parsed, Text):
                                     record.written.append(parsed.text)

@@ -10,6 +10,8 @@ from, without calling upstream.
 
 from __future__ import annotations
 
+import functools
+
 import orjson
 from aiohttp import web
 
@@ -18,7 +20,7 @@ from gateway.chat.collect import collect
 from gateway.chat.from_anthropic import pick_model, to_chat_request
 from gateway.chat.to_anthropic import MessageStream, ThinkingMode, message_body, message_id
 from gateway.handlers.answers import json_answer, request_images, start_answer, stream_answer
-from gateway.handlers.body import read_body
+from gateway.handlers.body import parse_body, read_body
 from gateway.neutral.model import ChatRequest, Image
 from gateway.schemas.anthropic import MessagesBody, Thinking, parse_messages_body
 
@@ -52,7 +54,7 @@ async def _chat_request(
 
 async def messages(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    body = parse_messages_body(await read_body(request))
+    body = await parse_body(parse_messages_body, await read_body(request))
     chat = await _chat_request(request, body)
     input_tokens = request.app[keys.CHAT].prompt_tokens(chat)
     events, timing = start_answer(request, chat)
@@ -75,7 +77,9 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 async def count_tokens(request: web.Request) -> web.Response:
     """`{"input_tokens": N}`: the usage estimate of the first attempt (images are not counted)."""
-    body = parse_messages_body(await read_body(request), count_tokens=True)
+    body = await parse_body(
+        functools.partial(parse_messages_body, count_tokens=True), await read_body(request)
+    )
     chat = await _chat_request(request, body, images={})
     tokens = request.app[keys.CHAT].prompt_tokens(chat)
     return web.Response(body=orjson.dumps({"input_tokens": tokens}), content_type="application/json")

@@ -7,6 +7,7 @@ run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_com
 
 from __future__ import annotations
 
+import functools
 import time
 
 from aiohttp import web
@@ -17,13 +18,15 @@ from gateway.chat.from_completions import completions_chat_requests
 from gateway.chat.to_completions import TextWriter, completion_id, text_completion
 from gateway.chat.to_openai import ChatStream
 from gateway.handlers.answers import json_answer, requested_model, start_batch, stream_answer
-from gateway.handlers.body import read_body
+from gateway.handlers.body import parse_body, read_body
 from gateway.schemas.completions import parse_completions_body
 
 
 async def completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    body = parse_completions_body(await read_body(request), max_n=settings.max_n)
+    body = await parse_body(
+        functools.partial(parse_completions_body, max_n=settings.max_n), await read_body(request)
+    )
     model = await requested_model(request, body.model, body.stream)
     chats = completions_chat_requests(
         body,

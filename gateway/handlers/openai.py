@@ -7,6 +7,7 @@ run, streamed or collected by `handlers/answers.py` and rendered by `chat/to_ope
 
 from __future__ import annotations
 
+import functools
 import time
 
 from aiohttp import web
@@ -16,13 +17,15 @@ from gateway.chat.collect import collect
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, completion_id
 from gateway.handlers.answers import json_answer, request_images, requested_model, start_answer, stream_answer
-from gateway.handlers.body import read_body
+from gateway.handlers.body import parse_body, read_body
 from gateway.schemas.openai import parse_chat_body
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
-    body = parse_chat_body(await read_body(request), max_n=settings.max_n)
+    body = await parse_body(
+        functools.partial(parse_chat_body, max_n=settings.max_n), await read_body(request)
+    )
     model = await requested_model(request, body.model, body.stream)
     images = await request_images(request, body.image_refs)
     chat = to_chat_request(

@@ -4,16 +4,23 @@ The pages need no key: they show nothing secret by themselves. The token, log an
 ask for the admin key in the browser and call the admin JSON API with it (see
 `web/static/shared.js`). Any page listed in `runtime_config.CUSTOMISABLE_PATHS` can be replaced by
 an operator through `POST /config`.
+
+Every answer here, built-in or replaced, carries `PAGE_HEADERS` (a strict Content-Security-Policy,
+no framing, no content sniffing): each handler is wrapped by `page()`. The `/config` page, which
+undoes replacements, loads its script and style from `/static/builtin/…`, which always serves the
+shipped files, so a replaced `/static/shared.js` cannot take it over.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp_jinja2
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from gateway import __version__, keys
 from gateway.config import SETTINGS
@@ -34,7 +41,28 @@ CONTENT_SECURITY_POLICY: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
+PAGE_HEADERS: Final = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 EXAMPLE_MODEL: Final = "claude-3.5-sonnet"  # used in examples when offered, else the first model
+
+
+def page(handler: Handler) -> Handler:
+    """`handler`, with `PAGE_HEADERS` on whatever it answers (a built-in or a replaced page)."""
+
+    @functools.wraps(handler)
+    async def secured(request: web.Request) -> web.StreamResponse:
+        return _secured(await handler(request))
+
+    return secured
+
+
+def _secured(response: web.StreamResponse) -> web.StreamResponse:
+    response.headers.update(PAGE_HEADERS)
+    return response
 
 
 def base_url(request: web.Request) -> str:
@@ -57,12 +85,15 @@ def custom_page(request: web.Request, path: str) -> web.Response | None:
     return web.Response(text=page.content, content_type=kind)
 
 
-def render(request: web.Request, template: str, page: str, **context: Any) -> web.Response:
-    settings = request.app[keys.SETTINGS]
-    context.update(prefix=settings.route_prefix, page=page)
+def render(
+    request: web.Request, template: str, name: str, *, builtin_assets: bool = False, **context: Any
+) -> web.Response:
+    """The page from `template`; `builtin_assets` loads the shipped script and style, never a replaced one."""
+    prefix = request.app[keys.SETTINGS].route_prefix
+    static = f"{prefix}/static/builtin" if builtin_assets else f"{prefix}/static"
+    context.update(prefix=prefix, static=static, page=name)
     response = aiohttp_jinja2.render_template(template, request, context)
-    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    _secured(response)  # HTML rendered anywhere (pages, the dashboard's fragment) carries the headers
     return response
 
 
@@ -80,6 +111,7 @@ def _key_hint(request: web.Request) -> str:
     return "the value of API_KEY on this gateway (ask its operator; it is never shown here)"
 
 
+@page
 async def index(request: web.Request) -> web.StreamResponse:
     custom = custom_page(request, "/")
     if custom is not None:
@@ -114,6 +146,7 @@ async def index(request: web.Request) -> web.StreamResponse:
     )
 
 
+@page
 async def tokeninfo_page(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     return custom_page(request, "/tokeninfo") or render(
@@ -125,12 +158,14 @@ async def tokeninfo_page(request: web.Request) -> web.StreamResponse:
     )
 
 
+@page
 async def logs_page(request: web.Request) -> web.StreamResponse:
     return custom_page(request, "/logs") or render(request, "logs.html", "logs")
 
 
+@page
 async def config_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "config.html", "config", customisable=CUSTOMISABLE_PATHS)
+    return render(request, "config.html", "config", builtin_assets=True, customisable=CUSTOMISABLE_PATHS)
 
 
 def env_example_text() -> str:
@@ -139,12 +174,14 @@ def env_example_text() -> str:
     return "# cursor2api settings (copy to .env); each line shows the default.\n\n" + "\n".join(blocks)
 
 
+@page
 async def env_example(request: web.Request) -> web.StreamResponse:
     return custom_page(request, "/env-example") or web.Response(
         text=env_example_text(), content_type="text/plain"
     )
 
 
+@page
 async def static_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
     if name not in STATIC_FILES:
@@ -153,6 +190,19 @@ async def static_file(request: web.Request) -> web.StreamResponse:
     if custom is not None:
         custom.content_type = STATIC_TYPES[Path(name).suffix]
         return custom
+    return _shipped(request, name)
+
+
+@page
+async def builtin_static_file(request: web.Request) -> web.StreamResponse:
+    """A static file as shipped, whatever `POST /config` replaced (the `/config` page uses these)."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return _shipped(request, name)
+
+
+def _shipped(request: web.Request, name: str) -> web.FileResponse:
     path = request.app[keys.WEB_DIR] / "static" / name
     return web.FileResponse(
         path, headers={"Content-Type": STATIC_TYPES[path.suffix], "Cache-Control": "no-cache"}

@@ -9,6 +9,7 @@ later `item_reference`s.
 
 from __future__ import annotations
 
+import functools
 import time
 
 from aiohttp import web
@@ -18,14 +19,16 @@ from gateway.chat.collect import collect
 from gateway.chat.from_responses import responses_chat_request
 from gateway.chat.to_responses import ResponseInfo, ResponseStream, new_id, response_body
 from gateway.handlers.answers import json_answer, request_images, requested_model, start_answer, stream_answer
-from gateway.handlers.body import read_body
+from gateway.handlers.body import parse_body, read_body
 from gateway.schemas.responses import parse_responses_body
 
 
 async def create_response(request: web.Request) -> web.StreamResponse:
     settings = request.app[keys.SETTINGS]
     items = request.app[keys.ITEM_STORE]
-    body = parse_responses_body(await read_body(request), items.get)
+    body = await parse_body(
+        functools.partial(parse_responses_body, lookup=items.get), await read_body(request)
+    )
     model = await requested_model(request, body.model, body.stream)
     chat = responses_chat_request(
         body,

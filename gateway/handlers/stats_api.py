@@ -18,7 +18,7 @@ from aiohttp import web
 from gateway import charts, keys
 from gateway.errors import InvalidRequest
 from gateway.handlers.logs_api import fresh
-from gateway.handlers.pages import render
+from gateway.handlers.pages import page, render
 from gateway.reqlog.sink import iso
 from gateway.reqlog.stats import MAX_UTC_OFFSET, WINDOWS, Stats, Usage, Window
 
@@ -128,6 +128,7 @@ def charts_context(stats: Stats, *, enabled: bool, query_ms: float) -> dict[str,
     }
 
 
+@page
 async def stats_charts(request: web.Request) -> web.StreamResponse:
     stats, query_ms = await _stats(request)
     enabled = request.app[keys.REQUEST_LOG].enabled

@@ -35,10 +35,40 @@ from gateway.tokens.store import TokenEntry
 
 # Route names whose requests leave a row.
 LOGGED_ROUTES: Final = frozenset(
-    {"chat_completions", "responses", "completions", "models", "anthropic.messages", "anthropic.count_tokens"}
+    {
+        "chat_completions",
+        "responses",
+        "completions",
+        "models",
+        "model",
+        "anthropic.messages",
+        "anthropic.count_tokens",
+    }
 )
 ERROR_CHARS: Final = 500
 CLIENT_GONE: Final = 499
+# The most characters each stored text field holds (the sink cuts longer values). A client sends
+# the model name, so it is cut too; the prompt is cut to LOG_PROMPT_MAX_CHARS already, whose
+# largest value is its limit here.
+FIELD_CHARS: Final[dict[str, int]] = {
+    "prompt": 1_000_000,
+    "request_id": 64,
+    "endpoint": 64,
+    "model": 200,
+    "error": ERROR_CHARS,
+    "token_alias": 100,
+    "token_fingerprint": 64,
+    "token_masked": 100,
+    "checksum_masked": 200,
+}
+
+
+def cut(text: str | None, limit: int) -> str | None:
+    """`text` of at most `limit` characters (its start kept, "…" marking the cut)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
 
 _CURRENT: Final[ContextVar[RequestRecord | None]] = ContextVar("request_record", default=None)
 

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
-from gateway.reqlog.record import RequestRecord
+from gateway.reqlog.record import FIELD_CHARS, RequestRecord, cut
 from gateway.reqlog.stats import FAILED_SQL, Stats, Window, compute, empty
 
 log = logging.getLogger(__name__)
@@ -33,6 +33,8 @@ DB_NAME: Final = "requests.sqlite3"
 BATCH_ROWS: Final = 500
 PRUNE_SECONDS: Final = 60.0
 MAX_PAGE_SIZE: Final = 500
+# A page of rows shows the end of each prompt; the row alone (filter by request_id) shows all of it.
+PAGE_PROMPT_CHARS: Final = 1000
 
 _COLUMNS: Final = (
     "ts",
@@ -89,6 +91,14 @@ CREATE INDEX IF NOT EXISTS requests_usage ON requests (
     model, token_fingerprint, ts, token_alias, http_status, error, prompt_tokens, completion_tokens
 );
 """
+_SELECT_ALL: Final = ", ".join(_COLUMNS)
+# The same, with the prompt cut to its last characters (parameters: the limit, the limit - 1).
+_SELECT_PAGE: Final = ", ".join(
+    "CASE WHEN length(prompt) > ? THEN '…' || substr(prompt, -?) ELSE prompt END AS prompt"
+    if column == "prompt"
+    else column
+    for column in _COLUMNS
+)
 _INSERT: Final = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - fixed column names
 
 Row = tuple[object, ...]
@@ -127,25 +137,26 @@ _STOP: Final = object()
 
 
 def to_row(record: RequestRecord) -> Row:
+    """The row of `record`, every text field cut to its limit (`FIELD_CHARS`, LOG_PROMPT_MAX_CHARS)."""
     return (
         record.timestamp,
-        record.request_id,
-        record.endpoint,
-        record.model,
+        cut(record.request_id, FIELD_CHARS["request_id"]),
+        cut(record.endpoint, FIELD_CHARS["endpoint"]),
+        cut(record.model, FIELD_CHARS["model"]),
         None if record.stream is None else int(record.stream),
         record.status,
-        record.error,
+        cut(record.error, FIELD_CHARS["error"]),
         record.latency_ms,
         record.ttft_ms,
-        record.token_alias,
-        record.token_fingerprint,
-        record.token_masked,
-        record.checksum_masked,
+        cut(record.token_alias, FIELD_CHARS["token_alias"]),
+        cut(record.token_fingerprint, FIELD_CHARS["token_fingerprint"]),
+        cut(record.token_masked, FIELD_CHARS["token_masked"]),
+        cut(record.checksum_masked, FIELD_CHARS["checksum_masked"]),
         record.attempts,
         record.prompt_tokens,
         record.completion_tokens,
         record.total_tokens,
-        record.prompt,
+        cut(record.prompt, FIELD_CHARS["prompt"]),
     )
 
 
@@ -335,12 +346,15 @@ class RequestLog:
             where.append("request_id = ?")
             args.append(q.request_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
+        columns, cut_args = (
+            (_SELECT_ALL, []) if q.request_id else (_SELECT_PAGE, [PAGE_PROMPT_CHARS, PAGE_PROMPT_CHARS - 1])
+        )
         with contextlib.closing(self._reader()) as connection:
             connection.row_factory = sqlite3.Row
             total = connection.execute(f"SELECT COUNT(*) FROM requests{clause}", args).fetchone()[0]  # noqa: S608
             rows = connection.execute(
-                f"SELECT * FROM requests{clause} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
-                [*args, q.limit, q.offset],
+                f"SELECT {columns} FROM requests{clause} ORDER BY id DESC LIMIT ? OFFSET ?",  # noqa: S608
+                [*cut_args, *args, q.limit, q.offset],
             ).fetchall()
         return LogPage(int(total), [_to_json(row) for row in rows])
 

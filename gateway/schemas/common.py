@@ -1,7 +1,7 @@
 """What the request schemas of every dialect share: JSON loading, tool catalogs and their JSON
-Schemas, image references, structured-output formats, the pairing of historical tool calls with
-their results (H2-H3), and checks of plain parameter values (with the sampling parameters OpenAI's
-chat and legacy completions have in common).
+Schemas (checked by `client_schema`, the one checker), image references, structured-output formats,
+the pairing of historical tool calls with their results (H2-H3), and checks of plain parameter
+values (with the sampling parameters OpenAI's chat and legacy completions have in common).
 
 Each check raises `InvalidRequest` whose `param` is the JSON path of the problem, in the path style
 the dialect modules use (`tools[0].input_schema`). Pure: no I/O.
@@ -11,26 +11,21 @@ from __future__ import annotations
 
 import math
 import re
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Protocol
-from urllib.parse import unquote
 
 import orjson
-from jsonschema.exceptions import SchemaError
-from jsonschema.validators import Draft3Validator, Draft202012Validator, validator_for
 
+from gateway import client_schema
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
 
-# tool-calls.md §7.1 limits.
+# tool-calls.md §7.1 limits (a schema's own limits are those of `client_schema`).
 MAX_TOOLS: Final = 128
-MAX_SCHEMA_DEPTH: Final = 32
-MAX_SCHEMA_BYTES: Final = 64 * 1024
 TOOL_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
-REF_KEYS: Final = ("$ref", "$dynamicRef", "$recursiveRef")
 MAX_IMAGES: Final = 20  # per message
+MAX_MODEL_LENGTH: Final = 256
 MAX_STOP: Final = 4
 MAX_USER_LENGTH: Final = 256
 SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -82,7 +77,7 @@ def load_object(raw: bytes) -> dict[str, object]:
 
 
 def required_model(data: dict[str, object]) -> str:
-    """The body's `model`: a non-empty string, trimmed."""
+    """The body's `model`: a non-empty string of at most `MAX_MODEL_LENGTH` characters, trimmed."""
     model = data.get("model")
     if model is None:
         raise InvalidRequest(
@@ -90,6 +85,10 @@ def required_model(data: dict[str, object]) -> str:
         )
     if not isinstance(model, str) or not model.strip():
         raise InvalidRequest("'model' must be a non-empty string.", param="model", code="invalid_type")
+    if len(model) > MAX_MODEL_LENGTH:
+        raise InvalidRequest(
+            f"'model' must be at most {MAX_MODEL_LENGTH} characters.", param="model", code="invalid_value"
+        )
     return model.strip()
 
 
@@ -99,16 +98,20 @@ def required_model(data: dict[str, object]) -> str:
 def tool_catalog(
     value: object, parse: Callable[[object, str], ToolDef], name_field: str
 ) -> tuple[ToolDef, ...]:
-    """The `tools` array: at most MAX_TOOLS entries, each parsed by `parse(item, path)`, names unique.
+    """The `tools` array: at most MAX_TOOLS entries, each parsed by `parse(item, path)`, names unique;
+    checking all their schemas shares one time budget.
 
     `name_field` is where an entry keeps its name (`.function.name`, `.name`), for the duplicate error.
     """
     if value is None:
         return ()
+    items = tool_array(value)
     tools: list[ToolDef] = []
     names: set[str] = set()
-    for i, item in enumerate(tool_array(value)):
-        tools.append(unique_tool(parse(item, f"tools[{i}]"), names, f"tools[{i}]{name_field}"))
+    with client_schema.time_budget():  # one budget for the schemas of all tools together
+        parsed = [parse(item, f"tools[{i}]") for i, item in enumerate(items)]
+    for i, tool in enumerate(parsed):
+        tools.append(unique_tool(tool, names, f"tools[{i}]{name_field}"))
     return tuple(tools)
 
 
@@ -186,84 +189,10 @@ def checked_choice(
     return choice
 
 
-def _schema_error(path: str, reason: str) -> InvalidRequest:
-    return InvalidRequest(
-        f"'{path}' is not a usable JSON Schema: {reason}", param=path, code="invalid_tool_schema"
-    )
-
-
-# Schemas (as compact JSON) that passed `check_tool_schema`, most recently used last: a bounded cache.
-CHECKED_SCHEMAS_MAX: Final = 1024
-_CHECKED_SCHEMAS: OrderedDict[bytes, None] = OrderedDict()
-
-
 def check_tool_schema(schema: object, path: str) -> None:
-    """An object, at most 32 levels deep and 64 KiB of JSON, no remote `$ref`, valid for its draft."""
-    if not isinstance(schema, dict):
-        raise _schema_error(path, "it must be a JSON object.")
-    if _depth(schema) > MAX_SCHEMA_DEPTH:
-        raise _schema_error(path, f"it is nested deeper than {MAX_SCHEMA_DEPTH} levels.")
-    try:
-        key = orjson.dumps(schema)
-    except orjson.JSONEncodeError as exc:
-        raise _schema_error(path, str(exc)) from None
-    if len(key) > MAX_SCHEMA_BYTES:
-        raise _schema_error(path, f"it is {len(key)} bytes of JSON; at most {MAX_SCHEMA_BYTES} are allowed.")
-    if key in _CHECKED_SCHEMAS:  # agents send the same catalog every turn; meta-validation is slow
-        _CHECKED_SCHEMAS.move_to_end(key)
-        return
-    remote = _remote_ref(schema)
-    if remote is not None:
-        raise _schema_error(
-            path, f"the reference {remote!r} is not local; only '#...' references are allowed."
-        )
-    dialect = schema.get("$schema")
-    if dialect is not None and not isinstance(dialect, str):
-        raise _schema_error(path, "'$schema' must be a string.")
-    cls = validator_for(schema, default=Draft202012Validator)
-    if cls is Draft3Validator:
-        raise _schema_error(path, "draft-03 schemas are not supported; use draft-04 or later.")
-    try:
-        cls.check_schema(schema)
-    except SchemaError as exc:
-        where = "/".join(str(p) for p in exc.path)
-        raise _schema_error(path, f"{exc.message} (at /{where})") from None
-    _CHECKED_SCHEMAS[key] = None
-    if len(_CHECKED_SCHEMAS) > CHECKED_SCHEMAS_MAX:
-        _CHECKED_SCHEMAS.popitem(last=False)
-
-
-def _depth(value: object) -> int:
-    deepest = 0
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: list[object] = list(node.values())
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        deepest = max(deepest, depth)
-        if depth > MAX_SCHEMA_DEPTH:
-            return depth
-        stack.extend((child, depth + 1) for child in children)
-    return deepest
-
-
-def _remote_ref(value: object) -> str | None:
-    stack: list[object] = [value]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            for key in REF_KEYS:
-                ref = node.get(key)
-                if isinstance(ref, str) and not ref.startswith("#"):
-                    return ref
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
-    return None
+    """A tool's parameters: a JSON Schema the one checker (`client_schema.check`) accepts, describing
+    an object; else a 400 `invalid_tool_schema` at `path`."""
+    _client_schema(schema, path, code="invalid_tool_schema", object_root=True)
 
 
 # ---------------------------------------------------------------- structured output
@@ -330,52 +259,17 @@ def _json_schema_format(spec: Mapping[str, object], path: str) -> ResponseFormat
 
 
 def response_schema(schema: object, path: str) -> dict[str, object]:
-    """The JSON Schema an answer must satisfy: valid for its draft, every `$ref` pointing inside it."""
+    """The JSON Schema an answer must satisfy, checked exactly as tool schemas are (any root type)."""
     if not isinstance(schema, dict):
         raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
+    return _client_schema(schema, path, code="invalid_value", object_root=False)
+
+
+def _client_schema(schema: object, path: str, *, code: str, object_root: bool) -> dict[str, object]:
     try:
-        validator_for(schema, default=Draft202012Validator).check_schema(schema)
-        _check_refs(schema, schema, path)
-    except SchemaError as exc:
-        raise InvalidRequest(
-            f"'{path}' is not a valid JSON Schema: {exc.message}", param=path, code="invalid_value"
-        ) from None
-    except RecursionError:
-        raise InvalidRequest(f"'{path}' is nested too deeply.", param=path, code="invalid_value") from None
-    return schema
-
-
-def _check_refs(node: object, root: dict[str, object], path: str) -> None:
-    """Every `$ref` of a response schema points inside it: nothing is ever fetched from elsewhere."""
-    if isinstance(node, list):
-        for item in node:
-            _check_refs(item, root, path)
-        return
-    if not isinstance(node, dict):
-        return
-    for key, value in node.items():
-        if key in ("$ref", "$dynamicRef") and isinstance(value, str):
-            if not value.startswith("#") or (value.startswith("#/") and not _pointer_exists(root, value)):
-                raise InvalidRequest(
-                    f"'{path}' has a reference {value!r} that does not point inside the schema.",
-                    param=path,
-                    code="invalid_value",
-                )
-        else:
-            _check_refs(value, root, path)
-
-
-def _pointer_exists(root: object, ref: str) -> bool:
-    node = root
-    for raw in unquote(ref[2:]).split("/"):
-        part = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return False
-    return True
+        return client_schema.check(schema, object_root=object_root)
+    except client_schema.SchemaProblem as exc:
+        raise InvalidRequest(f"'{path}' is not a usable JSON Schema: {exc}.", param=path, code=code) from None
 
 
 # ---------------------------------------------------------------- plain parameter values

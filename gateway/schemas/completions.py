@@ -48,7 +48,8 @@ class CompletionsBody:
 
 _PARAMETER_CHECKS: Final[dict[str, Check]] = {
     **SAMPLING_CHECKS,
-    "max_tokens": integer(1, 10_000_000),
+    # Any positive integer: a value above the model's output limit is lowered to it.
+    "max_tokens": integer(1, 2**64),
     "echo": of_type(bool, "a boolean"),
     "best_of": integer(1, MAX_BEST_OF),
     "logprobs": integer(0, 5),

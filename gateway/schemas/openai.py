@@ -409,8 +409,9 @@ def _check_response_format(name: str, value: object) -> None:
 
 _PARAMETER_CHECKS: Final[dict[str, Check]] = {
     **SAMPLING_CHECKS,
-    "max_tokens": integer(1, 10_000_000),
-    "max_completion_tokens": integer(1, 10_000_000),
+    # Any positive integer: a value above the model's output limit is lowered to it (from_openai).
+    "max_tokens": integer(1, 2**64),
+    "max_completion_tokens": integer(1, 2**64),
     "logprobs": of_type(bool, "a boolean"),
     "top_logprobs": integer(0, 20),
     "parallel_tool_calls": of_type(bool, "a boolean"),

@@ -29,11 +29,11 @@ from typing import Final
 
 import orjson
 
+from gateway import client_schema
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
 from gateway.schemas.common import (
     MAX_IMAGES,
-    MAX_SCHEMA_BYTES,
     TOOL_NAME_RE,
     Check,
     ImageRef,
@@ -58,6 +58,7 @@ from gateway.schemas.common import (
 from gateway.schemas.openai import MAX_MESSAGES, ChatMessage
 
 NAMESPACE_SEPARATOR: Final = "__"
+MAX_GRAMMAR_CHARS: Final = 64 * 1024  # a custom tool's grammar, carried in its description
 MAX_METADATA_KEYS: Final = 16
 MAX_METADATA_KEY: Final = 64
 MAX_METADATA_VALUE: Final = 512
@@ -205,7 +206,8 @@ def _check_include(name: str, value: object) -> None:
 _PARAMETER_CHECKS: Final[dict[str, Check]] = {
     "stream": of_type(bool, "a boolean"),
     "instructions": of_type(str, "a string"),
-    "max_output_tokens": integer(1, 10_000_000),
+    # Any positive integer: a value above the model's output limit is lowered to it.
+    "max_output_tokens": integer(1, 2**64),
     "max_tool_calls": integer(1, 10_000_000),
     "temperature": number(0, 2),
     "top_p": number(0, 1),
@@ -277,50 +279,60 @@ def _tools(value: object) -> tuple[tuple[ToolDef, ...], ToolKinds]:
     def add(tool: ToolDef, name_param: str) -> None:
         tools.append(unique_tool(tool, names, name_param))
 
-    for i, item in enumerate(tool_array(value)):
-        path = f"tools[{i}]"
-        kind = _tool_type(item, path)
-        assert isinstance(item, dict)
-        if kind != "namespace":
-            tool = _tool(item, kind, path)
-            if kind == "custom":
-                custom.add(tool.name)
-            add(tool, f"{path}.name")
-            continue
-        space = tool_name(item.get("name"), f"{path}.name")
-        if not isinstance(item.get("description"), str):
-            raise InvalidRequest(
-                f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_tools"
-            )
-        members = item.get("tools")
-        if not isinstance(members, list) or not members:
-            raise InvalidRequest(
-                f"'{path}.tools' must be a non-empty array.", param=f"{path}.tools", code="invalid_tools"
-            )
-        for j, member in enumerate(members):
-            at = f"{path}.tools[{j}]"
-            member_kind = _tool_type(member, at)
-            if member_kind not in ("function", "custom"):
-                raise InvalidRequest(
-                    f"A namespace holds function and custom tools, not {member_kind!r}.",
-                    param=f"{at}.type",
-                    code="unsupported_tool_type",
-                )
-            assert isinstance(member, dict)
-            inner = _tool(member, member_kind, at)
-            flat = qualified(space, inner.name)
-            if TOOL_NAME_RE.fullmatch(flat) is None:
-                raise InvalidRequest(
-                    f"'{space}{NAMESPACE_SEPARATOR}{inner.name}' is longer than 128 characters.",
-                    param=f"{at}.name",
-                    code="invalid_tool_name",
-                )
-            namespaced[flat] = (space, inner.name)
-            if member_kind == "custom":
-                custom.add(flat)
-            add(ToolDef(flat, inner.description, inner.parameters, inner.strict), f"{at}.name")
+    items = tool_array(value)
+    with client_schema.time_budget():  # one budget for the schemas of all tools together
+        for i, item in enumerate(items):
+            _declare(item, f"tools[{i}]", add, custom, namespaced)
     tool_array(value, count=len(tools))  # namespaces count their tools
     return tuple(tools), ToolKinds(frozenset(custom), namespaced)
+
+
+def _declare(
+    item: object,
+    path: str,
+    add: Callable[[ToolDef, str], None],
+    custom: set[str],
+    namespaced: dict[str, tuple[str, str]],
+) -> None:
+    """One entry of `tools`: a function or custom tool, or a namespace of them (flattened)."""
+    kind = _tool_type(item, path)
+    assert isinstance(item, dict)
+    if kind != "namespace":
+        tool = _tool(item, kind, path)
+        if kind == "custom":
+            custom.add(tool.name)
+        add(tool, f"{path}.name")
+        return
+    space = tool_name(item.get("name"), f"{path}.name")
+    if not isinstance(item.get("description"), str):
+        raise InvalidRequest(
+            f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_tools"
+        )
+    members = item.get("tools")
+    if not isinstance(members, list) or not members:
+        raise InvalidRequest(
+            f"'{path}.tools' must be a non-empty array.", param=f"{path}.tools", code="invalid_tools"
+        )
+    for j, member in enumerate(members):
+        at = f"{path}.tools[{j}]"
+        member_kind = _tool_type(member, at)
+        if member_kind not in ("function", "custom"):
+            raise InvalidRequest(
+                f"A namespace holds function and custom tools, not {member_kind!r}.",
+                param=f"{at}.type",
+                code="unsupported_tool_type",
+            )
+        assert isinstance(member, dict)
+        inner = _tool(member, member_kind, at)
+        flat = qualified(space, inner.name)
+        if TOOL_NAME_RE.fullmatch(flat) is None:
+            raise InvalidRequest(
+                f"'{flat}' is longer than 128 characters.", param=f"{at}.name", code="invalid_tool_name"
+            )
+        namespaced[flat] = (space, inner.name)
+        if member_kind == "custom":
+            custom.add(flat)
+        add(ToolDef(flat, inner.description, inner.parameters, inner.strict), f"{at}.name")
 
 
 def _tool_type(item: object, path: str) -> str:
@@ -365,9 +377,9 @@ def _custom_tool(item: Mapping[str, object], path: str) -> ToolDef:
                     param=f"{path}.format.syntax",
                     code="invalid_tools",
                 )
-            if not isinstance(definition, str) or not definition or len(definition) > MAX_SCHEMA_BYTES:
+            if not isinstance(definition, str) or not definition or len(definition) > MAX_GRAMMAR_CHARS:
                 raise InvalidRequest(
-                    f"'{path}.format.definition' must be a non-empty string of at most {MAX_SCHEMA_BYTES} characters.",
+                    f"'{path}.format.definition' must be a non-empty string of at most {MAX_GRAMMAR_CHARS} characters.",
                     param=f"{path}.format.definition",
                     code="invalid_tools",
                 )

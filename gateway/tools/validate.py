@@ -17,10 +17,12 @@ import string
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
+from urllib.parse import unquote
 
 import jsonschema
 from jsonschema.protocols import Validator
 
+from gateway import client_schema
 from gateway.neutral.model import ToolChoice, ToolSpec
 from gateway.neutral.toolcalls import (
     MISSING_END,
@@ -50,6 +52,7 @@ ALIAS_GROUPS: Final = (
 )
 _NUMBER: Final = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _NAME_PREFIXES: Final = ("functions.", "function.", "tools.")
+MAX_REF_HOPS: Final = 8
 
 
 def new_call_id(rng: random.Random | None = None) -> str:
@@ -89,10 +92,7 @@ class CallValidator:
         for t in tools:
             keys.setdefault(name_key(t.name), []).append(t.name)
         self._by_key = {key: names[0] for key, names in keys.items() if len(names) == 1}
-        self._validators: dict[str, Validator] = {}
-        for t in tools:
-            cls = jsonschema.validators.validator_for(t.parameters, default=jsonschema.Draft202012Validator)
-            self._validators[t.name] = cls(t.parameters)
+        self._validators = {t.name: client_schema.validator(t.parameters) for t in tools}
 
     @property
     def names(self) -> list[str]:
@@ -172,19 +172,26 @@ class CallValidator:
         return renamed
 
     def _check_schema(self, name: str, args: dict[str, Any]) -> tuple[dict[str, Any], bool, list[str]]:
+        """V10, V11: validate, coerce at the failing places, validate again (all in one time budget)."""
         validator = self._validators[name]
         coerced = False
-        for _ in range(COERCION_ROUNDS):
-            errors = list(validator.iter_errors(args))
-            if not errors:
-                return args, coerced, []
-            changed = False
-            for error in errors:
-                changed |= _coerce(args, error, self._tools[name].parameters)
-            if not changed:
-                break
-            coerced = True
-        errors = sorted(validator.iter_errors(args), key=lambda e: list(e.absolute_path))
+        try:
+            with client_schema.time_budget():
+                for _ in range(COERCION_ROUNDS):
+                    errors = client_schema.errors(validator, args)
+                    if not errors:
+                        return args, coerced, []
+                    changed = False
+                    for error in errors:
+                        changed |= _coerce(args, error, self._tools[name].parameters, validator)
+                    if not changed:
+                        break
+                    coerced = True
+                errors = sorted(
+                    client_schema.errors(validator, args), key=lambda e: _path_key(e.absolute_path)
+                )
+        except client_schema.Unchecked as exc:
+            return args, coerced, [f"/: {exc}"]
         details = [f"{_pointer(e.absolute_path)}: {e.message}" for e in errors[:MAX_SCHEMA_DETAILS]]
         return args, coerced, details
 
@@ -261,21 +268,37 @@ def _types(schema: object) -> set[str]:
     return set()
 
 
-def _coerce(root: dict[str, Any], error: jsonschema.ValidationError, root_schema: Mapping[str, Any]) -> bool:
-    """Apply one safe coercion at the error's location; True when the value changed."""
+def _path_key(path: Iterable[object]) -> list[tuple[int, int, str]]:
+    """A sort key for instance paths, whose steps mix array indexes and property names."""
+    return [(0, step, "") if isinstance(step, int) else (1, 0, str(step)) for step in path]
+
+
+def _coerce(
+    root: dict[str, Any],
+    error: jsonschema.ValidationError,
+    root_schema: Mapping[str, Any],
+    validator: Validator,
+) -> bool:
+    """Apply one safe coercion at the error's location; True when the value changed.
+
+    The errors of one round were all found before any coercion, so an earlier one may already have
+    changed or removed this location: then there is nothing left to do here.
+    """
     path = list(error.absolute_path)
     if not path:
         return False
     parent: Any = root
     for step in path[:-1]:
-        parent = parent[step]
+        parent = _child(parent, step)
     key = path[-1]
-    value = parent[key]
+    value = _child(parent, key)
+    if value is _MISSING:
+        return False
     schema = error.schema if isinstance(error.schema, dict) else {}
     wanted = _types(schema)
     new: object = _MISSING
     if error.validator == "type":
-        new = _coerce_type(value, wanted, schema)
+        new = _coerce_type(value, wanted, schema, validator)
         if (
             new is _MISSING
             and value is None
@@ -296,10 +319,19 @@ def _coerce(root: dict[str, Any], error: jsonschema.ValidationError, root_schema
     return True
 
 
+def _child(container: object, step: object) -> object:
+    """`container[step]`, or `_MISSING` when the container no longer has it."""
+    if isinstance(container, dict) and step in container:
+        return container[step]
+    if isinstance(container, list) and isinstance(step, int) and 0 <= step < len(container):
+        return container[step]
+    return _MISSING
+
+
 _MISSING: Final[object] = object()
 
 
-def _coerce_type(value: object, wanted: set[str], schema: Mapping[str, Any]) -> object:
+def _coerce_type(value: Any, wanted: set[str], schema: Mapping[str, Any], validator: Validator) -> object:
     numeric = wanted & {"integer", "number"}
     if isinstance(value, str) and numeric and "string" not in wanted and _NUMBER.fullmatch(value):  # C1
         number = json.loads(value)
@@ -329,27 +361,44 @@ def _coerce_type(value: object, wanted: set[str], schema: Mapping[str, Any]) -> 
         items = schema.get("items")
         if items is None or items is True:
             return [value]
-        if isinstance(items, dict):
-            cls = jsonschema.validators.validator_for(items, default=jsonschema.Draft202012Validator)
-            if cls(items).is_valid(value):  # type: ignore[arg-type]
-                return [value]
+        if isinstance(items, dict) and validator.evolve(schema=items).is_valid(value):
+            return [value]
     return _MISSING
 
 
 def _required(root_schema: Mapping[str, Any], path: Sequence[object]) -> bool:
-    """Whether the property at `path` is listed in its object's `required` (walking `properties`)."""
-    schema: Any = root_schema
+    """Whether the property at `path` is listed in its object's `required`, walking `properties`
+    and `items` (and local `$ref`s); a level that cannot be followed counts as required."""
+    schema: Any = _followed(root_schema, root_schema)
     for step in path[:-1]:
         if not isinstance(schema, dict):
             return True
         if isinstance(step, int):
             schema = schema.get("items", {})
         else:
-            schema = schema.get("properties", {}).get(step, {})
+            properties = schema.get("properties", {})
+            schema = properties.get(step, {}) if isinstance(properties, dict) else None
+        schema = _followed(schema, root_schema)
     if not isinstance(schema, dict):
         return True
     required = schema.get("required", [])
-    return isinstance(required, list) and path[-1] in required
+    return not isinstance(required, list) or path[-1] in required
+
+
+def _followed(schema: object, root_schema: Mapping[str, Any]) -> object:
+    """`schema`, or what its local `$ref` (`#` or `#/a/b`) points at; None when it cannot be followed."""
+    for _ in range(MAX_REF_HOPS):
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if not isinstance(ref, str):
+            return schema
+        if ref != "#" and not ref.startswith("#/"):
+            return None
+        target: object = root_schema
+        for raw in ref[2:].split("/") if ref != "#" else ():
+            part = unquote(raw).replace("~1", "/").replace("~0", "~")
+            target = target.get(part) if isinstance(target, dict) else None
+        schema = target
+    return None
 
 
 # ---------------------------------------------------------------- corrective-note reasons (T7)

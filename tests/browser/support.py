@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any, Final
+
+from tests.conftest import require_program
 
 HERE: Final = Path(__file__).resolve().parent
 ARTIFACTS: Final = HERE.parent / "artifacts" / "browser"
@@ -29,17 +30,20 @@ INSTALL: Final = [
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise FileNotFoundError("headless Chromium is missing: install the Debian package `chromium`")
+    return require_program("chromium", "chromium-browser", install="the Debian package chromium")
 
 
 def ensure_packages() -> None:
-    """Install the pinned packages of package.json into node_modules when one is missing."""
+    """Install the pinned packages of package.json into node_modules when one is missing.
+
+    Called first by every browser test: without Chromium, node or (to install) npm the test is
+    skipped with the reason, or fails where every component is required (`require_program`).
+    """
+    chromium()
+    require_program("node", install="the Debian package nodejs")
     wanted = json.loads((HERE / "package.json").read_text())["dependencies"]
     if not all((HERE / "node_modules" / name / "package.json").exists() for name in wanted):
+        require_program("npm", install="the Debian package npm")
         subprocess.run(INSTALL, check=True, timeout=600)
 
 

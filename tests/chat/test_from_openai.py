@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import typing
+
 import orjson
 import pytest
 
 from gateway.chat.catalog import resolve
-from gateway.chat.from_openai import to_chat_request
+from gateway.chat.from_openai import EFFORT_LEVELS, to_chat_request
 from gateway.errors import ContextTooLong, InvalidRequest
 from gateway.neutral.model import Message, ToolCall, ToolChoice, ToolResult
 from gateway.schemas.openai import parse_chat_body
@@ -212,11 +214,22 @@ def test_response_format_instruction_follows_the_system_text():
         ("MEDIUM", "high", "medium"),
         ("high", "medium", "high"),
         ("xhigh", "medium", "high"),
+        ("max", "medium", "high"),
+        (" Max ", "medium", "high"),
     ],
 )
 def test_k2_reasoning_effort_on_a_twin(effort, default, level):
     extra = {} if effort is None else {"reasoning_effort": effort}
-    assert request_with("gpt-4o-thinking", default, **extra).thinking_level == level
+    chat = request_with("gpt-4o-thinking", default, **extra)
+    assert chat.thinking_level == level and chat.model.thinking
+
+
+def test_k2_reasoning_effort_none_asks_the_twin_not_to_think():
+    chat = request_with("gpt-4o-thinking", "high", reasoning_effort="none")
+    assert (
+        chat.model.thinking is False
+        and chat.model.upstream_name == request_with("gpt-4o").model.upstream_name
+    )
 
 
 def test_k2_reasoning_effort_is_ignored_on_a_base_model():
@@ -231,3 +244,19 @@ def test_k2_unknown_effort_on_a_twin_is_a_400():
         "reasoning_effort",
         "invalid_reasoning_effort",
     )
+
+
+def sdk_reasoning_efforts() -> list[str]:
+    """Every `reasoning_effort` the installed OpenAI SDK can send."""
+    from openai.types.shared.reasoning_effort import ReasoningEffort
+
+    literal = next(
+        arg for arg in typing.get_args(ReasoningEffort) if typing.get_origin(arg) is typing.Literal
+    )
+    return list(typing.get_args(literal))
+
+
+@pytest.mark.parametrize("effort", sdk_reasoning_efforts())
+def test_k2_every_effort_the_openai_sdk_sends_is_mapped(effort):
+    assert effort in EFFORT_LEVELS
+    request_with("gpt-4o-thinking", reasoning_effort=effort)  # no 400

@@ -10,9 +10,28 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.chat.images import ImageError, dimensions, load_image, parse_data_url, sniff
+from gateway.chat.images import (
+    MAX_DIMENSION,
+    ImageError,
+    dimensions,
+    http_target,
+    load_image,
+    parse_data_url,
+    sniff,
+    url_scheme,
+)
+from gateway.neutral.model import Image
+from gateway.upstream.pb import cursor_pb2 as pb
 
 LIMIT = 1 << 20
+
+
+def fits_upstream(image: Image) -> None:
+    """A loaded image can be written into Cursor's message (its size fields are int32)."""
+    message = pb.ConversationMessage()
+    proto = message.images.add(data=image.data, uuid="1")
+    proto.dimension.width, proto.dimension.height = image.width, image.height
+    assert message.SerializeToString()
 
 
 def png(width: int, height: int) -> bytes:
@@ -116,4 +135,92 @@ def test_arbitrary_bytes_are_an_image_or_an_image_error(data: bytes, media_type:
             image = load_image(candidate, media_type, max_bytes=LIMIT)
         except ImageError:
             continue
-        assert image.width >= 0 and image.height >= 0
+        fits_upstream(image)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(2**31, 1), (1, 2**31), (2**32 - 1, 2**32 - 1), (0, 5), (5, 0)]
+)
+def test_a_size_cursor_cannot_take_is_an_image_error(width: int, height: int) -> None:
+    with pytest.raises(ImageError, match="size"):
+        load_image(png(1, 1)[:16] + struct.pack(">II", width, height), "image/png", max_bytes=LIMIT)
+
+
+def test_the_largest_size_fits_upstream() -> None:
+    fits_upstream(
+        load_image(png(1, 1)[:16] + struct.pack(">II", MAX_DIMENSION, 1), "image/png", max_bytes=LIMIT)
+    )
+
+
+@given(st.integers(0, 2**32 - 1), st.integers(0, 2**32 - 1))
+def test_any_png_header_size_loads_and_fits_or_is_refused(width: int, height: int) -> None:
+    try:
+        image = load_image(png(1, 1)[:16] + struct.pack(">II", width, height), "image/png", max_bytes=LIMIT)
+    except ImageError:
+        assert not (1 <= width <= MAX_DIMENSION and 1 <= height <= MAX_DIMENSION)
+        return
+    fits_upstream(image)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/x.png",
+        "http://a:99999/x.png",
+        "http://a:abc/x.png",
+        "http://a:-1/x.png",
+        "http://a:0/x.png",
+        "http://a..b/x.png",
+        f"http://{'a' * 64}.com/x.png",
+        f"http://{'a.' * 127}com/x.png",
+        "http://a b/x.png",
+        "http://a\x00b/x.png",
+        "http:///x.png",
+        "ftp://example.com/x.png",
+    ],
+)
+def test_malformed_image_urls_are_image_errors(url: str) -> None:
+    with pytest.raises(ImageError):
+        http_target(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [
+        ("http://example.com/x.png", ("example.com", 80)),
+        ("https://EXAMPLE.com:8443/x.png", ("example.com", 8443)),
+        ("http://[::1]:8080/x", ("::1", 8080)),
+        ("https://bücher.de/x", ("bücher.de", 443)),
+        ("http://example.com./x", ("example.com.", 80)),
+        ("http://under_score.example/x", ("under_score.example", 80)),
+    ],
+)
+def test_well_formed_image_urls_name_host_and_port(url: str, target: tuple[str, int]) -> None:
+    assert http_target(url) == target
+
+
+url_pieces = st.sampled_from(
+    ["http", "https", "HTTP", "ftp", "data", ":", "//", "/", "[", "]", "::1", "@", "?", "#", ".", "..", "%", "-",
+     "a", "é", "\x00", " ", "99999", "0", "-1", "abc", "xn--", "a" * 64, "localhost", "1.2.3.4"]
+)  # fmt: skip
+urls = (
+    st.lists(url_pieces, max_size=12).map("".join)
+    | st.text(max_size=40)
+    | st.builds(
+        lambda scheme, host, port: f"{scheme}://{host}{port}/x.png",
+        st.sampled_from(["http", "https"]),
+        st.text(max_size=20),
+        st.sampled_from(["", ":", ":80", ":99999", ":-1", ":x", ":0"]),
+    )
+)
+
+
+@given(urls)
+def test_any_url_is_a_target_or_an_image_error(url: str) -> None:
+    assert url_scheme(url) == url_scheme(url).lower()
+    try:
+        host, port = http_target(url)
+    except ImageError:
+        return
+    assert host and 1 <= port <= 65535
+    host.encode("idna")  # what the resolver will do with it

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.chat import response_format
 from gateway.chat.response_format import (
     FAILED_CODE,
     check_output,
@@ -137,3 +140,23 @@ async def test_upstream_errors_are_not_retried():
     with pytest.raises(UpstreamError) as info:
         await collect(enforce_response_format(attempts, chat(), JSON_OBJECT))
     assert info.value.code != FAILED_CODE and len(attempts.requests) == 1
+
+
+def test_an_evil_pattern_is_checked_in_linear_time():
+    schema = {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a+)+$"}}}
+    fmt = ResponseFormat("json_schema", name="r", schema=schema)
+    _, reason = check_output(orjson.dumps({"a": "a" * 100_000 + "!"}).decode(), fmt)
+    assert reason is not None and "does not match" in reason
+
+
+async def test_the_answer_is_checked_off_the_event_loop(monkeypatch):
+    seen = []
+
+    def recording(text, fmt):
+        seen.append(threading.current_thread())
+        return check_output(text, fmt)
+
+    monkeypatch.setattr(response_format, "check_output", recording)
+    events = await collect(enforce_response_format(Attempts(answer('{"n": 3}')), chat(), JSON_SCHEMA))
+    assert text_of(events) == '{"n": 3}'
+    assert seen and threading.main_thread() not in seen

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import re
+import threading
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 
@@ -443,3 +444,20 @@ async def test_rate_limit_is_not_a_fallback_reason() -> None:
     with pytest.raises(UpstreamError) as caught:
         await run(Attempts([[limited]]), chat(), mode="auto")
     assert caught.value.status == 429
+
+
+async def test_calls_are_validated_off_the_event_loop(monkeypatch) -> None:
+    from gateway.tools.validate import CallValidator
+
+    threads = []
+    real = CallValidator.validate
+
+    def recording(self, raw):
+        threads.append(threading.current_thread())
+        return real(self, raw)
+
+    monkeypatch.setattr(CallValidator, "validate", recording)
+    attempts = Attempts([[TextDelta(call_text("read_file", {"path": "a.txt"})), Finish("stop")]])
+    events, _ = await run(attempts, chat())
+    assert calls(events) == [("read_file", {"path": "a.txt"})]
+    assert threads and threading.main_thread() not in threads

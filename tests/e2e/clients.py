@@ -67,6 +67,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from tests.conftest import require_program
+
 E2E_DIR: Final = Path(__file__).resolve().parent
 BIN_DIR: Final = E2E_DIR / "node_modules" / ".bin"
 _install_lock = threading.Lock()
@@ -93,8 +95,11 @@ class Finished:
 
 
 def installed(path: Path) -> Path:
-    """`path` under `node_modules`; the pinned packages are installed on first use if it is missing."""
+    """`path` under `node_modules`; the pinned packages are installed on first use if it is missing
+    (the test is skipped, or fails in CI, when node and npm are not there to do it)."""
+    require_program("node", install="the Debian package nodejs")
     if not path.exists():
+        require_program("npm", install="the Debian package npm")
         with _install_lock:
             if not path.exists():
                 subprocess.run(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import io
+
+import orjson
 
 from gateway import keys
+from gateway.reqlog.record import FIELD_CHARS
 from tests.conftest import fake_jwt, fixed_pool
 from tests.scripted import Reply, end_error, reply
 
@@ -40,8 +44,8 @@ async def test_each_api_request_leaves_one_row(gateway, make_settings):
     assert (await client.get("/v1/models")).status == 200
     assert (await client.post(CHAT, json=chat(), headers={"Authorization": "Bearer nope"})).status == 401
     answer = await logs(client)
-    assert answer["status"] == "success" and answer["total"] == 6 and answer["timestamp"].endswith("Z")
-    auth, models, unknown, usage, streamed, plain = answer["logs"]
+    assert answer["status"] == "success" and answer["total"] == 5 and answer["timestamp"].endswith("Z")
+    models, unknown, usage, streamed, plain = answer["logs"]
     assert plain["model"] == "claude-3.5-sonnet" and plain["stream"] is False and plain["status"] == "success"
     assert plain["usage"]["completion_tokens"] > 0 and plain["usage"]["total_tokens"] > 0
     assert plain["latency_ms"] > 0 and 0 < plain["ttft_ms"] <= plain["latency_ms"]
@@ -54,8 +58,51 @@ async def test_each_api_request_leaves_one_row(gateway, make_settings):
     assert unknown["http_status"] == 400 and unknown["model"] == "no-such-model"
     assert unknown["error"].startswith("model_not_found") and unknown["token_info"]["alias"] is None
     assert models["endpoint"] == "models" and models["status"] == "success"
-    assert auth["http_status"] == 401 and auth["error"].startswith("invalid_api_key")
     assert jwt not in repr(answer)
+
+
+async def test_a_refused_key_is_counted_not_logged(gateway, make_settings):
+    """Without a key nobody can push real rows out of the log (LOG_MAX_ROWS): refusals are metrics."""
+    client, _ = await gateway(reply("ok"), settings=make_settings(auth_token="adm"))
+    for headers in (
+        {"Authorization": "Bearer nope"},
+        {"Authorization": "Basic bm9wZQ==", "x-api-key": "nope"},
+        {"Authorization": "Basic bm9wZQ=="},
+    ):
+        assert (await client.post(CHAT, json=chat(), headers=headers)).status == 401
+    assert (await client.get("/v1/models", headers={"Authorization": "Bearer nope"})).status == 401
+    assert (await client.post(CHAT, json=chat())).status == 200
+    answer = await logs(client)
+    assert answer["total"] == 1 and answer["logs"][0]["http_status"] == 200
+    metrics = client.app[keys.METRICS].registry
+    assert (
+        metrics.get_sample_value(
+            "cursor2api_requests_total", {"endpoint": "chat_completions", "status": "401"}
+        )
+        == 3
+    )
+    assert metrics.get_sample_value("cursor2api_requests_total", {"endpoint": "models", "status": "401"}) == 1
+    assert metrics.get_sample_value("cursor2api_errors_total", {"code": "invalid_api_key"}) == 4
+
+
+async def test_huge_model_names_keep_the_database_and_the_page_small(gateway, make_settings, tmp_path):
+    client, _ = await gateway(reply("ok"), settings=make_settings(auth_token="adm"))
+    for _ in range(3):
+        big = io.BytesIO(orjson.dumps(chat(model="m" * 8_000_000)))
+        response = await client.post(CHAT, data=big, headers={"Content-Type": "application/json"})
+        assert response.status == 400
+        error = (await response.json())["error"]
+        assert (error["code"], error["param"]) == ("invalid_value", "model") and len(error["message"]) < 300
+    for _ in range(3):  # within the limit, unknown: its row keeps a bounded model name
+        assert (await client.post(CHAT, json=chat(model="m" * 256))).status == 400
+    answer = await logs(client, page_size=500)
+    assert answer["total"] == 6 and all(
+        len(row["model"] or "") <= FIELD_CHARS["model"] for row in answer["logs"]
+    )
+    response = await client.post("/logs", json={"page_size": 500}, headers=ADMIN)
+    assert len(await response.read()) < 20_000
+    database = tmp_path / "data" / "requests.sqlite3"
+    assert sum(p.stat().st_size for p in database.parent.glob("requests.sqlite3*")) < 2_000_000
 
 
 async def test_filters_and_paging(gateway, make_settings):

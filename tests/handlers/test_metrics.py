@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.scripted import reply
+from tests.scripted import END, Reply, reply, text
 
 CHAT = "/v1/chat/completions"
 ASK = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}
@@ -45,3 +45,13 @@ async def test_overhead_header_on_both_kinds_of_answer(gateway):
 async def test_metrics_need_a_key(gateway):
     client, _ = await gateway()
     assert (await client.get("/metrics", headers={"Authorization": ""})).status == 401
+
+
+async def test_a_stream_committed_by_a_keep_alive_reports_its_overhead_in_the_metrics(gateway, make_settings):
+    """Its headers went out before the answer, so the header cannot carry the overhead (README)."""
+    client, _ = await gateway(Reply([1.5, text("late"), END]), settings=make_settings(keepalive_seconds=1))
+    response = await client.post(CHAT, json={**ASK, "stream": True})
+    raw = await response.text()
+    assert raw.startswith(": keep-alive") and "X-Gateway-Overhead-Ms" not in response.headers
+    text_ = await (await client.get("/metrics")).text()
+    assert sample(text_, "cursor2api_overhead_seconds_count") == 1

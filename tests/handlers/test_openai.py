@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
 
 import pytest
 
+from gateway.handlers import openai as openai_handler
+from gateway.handlers.body import INLINE_PARSE_BYTES
 from gateway.tokens.pool import TokenPool
 from tests.scripted import END, HEARTBEAT, Reply, end_error, reply, text, thinking
 from tests.sse_reader import parse_sse
@@ -310,3 +313,21 @@ async def test_late_stream_that_never_wrote_is_ended_in_band_at_shutdown(gateway
     events, _ = parse_sse(await asyncio.wait_for(response.text(), 5))
     assert events == [{"error": events[0]["error"]}, "[DONE]"]
     assert events[0]["error"]["code"] == "gateway_shutting_down"
+
+
+@pytest.mark.parametrize(("size", "off_loop"), [(100, False), (INLINE_PARSE_BYTES + 1, True)])
+async def test_a_large_body_is_parsed_off_the_event_loop(gateway, monkeypatch, size, off_loop):
+    threads = []
+    real = openai_handler.parse_chat_body
+
+    def recording(raw, **kwargs):
+        threads.append(threading.current_thread())
+        return real(raw, **kwargs)
+
+    monkeypatch.setattr(openai_handler, "parse_chat_body", recording)
+    client, _ = await gateway(reply("ok"))
+    body = chat()
+    body["messages"][0]["content"] = "x" * size
+    response = await client.post(CHAT, json=body)
+    assert response.status == 200
+    assert (threads[0] is not threading.main_thread()) == off_loop

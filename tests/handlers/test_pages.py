@@ -9,6 +9,8 @@ import pytest
 
 from gateway.app import create_app
 from gateway.config import SETTINGS
+from gateway.handlers.pages import PAGE_HEADERS, STATIC_FILES
+from gateway.runtime_config import CUSTOMISABLE_PATHS
 from gateway.upstream.transport import TransportError
 from tests.chat.test_images import data_url, png
 from tests.conftest import API_KEY, fake_jwt, fixed_pool
@@ -200,3 +202,54 @@ async def test_pages_send_a_strict_content_security_policy(site, path) -> None:
     assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", page) == []  # no inline script for the policy to block
     for script in re.findall(r'<script src="([^"]+)"', page):
         assert (await client.get(script)).status == 200
+
+
+def page_paths(app) -> list[str]:
+    """A path for every page route (the route names `index` and `page.*`), static files for each."""
+    paths = []
+    for route in app.router.routes():
+        name = route.name or ""
+        if name != "index" and not name.startswith("page."):
+            continue
+        info = route.resource.get_info()
+        if "formatter" in info:
+            paths += [info["formatter"].format(name=file) for file in STATIC_FILES]
+        else:
+            paths.append(info["path"])
+    return paths
+
+
+@pytest.mark.parametrize("replaced", [False, True], ids=["built-in", "replaced"])
+async def test_every_page_built_in_or_replaced_carries_the_security_headers(site, replaced) -> None:
+    client, _, app = await site()
+    if replaced:
+        for path in CUSTOMISABLE_PATHS:
+            await config(client, action="update", path=path, content_type="html", content="<p>custom</p>")
+    paths = page_paths(app)
+    assert {"/", "/config", "/static/shared.js", "/static/builtin/shared.js"} <= set(paths)
+    for path in paths:
+        response = await client.get(path, headers={"Authorization": ""})
+        assert response.status == 200, path
+        for header, value in PAGE_HEADERS.items():
+            assert response.headers.get(header) == value, (path, header)
+        if replaced and path in CUSTOMISABLE_PATHS:
+            assert await response.text() == "<p>custom</p>", path
+
+
+async def test_a_replaced_shared_script_cannot_take_over_the_config_page(site) -> None:
+    client, _, _ = await site()
+    await config(client, action="update", path="/static/shared.js", content_type="text", content="stealKey()")
+    await config(
+        client, action="update", path="/static/shared-styles.css", content_type="text", content="*{}"
+    )
+    assert await (await client.get("/static/shared.js")).text() == "stealKey()"  # other pages: the operator's
+    page = await (await client.get("/config")).text()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', page)
+    assert assets and all(asset.startswith("/static/builtin/") for asset in assets)
+    for asset in assets:
+        body = await (await client.get(asset)).text()
+        assert body and "stealKey" not in body and body != "*{}"
+    shipped = await (await client.get("/static/builtin/shared.js")).text()
+    assert "sessionStorage" in shipped
+    missing = await client.get("/static/builtin/nope.js")
+    assert missing.status == 404

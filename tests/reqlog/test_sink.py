@@ -11,8 +11,11 @@ import threading
 import time
 from pathlib import Path
 
-from gateway.reqlog.record import RequestRecord
-from gateway.reqlog.sink import DB_NAME, LogQuery, RequestLog, Retention
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.reqlog.record import FIELD_CHARS, RequestRecord
+from gateway.reqlog.sink import _COLUMNS, DB_NAME, PAGE_PROMPT_CHARS, LogQuery, RequestLog, Retention, to_row
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -180,3 +183,43 @@ def test_an_unusable_data_dir_disables_logging_instead_of_failing(tmp_path, capl
     sink.submit(record(1))
     assert not sink.enabled and "request log disabled" in caplog.text
     sink.close()
+
+
+# ---------------------------------------------------------------- bounded rows and pages
+
+
+def test_every_text_column_has_a_limit(tmp_path):
+    sink = opened(tmp_path)
+    sink.close()
+    with sqlite3.connect(tmp_path / DB_NAME) as db:
+        text_columns = {
+            name for _, name, kind, *_ in db.execute("PRAGMA table_info(requests)") if kind == "TEXT"
+        }
+    assert text_columns == set(FIELD_CHARS)
+
+
+@given(st.text(min_size=1, max_size=3).map(lambda s: s * 100_000), st.sampled_from(sorted(FIELD_CHARS)))
+@settings(max_examples=20)
+def test_no_stored_text_is_longer_than_its_limit(huge, field):
+    r = record(1)
+    setattr(r, field, huge)
+    row = dict(zip(_COLUMNS, to_row(r), strict=True))
+    assert all(len(row[name]) <= limit for name, limit in FIELD_CHARS.items() if row[name] is not None)
+    assert len(row[field]) == min(len(huge), FIELD_CHARS[field])
+
+
+def test_a_page_shows_the_end_of_long_prompts_and_one_row_all_of_it(tmp_path):
+    sink = opened(tmp_path)
+    for i in range(3):
+        r = record(i)
+        r.prompt = f"start{i} " + "x" * 20_000 + f" end{i}"
+        sink.submit(r)
+    sink.close()
+    page = sink.query(LogQuery(limit=500))
+    assert [len(row["prompt"]) for row in page.rows] == [PAGE_PROMPT_CHARS] * 3
+    assert all(
+        row["prompt"].startswith("…") and row["prompt"].endswith(" end" + row["request_id"][3:])
+        for row in page.rows
+    )
+    [whole] = sink.query(LogQuery(request_id="req1")).rows
+    assert whole["prompt"] == "start1 " + "x" * 20_000 + " end1"

@@ -6,25 +6,41 @@ import pytest
 
 from gateway.errors import InvalidRequest
 from gateway.neutral.model import ToolCall
-from gateway.schemas import common as schemas
-from gateway.schemas.common import check_history
+from gateway.schemas.common import (
+    MAX_MODEL_LENGTH,
+    check_history,
+    check_tool_schema,
+    required_model,
+    response_schema,
+)
 from gateway.schemas.openai import ChatMessage
 
 
-def test_checked_schema_cache_is_bounded_and_skips_known_schemas(monkeypatch) -> None:
-    monkeypatch.setattr(schemas, "CHECKED_SCHEMAS_MAX", 4)
-    monkeypatch.setattr(schemas, "_CHECKED_SCHEMAS", schemas.OrderedDict())
-    for i in range(10):
-        schemas.check_tool_schema({"type": "object", "properties": {f"p{i}": {"type": "string"}}}, "tools[0]")
-    assert len(schemas._CHECKED_SCHEMAS) == 4
-    calls = []
-    monkeypatch.setattr(
-        schemas.Draft202012Validator, "check_schema", classmethod(lambda cls, s: calls.append(s))
-    )
-    schemas.check_tool_schema({"type": "object", "properties": {"p9": {"type": "string"}}}, "tools[0]")
-    assert calls == []  # known: not meta-validated again
-    schemas.check_tool_schema({"type": "object", "properties": {"new": {"type": "string"}}}, "tools[0]")
-    assert len(calls) == 1
+@pytest.mark.parametrize(
+    "schema",
+    [{"$ref": "#"}, {"properties": {"a": {"$ref": "#/nope"}}}, {"properties": {"a": {"pattern": "(?<=a)"}}}],
+)
+def test_tool_and_response_schemas_share_one_checker(schema) -> None:
+    with pytest.raises(InvalidRequest) as tool:
+        check_tool_schema(schema, "tools[0].input_schema")
+    with pytest.raises(InvalidRequest) as answer:
+        response_schema(schema, "output_config.format.schema")
+    assert (tool.value.code, tool.value.param) == ("invalid_tool_schema", "tools[0].input_schema")
+    assert (answer.value.code, answer.value.param) == ("invalid_value", "output_config.format.schema")
+    assert tool.value.message.split(": ", 1)[1] == answer.value.message.split(": ", 1)[1]  # the same reason
+
+
+def test_only_a_tool_schema_must_describe_an_object() -> None:
+    assert response_schema({"type": "string"}, "s") == {"type": "string"}
+    with pytest.raises(InvalidRequest):
+        check_tool_schema({"type": "string"}, "tools[0].input_schema")
+
+
+def test_the_model_name_is_bounded() -> None:
+    assert required_model({"model": " m " + "x" * (MAX_MODEL_LENGTH - 4)}).startswith("m")
+    with pytest.raises(InvalidRequest) as info:
+        required_model({"model": "m" * (MAX_MODEL_LENGTH + 1)})
+    assert (info.value.param, info.value.code) == ("model", "invalid_value")
 
 
 def _pairs(messages):

@@ -321,6 +321,11 @@ def test_boundary_values_are_accepted():
     assert parsed.n == 8 and parsed.max_tokens == 1
 
 
+@given(st.integers(min_value=1, max_value=2**64 - 1))
+def test_any_positive_max_tokens_is_accepted(value):
+    assert parse_chat_body(body(max_tokens=value)).max_tokens == value
+
+
 def test_max_completion_tokens_wins_over_max_tokens():
     assert parse_chat_body(body(max_tokens=5, max_completion_tokens=7)).max_tokens == 7
     assert parse_chat_body(body(max_tokens=5, max_completion_tokens=None)).max_tokens == 5

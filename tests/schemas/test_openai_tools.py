@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway import client_schema
 from gateway.chat.catalog import resolve
 from gateway.chat.from_openai import to_chat_request
 from gateway.errors import InvalidRequest
@@ -107,6 +108,21 @@ SEVEN_ONE = [
         {"tools": [tool(parameters={"type": "object", "description": "x" * 65_536})]},
         "tools[0].function.parameters",
         "invalid_tool_schema",
+    ),
+    *(
+        ({"tools": [tool(parameters=schema)]}, "tools[0].function.parameters", "invalid_tool_schema")
+        for schema in (
+            {"type": "string"},  # a function takes an object of arguments
+            {"type": ["array", "null"]},
+            {"$ref": "#"},  # refers to itself without descending: validation would never end
+            {"type": "object", "properties": {"a": {"$ref": "#/properties/a"}}},
+            {"type": "object", "$defs": {"a": {"anyOf": [{"$ref": "#/$defs/a"}]}}, "$ref": "#/$defs/a"},
+            {"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}},
+            {"type": "object", "properties": {"a": {"$ref": "#nowhere"}}},
+            {"type": "object", "properties": {"a": {"$ref": "#/required"}}, "required": ["a"]},
+            {"type": "object", "properties": {"a": {"type": "string", "pattern": "^(?!x)"}}},
+            {"type": "object", "patternProperties": {"(a)\\1": {}}},
+        )
     ),
     ({"tools": [tool(f"t{i}") for i in range(129)]}, "tools", "too_many_tools"),
     ({"tools": [FN], "tool_choice": "any"}, "tool_choice", "invalid_tool_choice"),
@@ -591,3 +607,49 @@ def test_fuzz_schema_keywords_are_accepted_or_a_400(schema):
         )
         return
     assert parsed.tools[0].parameters == schema
+
+
+def test_the_schemas_of_one_request_share_one_time_budget(monkeypatch) -> None:
+    """Meta-checking is slow (~0.5 s for 64 KiB): 128 such tools must not take a minute."""
+    monkeypatch.setattr(client_schema, "BUDGET_SECONDS", 0.05)
+    monkeypatch.setattr(client_schema, "_CHECKED", client_schema.OrderedDict())
+    props = {f"p{j}": {"type": "string", "pattern": f"^[a-z]{{{j}}}$"} for j in range(400)}
+    tools = [
+        tool(f"t{i}", parameters={"type": "object", "properties": props, "title": str(i)}) for i in range(128)
+    ]
+    with pytest.raises(InvalidRequest) as info:
+        parse_chat_body(body(tools=tools))
+    assert info.value.code == "invalid_tool_schema" and "took too long" in info.value.message
+    assert info.value.param is not None and info.value.param.startswith("tools[")
+
+
+def test_tool_and_response_schemas_are_checked_alike() -> None:
+    """One checker: a schema refused for a tool is refused for response_format, and the other way."""
+    for schema in (
+        {"$ref": "#"},
+        {"properties": {"a": {"$ref": "#/nope"}}},
+        {"patternProperties": {"(?=a)": {}}},
+    ):
+        rejects(body(tools=[tool(parameters=schema)]), "tools[0].function.parameters", "invalid_tool_schema")
+        fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
+        rejects(body(response_format=fmt), "response_format.json_schema.schema", "invalid_value")
+
+
+@given(schema=st.dictionaries(st.sampled_from(KEYWORDS), json_values, max_size=4))
+def test_tool_and_response_schema_strictness_is_the_same(schema) -> None:
+    def accepted(raw: bytes) -> bool:
+        try:
+            parse_chat_body(raw)
+        except InvalidRequest:
+            return False
+        return True
+
+    fmt = {"type": "json_schema", "json_schema": {"name": "n", "schema": schema}}
+    as_response = accepted(body(response_format=fmt))
+    as_tool = accepted(body(tools=[tool(parameters=schema)]))
+    object_root = (
+        schema.get("type") is None
+        or schema.get("type") == "object"
+        or (isinstance(schema.get("type"), list) and "object" in schema["type"])
+    )
+    assert as_tool == (as_response and object_root)

@@ -7,7 +7,10 @@ import random
 import re
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
+from gateway import client_schema
 from gateway.neutral.model import ToolChoice, ToolSpec
 from gateway.neutral.toolcalls import (
     NO_JSON_BODY,
@@ -341,3 +344,140 @@ def test_malformed_bodies_are_invalid_not_guessed(body: str) -> None:
 @pytest.mark.parametrize("path", ["日本語/ファイル.txt", "emoji-😀.md", "rtl-שלום.txt", "nul-\u0000-char"])
 def test_unicode_arguments_survive(path: str) -> None:
     assert args(check({"name": "read_file", "arguments": {"path": path}})) == {"path": path}
+
+
+# ---------------------------------------------------------------- coercion never raises (V11)
+
+
+def test_several_nulls_for_optional_properties_are_all_removed() -> None:
+    """Two errors at one place (type and enum for the same null) once made the second coercion fail."""
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "enum": ["x", "y"]},
+            "b": {"type": "string"},
+            "c": {"type": "integer", "minimum": 1},
+            "d": {"type": "object", "properties": {"e": {"type": "string", "enum": ["z"]}}},
+        },
+        "required": ["b"],
+    }
+    tool = spec("t", schema)
+    result = check(
+        {"name": "t", "arguments": {"a": None, "b": "k", "c": None, "d": {"e": None}}}, tools=(tool,)
+    )
+    assert args(result) == {"b": "k", "d": {}}
+
+
+def test_a_required_property_behind_a_reference_keeps_its_null() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"cfg": {"type": "object", "properties": {"x": {"type": "string"}}, "required": ["x"]}},
+        "properties": {"cfg": {"$ref": "#/$defs/cfg"}, "y": {"type": "string"}},
+    }
+    tool = spec("t", schema)
+    assert kinds(check({"name": "t", "arguments": {"cfg": {"x": None}}}, tools=(tool,))) == ["schema"]
+    assert args(check({"name": "t", "arguments": {"cfg": {"x": "v"}, "y": None}}, tools=(tool,))) == {
+        "cfg": {"x": "v"}
+    }
+
+
+def test_an_array_coercion_resolves_references_from_the_root() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"tag": {"type": "string"}},
+        "properties": {"tags": {"type": "array", "items": {"$ref": "#/$defs/tag"}}},
+    }
+    assert args(check({"name": "t", "arguments": {"tags": "a"}}, tools=(spec("t", schema),))) == {
+        "tags": ["a"]
+    }
+
+
+json_leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers(-5, 5)
+    | st.floats(-5, 5)
+    | st.sampled_from(["", "3", "2.0", "true", "FALSE", "x", "X", '{"a":1}', "[1]", "null"])
+)
+json_args = st.recursive(
+    json_leaves,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+TYPES = ["string", "integer", "number", "boolean", "array", "object", "null"]
+leaf_schemas = st.fixed_dictionaries(
+    {},
+    optional={
+        "type": st.sampled_from(TYPES)
+        | st.lists(st.sampled_from(TYPES), min_size=1, max_size=3, unique=True),
+        "enum": st.lists(json_leaves, min_size=1, max_size=3),
+        "minimum": st.integers(-2, 2),
+        "minLength": st.integers(0, 2),
+        "pattern": st.sampled_from(["^x", "^[0-9]+$", "a|b"]),
+        "const": json_leaves,
+    },
+)
+property_schemas = st.recursive(
+    leaf_schemas,
+    lambda inner: st.fixed_dictionaries(
+        {"type": st.sampled_from(["object", "array", ["object", "null"]])},
+        optional={
+            "properties": st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+            "required": st.lists(st.sampled_from(["a", "b", "c"]), unique=True, max_size=2),
+            "items": inner,
+            "additionalProperties": st.booleans() | inner,
+            "anyOf": st.lists(inner, min_size=1, max_size=2),
+            "allOf": st.lists(inner, min_size=1, max_size=2),
+        },
+    ),
+    max_leaves=8,
+)
+
+
+@given(
+    properties=st.dictionaries(st.sampled_from(["a", "b", "c"]), property_schemas, max_size=3),
+    required=st.lists(st.sampled_from(["a", "b", "c"]), unique=True, max_size=2),
+    arguments=st.dictionaries(st.sampled_from(["a", "b", "c", "d"]), json_args, max_size=4),
+)
+@example(
+    properties={"a": {"type": "string", "enum": ["x"]}, "b": {"type": "string", "enum": ["y"]}},
+    required=[],
+    arguments={"a": None, "b": None},
+)
+@example(
+    properties={"a": {"type": "object", "properties": {"b": {"type": "string", "minLength": 1}}}},
+    required=[],
+    arguments={"a": {"b": None}},
+)
+def test_coercion_never_raises(properties, required, arguments) -> None:
+    """Random schemas and arguments: a call is valid or invalid, never an exception (V11)."""
+    schema = {"type": "object", "properties": properties, "required": required}
+    client_schema.check(schema, object_root=True)
+    result = check({"name": "t", "arguments": arguments}, tools=(spec("t", schema),))
+    if isinstance(result, ValidCall):
+        assert client_schema.errors(client_schema.validator(schema), json.loads(result.arguments)) == []
+    else:
+        assert result.reasons and all(kind == "schema" for kind, _ in result.reasons)
+
+
+def test_an_evil_pattern_in_a_tool_schema_is_checked_in_linear_time() -> None:
+    schema = {"type": "object", "properties": {"p": {"type": "string", "pattern": "^(a+)+$"}}}
+    result = check({"name": "t", "arguments": {"p": "a" * 100_000 + "!"}}, tools=(spec("t", schema),))
+    assert kinds(result) == ["schema"]
+
+
+def test_a_schema_check_past_its_budget_is_an_invalid_call_not_a_hang() -> None:
+    schema = {"type": "object", "allOf": [{"$ref": "#/$defs/n"}, {"$ref": "#/$defs/n"}]}
+    schema["$defs"] = {
+        "n": {"additionalProperties": {"allOf": [{"$ref": "#/$defs/n"}, {"$ref": "#/$defs/n"}]}}
+    }
+    client_schema.check(schema, object_root=True)
+    value: dict = {}
+    for _ in range(40):
+        value = {"k": value}
+    with client_schema.time_budget(0.1):
+        result = check({"name": "t", "arguments": value}, tools=(spec("t", schema),))
+    assert kinds(result) == ["schema"]
+    assert isinstance(result, InvalidCall) and "took too long" in result.reasons[0][1]

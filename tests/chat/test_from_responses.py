@@ -81,8 +81,9 @@ def test_reasoning_effort_sets_a_thinking_models_level() -> None:
     assert convert(THINKING, reasoning={"effort": "low"}).thinking_level == "medium"
     assert convert(THINKING, reasoning={"effort": "high"}).thinking_level == "high"
     assert convert(MODEL, reasoning={"effort": "whatever"}).thinking_level == "high"  # ignored
+    assert convert(THINKING, reasoning={"effort": "none"}).model.thinking is False  # answers as its base
     with pytest.raises(InvalidRequest) as caught:
-        convert(THINKING, reasoning={"effort": "none"})
+        convert(THINKING, reasoning={"effort": "extreme"})
     assert (caught.value.code, caught.value.param) == ("invalid_reasoning_effort", "reasoning.effort")
 
 

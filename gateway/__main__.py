@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from dotenv import dotenv_values
 
-from gateway import __version__
+from gateway import __version__, keys
 from gateway.app import create_app
 from gateway.config import ConfigError, Settings
 from gateway.logs import setup_logging
@@ -59,9 +59,10 @@ async def serve(settings: Settings) -> None:
             from gateway.demo import start_demo
 
             settings, pool = await stack.enter_async_context(start_demo(settings))
+        app = create_app(settings, pool=pool)
         listener = await stack.enter_async_context(
             listen(
-                create_app(settings, pool=pool),
+                app,
                 settings,
                 handler_cancellation=True,
                 access_log=None,
@@ -73,9 +74,17 @@ async def serve(settings: Settings) -> None:
         # What start-up built (modules, protobuf descriptors, templates) lives as long as the
         # process: out of the collector's generations, full collections stay short.
         gc.freeze()
+        version = app[keys.CLIENT_VERSION].current  # the saved one is read by now; the feed comes later
         for host, port in listener.addresses:
             display = f"[{host}]" if ":" in host else host
-            log.info("listening on http://%s:%s%s", display, port, settings.route_prefix or "")
+            log.info(
+                "listening on http://%s:%s%s (Cursor client version %s, %s)",
+                display,
+                port,
+                settings.route_prefix or "",
+                version.version,
+                version.source,
+            )
         await stop.wait()
         log.info("shutting down")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -36,8 +37,9 @@ from gateway.sse import LiveStreams
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
 from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
-from gateway.upstream.identity import HeaderOptions
+from gateway.upstream.identity import HeaderOptions, Platform
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
+from gateway.upstream.version import IDE, SAVE_FILE, UpdateFeed, VersionSource, VersionStore
 
 BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
@@ -77,16 +79,19 @@ def create_app(
         )
     app[keys.POOL] = pool
     metrics = app[keys.METRICS] = Metrics()
+    versions = app[keys.CLIENT_VERSION] = client_version(settings, transport)
     client = ChatServiceClient(
         transport,
         ClientOptions(
             base_url=settings.cursor_base_url,
             headers=HeaderOptions(
-                client_version=settings.cursor_client_version,
                 timezone=settings.cursor_timezone,
                 alphabet=settings.checksum_alphabet,
+                platform=Platform.parse(settings.cursor_client_platform),
+                gzip_requests=settings.upstream_gzip_requests,
             ),
         ),
+        versions,
     )
     app[keys.CHAT] = ChatService(
         pool,
@@ -112,13 +117,28 @@ def create_app(
     metrics.active_streams.set_function(lambda: len(live))
     metrics.tokens.set_function(lambda: pool.size)
     metrics.track_token_states(pool.counts)
+    metrics.track_client_versions(lambda: [versions])
     reqlog = app[keys.REQUEST_LOG]
     metrics.reqlog_dropped.set_function(lambda: reqlog.dropped)
     app.on_response_prepare.append(add_request_id)
     app.on_shutdown.append(_finish_streams)
     app.cleanup_ctx.append(_lifetime)
+    app.cleanup_ctx.append(_client_version_lifetime)  # stopped before `_lifetime` closes the transport
     setup_routes(app, settings.route_prefix)
     return app
+
+
+def client_version(settings: Settings, transport: UpstreamTransport) -> VersionSource:
+    """The IDE client version to announce: CURSOR_CLIENT_VERSION, or learnt from the update feed."""
+    folder = Path(settings.data_dir) if settings.data_dir else None
+    return VersionSource(
+        IDE,
+        settings.cursor_client_version,
+        feed=UpdateFeed(transport, settings.cursor_base_url, settings.cursor_client_platform),
+        store=VersionStore(folder / SAVE_FILE if folder else None),
+        origin=settings.cursor_base_url,
+        refresh_every=settings.cursor_version_refresh,
+    )
 
 
 def tool_options(settings: Settings) -> ToolOptions:
@@ -153,3 +173,17 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     finally:
         await asyncio.to_thread(reqlog.close)  # writes every queued row first
         await app[keys.TRANSPORT].close()
+
+
+async def _client_version_lifetime(app: web.Application) -> AsyncIterator[None]:
+    """The saved version is read before the first request; the feed is read in the background."""
+    versions = app[keys.CLIENT_VERSION]
+    await versions.load()
+    refresher = asyncio.get_running_loop().create_task(versions.run())
+    try:
+        yield
+    finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
+        await versions.close()

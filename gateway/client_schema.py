@@ -5,8 +5,10 @@ A client's schema is code the gateway runs against model output, so it is held t
 - `check(schema)` accepts it only when every part of it can run: an object, at most
   `MAX_DEPTH` levels and `MAX_BYTES` of JSON, valid for its draft (draft-04 to 2020-12), every
   `$ref` local and pointing at a schema inside it, no reference cycle that never descends into the
-  value (it would recurse until the interpreter gives up), and every regular expression
-  (`pattern`, `patternProperties` keys) compilable by RE2. Otherwise `SchemaProblem` says what
+  value (it would recurse until the interpreter gives up), and every `patternProperties` key
+  compilable by RE2. A `pattern` RE2 cannot run (look-around, backreferences: zod 4 writes one
+  for every `z.email()`) is accepted and not checked, if it is a regular expression at all; the client's own validation still sees
+  the value. Otherwise `SchemaProblem` says what
   and where (a JSON pointer). Schemas that passed are remembered (agents send the same catalog
   every turn).
 - `validator(schema)` runs `pattern`, `patternProperties` and `additionalProperties` on RE2,
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -94,6 +97,7 @@ def compile_pattern(pattern: str) -> _Regex:
     return compiled
 
 
+@functools.lru_cache(maxsize=PATTERNS_MAX)
 def pattern_problem(pattern: str) -> str | None:
     """Why RE2 cannot run `pattern`, or None when it can."""
     try:
@@ -104,6 +108,15 @@ def pattern_problem(pattern: str) -> str | None:
             reason = reason.decode("utf-8", "replace")
         return f"{reason}; patterns run on a linear-time engine (RE2), without look-around or backreferences"
     return None
+
+
+def _is_regex(pattern: str) -> bool:
+    """Whether `pattern` is a regular expression at all (compiling it only; nothing is matched)."""
+    try:
+        re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return False
+    return True
 
 
 # Meta-schemas check no formats: the walk of `check()` compiles every pattern itself and says where.
@@ -154,7 +167,9 @@ def _short(value: object) -> str:
 
 
 def _pattern(validator: Any, pattern: str, instance: object, schema: object) -> Iterator[ValidationError]:
-    if isinstance(instance, str) and compile_pattern(pattern).search(instance) is None:
+    if not isinstance(instance, str) or pattern_problem(pattern) is not None:
+        return  # a pattern RE2 cannot run constrains nothing here (see `check`)
+    if compile_pattern(pattern).search(instance) is None:
         yield ValidationError(f"{_short(instance)} does not match {_short(pattern)}")
 
 
@@ -402,9 +417,6 @@ class _Walk:
         where = self.where(node)
         if "$schema" in node and node is not self.root.contents:
             raise SchemaProblem("'$schema' is allowed only at the root of the schema", f"{where}/$schema")
-        pattern = node.get("pattern")
-        if isinstance(pattern, str):
-            self._regex(pattern, f"{where}/pattern")
         patterns = node.get("patternProperties")
         if isinstance(patterns, dict):
             for key in patterns:
@@ -413,6 +425,9 @@ class _Walk:
                 self.pattern_properties = f"{where}/patternProperties"
         if "unevaluatedProperties" in node and self.unevaluated_properties is None:
             self.unevaluated_properties = f"{where}/unevaluatedProperties"
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern_problem(pattern) is not None and not _is_regex(pattern):
+            raise SchemaProblem(f"{_short(pattern)} is not a regular expression", f"{where}/pattern")
         anchor = node.get("$dynamicAnchor")
         if isinstance(anchor, str):
             self.anchors.setdefault(anchor, []).append(id(node))

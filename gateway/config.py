@@ -30,6 +30,7 @@ VisionAbility = Literal["none", "base64", "all"]
 ToolStreamMode = Literal["complete", "fragmented"]
 NonceScope = Literal["conversation", "request"]
 ChecksumAlphabet = Literal["urlsafe", "standard"]
+ClientPlatform = Literal["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"]
 ThinkingLevel = Literal["medium", "high"]
 TokenStrategy = Literal["round-robin", "least-recently-used", "random"]
 
@@ -148,11 +149,14 @@ def _base_url(value: str) -> str:
     return url
 
 
-def _version(value: str) -> str:
+def _client_version(value: str) -> str:
+    """`auto`, or a fixed version such as 3.20.14."""
     text = value.strip()
+    if text.lower() == "auto":
+        return "auto"
     pieces = text.split(".")
-    if not 2 <= len(pieces) <= 4 or not all(p.isdigit() for p in pieces):
-        raise ValueError(f"must look like 2.6.21, got {value!r}")
+    if not 2 <= len(pieces) <= 4 or not all(p.isdigit() and len(p) <= 6 for p in pieces):
+        raise ValueError(f"must be auto or a version such as 3.20.14, got {value!r}")
     return text
 
 
@@ -292,9 +296,22 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting(
         "CURSOR_CLIENT_VERSION",
-        "2.6.21",
-        _version,
-        "Cursor client version announced upstream; raise it when Cursor reports an outdated client.",
+        "auto",
+        _client_version,
+        "Cursor client version announced upstream: `auto` learns the current one from Cursor's update feed "
+        '(and again when Cursor answers "Update Required"); a version such as `3.20.14` is used as is.',
+    ),
+    Setting(
+        "CURSOR_VERSION_REFRESH",
+        "21600",
+        _float_range(300, 7 * 86400),
+        "With `CURSOR_CLIENT_VERSION=auto`, seconds between two background reads of Cursor's update feed.",
+    ),
+    Setting(
+        "CURSOR_CLIENT_PLATFORM",
+        "linux-x64",
+        _choice("linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"),
+        "Platform the gateway presents as (`x-cursor-client-os`/`-arch`) and whose update feed it reads.",
     ),
     Setting("CURSOR_TIMEZONE", "UTC", _text, "IANA time zone sent in `x-cursor-timezone`."),
     Setting(
@@ -308,6 +325,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "auto",
         _choice("1.1", "2", "auto"),
         "HTTP version to Cursor: `1.1`, `2`, or `auto` (HTTP/2 for https://, HTTP/1.1 for http://).",
+    ),
+    Setting(
+        "UPSTREAM_GZIP_REQUESTS",
+        "false",
+        _bool,
+        "Gzip request frames over 1 KiB (declaring `connect-content-encoding: gzip`); off, they go uncompressed "
+        "like every current public client's.",
     ),
     Setting(
         "TIMEOUT",
@@ -495,7 +519,8 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "NATIVE_TOOL_SETTLE_MS",
         "250",
         _int_range(0, 5000),
-        "After a native tool call, how long to wait for further parallel calls, in milliseconds.",
+        "After a native tool call, how long to wait for further parallel calls (without tools declared: for "
+        "Cursor to carry on by itself before the turn ends), in milliseconds.",
     ),
     Setting(
         "THINKING_LEVEL",
@@ -558,9 +583,12 @@ class Settings:
     log_prompt_max_chars: int
     cursor_base_url: str
     cursor_client_version: str
+    cursor_version_refresh: float
+    cursor_client_platform: ClientPlatform
     cursor_timezone: str
     checksum_alphabet: ChecksumAlphabet
     upstream_http_version: HttpVersion
+    upstream_gzip_requests: bool
     timeout: float
     idle_timeout: float
     keepalive_seconds: float

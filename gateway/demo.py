@@ -45,9 +45,11 @@ async def start_demo(settings: Settings) -> AsyncIterator[tuple[Settings, TokenP
         log.warning(
             "DEMO mode: answers come from the local upstream simulator at %s, not from Cursor", front.url
         )
-        # The simulator takes any model id, so the demo offers the built-in seed lists.
+        # The demo offers the simulator's model list (current Cursor names such as claude-4.5-sonnet
+        # and composer-1) plus the seed ids; the simulator takes any model id. Its update feed
+        # gives the client version, saved under the simulator's address only.
         demo_settings = settings.replace(
-            cursor_base_url=front.url, upstream_http_version="1.1", model_source="static"
+            cursor_base_url=front.url, upstream_http_version="1.1", model_source="merged"
         )
         yield demo_settings, pool
     finally:

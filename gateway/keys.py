@@ -18,6 +18,7 @@ from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.transport import UpstreamTransport
+from gateway.upstream.version import VersionSource
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 POOL: Final = web.AppKey("pool", TokenPool)
@@ -31,6 +32,7 @@ REQUEST_LOG: Final = web.AppKey("request_log", RequestLog)
 WEB_DIR: Final = web.AppKey("web_dir", Path)
 RUNTIME_CONFIG: Final = web.AppKey("runtime_config", RuntimeConfig)
 ITEM_STORE: Final = web.AppKey("item_store", ItemStore)  # recent Responses API output items
+CLIENT_VERSION: Final = web.AppKey("client_version", VersionSource)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)
 REQUEST_STARTED: Final = web.RequestKey("request_started", float)  # time.perf_counter()

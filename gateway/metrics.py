@@ -4,17 +4,20 @@ What is counted: requests by endpoint and status, errors by code, open client co
 the ones the gateway closed (by reason), request duration, time to first token, the gateway's own
 overhead (time spent before the upstream call plus after its first event until the client got
 it), live streams, the token pool's size and its tokens by health state, failovers to another
-token, and request-log rows dropped.
+token, request-log rows dropped, and the Cursor client version announced (with where it came
+from).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+
+from gateway.upstream.version import VersionSource
 
 # Seconds; from 100 µs (gateway overhead) to 2 minutes (long answers).
 BUCKETS: Final = (
@@ -122,6 +125,10 @@ class Metrics:
         """Export `cursor2api_token_state{state=...}`, read from the pool at every scrape."""
         self.registry.register(_StateCollector(counts))
 
+    def track_client_versions(self, sources: Callable[[], Iterable[VersionSource]]) -> None:
+        """Export `cursor2api_client_version_info{product, version, source} 1`, read at every scrape."""
+        self.registry.register(_VersionCollector(sources))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -136,6 +143,26 @@ class _StateCollector(Collector):
         )
         for state, count in self._counts().items():
             family.add_metric([state], count)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
+
+
+class _VersionCollector(Collector):
+    def __init__(self, sources: Callable[[], Iterable[VersionSource]]) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "cursor2api_client_version_info",
+            "The Cursor client version announced upstream (always 1): product, version, and source "
+            "(feed, saved, built-in or fixed).",
+            labels=["product", "version", "source"],
+        )
+        for source in self._sources():
+            current = source.current
+            family.add_metric([source.product.name, current.version, current.source], 1)
         yield family
 
     def describe(self) -> Iterator[GaugeMetricFamily]:

@@ -21,8 +21,8 @@ from typing import Final, Literal, cast, get_args
 
 import orjson
 
+from gateway.atomic import write_atomic
 from gateway.config import Settings, VisionAbility
-from gateway.tokens.store import write_atomic
 
 log = logging.getLogger(__name__)
 

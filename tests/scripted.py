@@ -68,8 +68,13 @@ class ScriptedResponse:
 
 
 class ScriptedTransport:
+    """`post` answers the scripted replies in order; `get` (the update feed) answers `get_replies`
+    in order, and without any left fails like an unreachable feed."""
+
     def __init__(self, *replies: Reply) -> None:
         self.replies = deque(replies)
+        self.get_replies: deque[Reply] = deque()
+        self.got: list[str] = []
         self.sent: list[Sent] = []
         self.opened = 0
         self.closed = 0
@@ -88,6 +93,13 @@ class ScriptedTransport:
             yield ScriptedResponse(reply, self)
         finally:
             self.closed += 1
+
+    @asynccontextmanager
+    async def get(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[ScriptedResponse]:
+        self.got.append(url)
+        if not self.get_replies:
+            raise TransportError("no scripted feed reply")
+        yield ScriptedResponse(self.get_replies.popleft(), self)
 
     async def close(self) -> None:
         pass

@@ -33,6 +33,12 @@ def test_every_setting_has_a_field_in_the_same_order():
         ("UPSTREAM_HTTP_VERSION", "3"),
         ("CURSOR_BASE_URL", "ftp://x"),
         ("CURSOR_CLIENT_VERSION", "latest"),
+        ("CURSOR_CLIENT_VERSION", "3"),
+        ("CURSOR_CLIENT_VERSION", "3.20.x"),
+        ("CURSOR_CLIENT_VERSION", "cli-2026.07.08-0c04a8a"),
+        ("CURSOR_VERSION_REFRESH", "10"),
+        ("CURSOR_CLIENT_PLATFORM", "win32-x64"),
+        ("UPSTREAM_GZIP_REQUESTS", "sometimes"),
         ("DEBUG", "maybe"),
         ("ROUTE_PREFIX", "/a?b"),
         ("THINKING_OUTPUT", "shown"),
@@ -41,6 +47,14 @@ def test_every_setting_has_a_field_in_the_same_order():
 def test_bad_values_stop_start_up_naming_the_setting(name, value):
     with pytest.raises(ConfigError, match=f"^{name}: "):
         Settings.from_mapping({name: value})
+
+
+def test_client_version_is_auto_by_default_or_fixed():
+    s = Settings.from_mapping({})
+    assert (s.cursor_client_version, s.cursor_version_refresh) == ("auto", 21600)
+    assert (s.cursor_client_platform, s.upstream_gzip_requests) == ("linux-x64", False)
+    assert Settings.from_mapping({"CURSOR_CLIENT_VERSION": " AUTO "}).cursor_client_version == "auto"
+    assert Settings.from_mapping({"CURSOR_CLIENT_VERSION": "3.21.4"}).cursor_client_version == "3.21.4"
 
 
 def test_default_key_refused_off_loopback():

@@ -13,15 +13,20 @@ import aiohttp
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-LISTENING = re.compile(r"listening on (http://\S+)")
+LISTENING = re.compile(r"listening on (http://\S+) \(Cursor client version (\S+), (\S+)\)")
 
 
-async def start_gateway(tmp_path: Path, *args: str, **env: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start_gateway(
+    tmp_path: Path, *args: str, **env: str
+) -> tuple[asyncio.subprocess.Process, str, tuple[str, str]]:
+    """Start `python -m gateway`; return the process, its URL and the (client version, source)
+    of its start-up line."""
     environ = {
         "PATH": os.environ.get("PATH", ""),
         "PORT": "0",
         "TOKEN_FILE": str(tmp_path / ".token"),
         "TOKEN_LIST_FILE": str(tmp_path / ".token-list"),
+        "DATA_DIR": str(tmp_path / "data"),
         **env,
     }
     process = await asyncio.create_subprocess_exec(
@@ -41,7 +46,7 @@ async def start_gateway(tmp_path: Path, *args: str, **env: str) -> tuple[asyncio
         assert line, "the gateway exited before listening"
         match = LISTENING.search(line)
         if match:
-            return process, match.group(1)
+            return process, match.group(1), (match.group(2), match.group(3))
 
 
 async def stop(process: asyncio.subprocess.Process) -> int:
@@ -51,7 +56,8 @@ async def stop(process: asyncio.subprocess.Process) -> int:
 
 @pytest.mark.slow
 async def test_first_run_without_a_token(tmp_path):
-    process, url = await start_gateway(tmp_path)
+    process, url, version = await start_gateway(tmp_path)
+    assert version == ("3.20.14", "built-in")  # nothing saved yet; the feed is read in the background
     try:
         async with aiohttp.ClientSession() as session:
             async with session.get(f"{url}/health") as response:
@@ -101,13 +107,13 @@ async def test_default_key_refused_on_a_public_address(tmp_path):
 
 @pytest.mark.slow
 async def test_demo_mode_answers_offline(tmp_path):
-    process, url = await start_gateway(tmp_path, "--demo")
+    process, url, _ = await start_gateway(tmp_path, "--demo")
     try:
         async with aiohttp.ClientSession(headers={"Authorization": "Bearer 0000"}) as session:
             async with session.post(
                 f"{url}/v1/chat/completions",
                 json={
-                    "model": "gpt-4o",
+                    "model": "claude-4.5-sonnet",  # the README's quick start
                     "stream": True,
                     "messages": [{"role": "user", "content": "hello demo"}],
                 },
@@ -124,9 +130,13 @@ async def test_demo_mode_answers_offline(tmp_path):
 
 @pytest.mark.slow
 async def test_sigterm_ends_a_running_stream_in_band_after_the_grace_period(tmp_path):
-    process, url = await start_gateway(tmp_path, "--demo", SHUTDOWN_GRACE="0.3")
+    process, url, _ = await start_gateway(tmp_path, "--demo", SHUTDOWN_GRACE="0.3")
     try:
-        ask = {"model": "gpt-4o", "stream": True, "messages": [{"role": "user", "content": "long " * 300}]}
+        ask = {
+            "model": "claude-4.5-sonnet",
+            "stream": True,
+            "messages": [{"role": "user", "content": "long " * 300}],
+        }
         async with (
             aiohttp.ClientSession(headers={"Authorization": "Bearer 0000"}) as session,
             session.post(f"{url}/v1/chat/completions", json=ask) as response,

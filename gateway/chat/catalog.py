@@ -1,7 +1,11 @@
 """The models the gateway offers and how a requested id resolves to an upstream model name.
 
 Two static seed lists (cursor-protocol.md §11.1 and §11.2), each base id with a `-thinking` twin
-that asks upstream for high thinking. Pure data and lookups; no I/O.
+that asks upstream for high thinking, and Cursor's live list (§11.3): an entry's public id is its
+`name`, what is sent upstream its `serverModelName` (`gemini-3-pro` is sent as
+`gemini-3-pro-preview`). Every entry has a context window: Cursor's `contextTokenLimit` when it
+gives one (its 2026 answers give none, upstream-2026.md §8), else the first match in `CONTEXT`,
+a table per model family. Pure data and lookups; no I/O.
 """
 
 from __future__ import annotations
@@ -50,16 +54,25 @@ SEED_B: Final[dict[str, str]] = {
     "claude-3-5-sonnet-20241022": "claude-3.5-sonnet",
 }
 
-# Context windows where the seeds (or the model's vendor) state one; others use the fallback.
-_CONTEXT: Final[tuple[tuple[str, int], ...]] = (
+# Context windows per family, in tokens, the first match wins; `FALLBACK_CONTEXT` when none does.
+# Current families carry the window Cursor's own model picker states for the non-Max mode the
+# gateway uses (the tooltips of its June 2026 list); the 2024 seeds carry their vendor's.
+CONTEXT: Final[tuple[tuple[str, int], ...]] = (
+    (r"-1m(?:-|$)", 1_000_000),  # claude-4-sonnet-1m
     (r"^claude-", 200_000),
+    (r"^composer-", 200_000),
+    (r"^default$", 200_000),  # Auto: Cursor picks a model, each with at least this
+    (r"^gpt-5", 272_000),
     (r"^gpt-4o|^gpt-4-turbo|^o1", 128_000),
     (r"^gpt-4$", 8_192),
     (r"^gpt-3\.5", 16_385),
+    (r"^gemini-(?:2\.5|3)", 200_000),
     (r"^gemini-1\.5-flash-500k$", 500_000),
     (r"^gemini-", 1_000_000),
+    (r"^grok-", 256_000),
+    (r"^kimi-k2", 256_000),
 )
-_FALLBACK_CONTEXT: Final = 128_000
+FALLBACK_CONTEXT: Final = 128_000
 
 _OWNERS: Final[tuple[tuple[str, str], ...]] = (
     (r"^claude", "anthropic"),
@@ -74,16 +87,17 @@ def _owner(model_id: str) -> str:
     return next((owner for pattern, owner in _OWNERS if re.match(pattern, model_id)), "cursor")
 
 
-def _context(model_id: str) -> int:
-    return next((size for pattern, size in _CONTEXT if re.search(pattern, model_id)), _FALLBACK_CONTEXT)
+def context_window(model_id: str) -> int:
+    """The family's context window of a model without a stated one (`CONTEXT`)."""
+    return next((size for pattern, size in CONTEXT if re.search(pattern, model_id)), FALLBACK_CONTEXT)
 
 
 def _base_models() -> dict[str, tuple[str, int]]:
     models: dict[str, tuple[str, int]] = {}
     for name in SEED_A:
-        models[name] = (name, _context(name))
+        models[name] = (name, context_window(name))
     for alias, upstream in SEED_B.items():
-        models[alias] = (upstream, _context(alias))
+        models[alias] = (upstream, context_window(alias))
     return models
 
 
@@ -182,7 +196,7 @@ def live_catalog(live: Sequence[LiveModel], source: ModelSource) -> dict[str, Mo
     server_of: dict[str, str] = {}  # every name Cursor serves -> the name to send
     usable = [m for m in live if m.name and not m.disabled]
     for model in usable:
-        context = model.context_window or _context(model.name)
+        context = model.context_window or context_window(model.name)
         thinking = model.name.endswith(THINKING_SUFFIX)  # Cursor's own thinking entry (§11.4)
         info = ModelInfo(
             model.name, model.server_name or model.name, thinking, _owner(model.name), context, context

@@ -7,6 +7,7 @@ closes the upstream call. Usage is estimated (characters / 4): Cursor's stream c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -14,7 +15,7 @@ import secrets
 import time
 from collections.abc import AsyncGenerator
 
-from gateway.chat.turn import ToolOptions, ToolTurn, tool_layer_active
+from gateway.chat.turn import ToolOptions, ToolTurn, next_before, tool_layer_active
 from gateway.errors import NoHealthyToken, NoTokenConfigured, UpstreamError
 from gateway.metrics import Metrics
 from gateway.neutral.model import (
@@ -35,6 +36,7 @@ from gateway.tokens.pool import TokenPool
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.base import Upstream, UpstreamEvent
 from gateway.upstream.identity import UpstreamIdentity
+from gateway.upstream.version import ClientOutdated
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,9 @@ class ChatService:
 
         Until the first event has been yielded, a failure the next token may not share (see
         `tokens/outcome.py`) marks the failing token and moves on to another healthy one, up to
-        MAX_TOKEN_ATTEMPTS tokens; after the first event, errors pass through unchanged.
+        MAX_TOKEN_ATTEMPTS tokens; after the first event, errors pass through unchanged. When Cursor
+        refuses the announced client version, the request is sent once more if a newer version is
+        known (`ClientOutdated.source`); that is no fault of the token and no token attempt.
         """
         await self._pool.refresh()
         if self._pool.size == 0:
@@ -76,9 +80,10 @@ class ChatService:
         record = current_record()
         model = chat.model.id
         tried: set[str] = set()
+        refused: list[str] = []  # client versions Cursor refused for this request
         transient_retried = False
         last_error: UpstreamError | None = None
-        for number in range(1, self._max_attempts + 1):
+        while True:
             lease = self._pool.lease(exclude=tried, model=model)
             if lease is None:
                 if last_error is not None:
@@ -96,7 +101,10 @@ class ChatService:
             assert identity is not None, "the pool only leases entries with an identity"
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
-                    "chat model=%s token=%s attempt=%d", chat.model.upstream_name, lease.fingerprint, number
+                    "chat model=%s token=%s attempt=%d",
+                    chat.model.upstream_name,
+                    lease.fingerprint,
+                    len(tried),
                 )
             upstream = self._upstream.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
             relayed = False
@@ -106,14 +114,28 @@ class ChatService:
                     async for event in upstream:
                         relayed = True
                         yield event
-            except UpstreamError as exc:
+            except UpstreamError as caught:
+                exc = caught
+                if isinstance(exc, ClientOutdated) and not relayed:
+                    if not refused and await exc.source.after_refusal(exc.refused) is not None:
+                        log.info(
+                            "Cursor refused client version %s; sending the request again as %s",
+                            exc.refused,
+                            exc.source.current.version,
+                        )
+                        refused.append(exc.refused)
+                        tried.discard(lease.jwt)
+                        continue
+                    exc = exc.after(refused)  # says every version tried, and what the feed said
                 outcome = classify(exc, now_wall=time.time())
                 self._pool.failed(
                     lease, outcome.kind, f"{exc.code}: {exc.message}", hint=outcome.hint, model=model
                 )
                 may_retry = outcome.retry == "always" or (outcome.retry == "once" and not transient_retried)
-                if relayed or not may_retry or number == self._max_attempts:
-                    raise
+                if relayed or not may_retry or len(tried) >= self._max_attempts:
+                    if exc is caught:
+                        raise
+                    raise exc from caught
                 transient_retried = transient_retried or outcome.retry == "once"
                 last_error = exc
                 if self._metrics is not None:
@@ -147,18 +169,28 @@ class ChatService:
         prompt = plain_prompt(chat)
         prompt_chars = prompt.chars
         text_chars = thinking_chars = 0
+        # No tools are declared on this path, so a tool request is never relayed. Cursor waits for
+        # the result of a completed one, which never comes, unless it carries on by itself (in a
+        # recorded session the editor answered it): the turn ends when no event follows a completed
+        # call within NATIVE_TOOL_SETTLE_MS.
+        settle_until: float | None = None
+        loop = asyncio.get_running_loop()
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
-            async for frame in upstream:
+            while True:
+                frame = await next_before(upstream, settle_until)
                 event: TextDelta | ThinkingDelta | Finish
                 if isinstance(frame, NativeToolFrame):
-                    # No tools are declared on this path: a tool request is not relayed. Once it is
-                    # complete the upstream waits for a result that never comes, so the turn ends.
                     if frame.is_streaming and not frame.is_last_message:
-                        continue
-                    log.warning("upstream asked for tool %s (%r); ending the turn", frame.tool, frame.name)
+                        settle_until = None
+                    else:
+                        log.warning("upstream asked for tool %s (%r); not relayed", frame.tool, frame.name)
+                        settle_until = loop.time() + self._tools.settle_seconds
+                    continue
+                if frame is None:  # nothing followed a completed tool call: the turn ends
                     event = Finish("stop")
                 else:
+                    settle_until = None
                     event = frame
                 if isinstance(event, TextDelta):
                     text_chars += len(event.text)

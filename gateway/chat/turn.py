@@ -21,7 +21,7 @@ import logging
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from gateway.errors import UpstreamError
 from gateway.metrics import Metrics
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 
 ToolMode = Literal["auto", "native", "emulate"]
 Item = Text | Thinking | ValidCall | InvalidCall
+T = TypeVar("T")
 AttemptFn = Callable[[ChatRequest, Prompt, Timing | None], AsyncGenerator[object, None]]
 
 
@@ -106,8 +107,9 @@ class ToolTurn:
         else:
             nonce = grammar.conversation_nonce(options.nonce_secret, encode.anchor(chat))
         self._delimiters = grammar.Delimiters(nonce)
-        self._native = options.mode != "emulate"
-        self._may_fall_back = options.mode == "auto"
+        # Composer models write tool calls as text, never as tool-call frames: always emulate.
+        self._native = options.mode != "emulate" and not chat.model.composer
+        self._may_fall_back = self._native and options.mode == "auto"
         self._prompt_chars = 0
         self._completion_chars = 0
         self._thinking_chars = 0
@@ -172,18 +174,11 @@ class ToolTurn:
         calls_seen = 0
         upstream = self._attempt_fn(self._chat, prompt, self._timing)
         async with contextlib.aclosing(upstream):
-            iterator: AsyncIterator[object] = aiter(upstream)
             while True:
                 try:
-                    if deadline is None:
-                        event = await anext(iterator)
-                    else:
-                        remaining = deadline - loop.time()
-                        if remaining <= 0:
-                            return
-                        event = await asyncio.wait_for(anext(iterator), remaining)
-                except (StopAsyncIteration, TimeoutError):
-                    return
+                    event = await next_before(upstream, deadline)
+                    if event is None:
+                        return
                 except UpstreamError:
                     decided = calls_seen > 0 and (parser is None or parser.decided)
                     if decided:  # P14, X5: the turn was already decided
@@ -421,6 +416,20 @@ class ToolTurn:
             reasoning_tokens=reasoning,
         )
         yield Finish(reason)
+
+
+async def next_before(iterator: AsyncIterator[T], deadline: float | None) -> T | None:
+    """The next item of `iterator`; None at its end, or once the loop time `deadline` has passed
+    (the pending step of the iterator is then cancelled)."""
+    try:
+        if deadline is None:
+            return await anext(iterator)
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            return None
+        return await asyncio.wait_for(anext(iterator), remaining)
+    except (StopAsyncIteration, TimeoutError):
+        return None
 
 
 def tool_layer_active(chat: ChatRequest) -> bool:

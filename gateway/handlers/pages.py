@@ -47,7 +47,15 @@ PAGE_HEADERS: Final = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "no-referrer",
 }
-EXAMPLE_MODEL: Final = "claude-3.5-sonnet"  # used in examples when offered, else the first model
+# The examples use the first of these on offer (a current model: Cursor's live name, then the seed
+# alias that resolves to it), else the first model without thinking.
+EXAMPLE_MODELS: Final[tuple[str, ...]] = ("claude-4.5-sonnet", "claude-sonnet-4-5-20250929")
+VERSION_SOURCES: Final = {
+    "feed": "from Cursor's update feed",
+    "saved": "saved from Cursor's update feed by an earlier run",
+    "built-in": "built in (Cursor's update feed has not answered yet)",
+    "fixed": "set by CURSOR_CLIENT_VERSION",
+}
 
 
 def page(handler: Handler) -> Handler:
@@ -121,9 +129,11 @@ async def index(request: web.Request) -> web.StreamResponse:
     await pool.refresh()
     options = request.app[keys.RUNTIME_CONFIG].current
     models = list((await request.app[keys.MODELS].models()).values())
-    example = next((m.id for m in models if m.id == EXAMPLE_MODEL), None) or next(
-        (m.id for m in models if not m.thinking), EXAMPLE_MODEL
+    offered = {m.id for m in models}
+    example = next((m for m in EXAMPLE_MODELS if m in offered), None) or next(
+        (m.id for m in models if not m.thinking), EXAMPLE_MODELS[0]
     )
+    client_version = request.app[keys.CLIENT_VERSION].current
     return render(
         request,
         "index.html",
@@ -143,6 +153,8 @@ async def index(request: web.Request) -> web.StreamResponse:
         vision=options.vision_ability,
         models=models,
         example_model=example,
+        client_version=client_version.version,
+        client_version_source=VERSION_SOURCES[client_version.source],
     )
 
 

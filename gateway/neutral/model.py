@@ -7,6 +7,7 @@ of these types know about HTTP, a client dialect or an upstream RPC.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -16,6 +17,8 @@ ToolChoiceMode = Literal["auto", "none", "required", "named"]
 ThinkingLevel = Literal["medium", "high"]
 
 EMPTY_SCHEMA: Final = '{"type":"object","properties":{}}'
+# An upstream model name of the composer family: `composer-1`, `composer`, `accounts/x/composer-2`.
+COMPOSER: Final = re.compile(r"(?:^|/)composer(?:-|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,12 @@ class ModelInfo:
     owned_by: str
     max_tokens: int | None
     context_window: int | None
+
+    @property
+    def composer(self) -> bool:
+        """Cursor's own `composer-*` family (upstream-2026.md §3): these models answer inside the
+        thinking field, and write tool calls as text rather than as tool-call frames."""
+        return COMPOSER.search(self.upstream_name.lower()) is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ Every read and write of `.token` / `.token-list` runs in a worker thread (`async
 under one `asyncio.Lock`, so a save, an API reload and the automatic re-read (which may rewrite
 `.token-list` to add checksums) never interleave: no update loses a line. Each read gets a
 sequence number taken under the lock, so the pool never applies an older read over a newer one.
-Writes are `store.write_atomic` (temp file, fsync, rename): a crash leaves the old file intact.
+Writes are `gateway.atomic.write_atomic` (temp file, fsync, rename): a crash leaves the old file intact.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from gateway.tokens.store import MAX_TOKEN_FILE_BYTES, Loaded, file_mtimes, load_files, write_atomic
+from gateway.atomic import write_atomic
+from gateway.tokens.store import MAX_TOKEN_FILE_BYTES, Loaded, file_mtimes, load_files
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,10 @@ Decided from cursor-protocol.md §10.4 (pool actions and the "Retry?" column):
 | rate                              | cooling down (hint, else 60 s doubling, capped) | yes    |
 | rate, DEBOUNCED (35)              | cooling down 10 s              | yes                     |
 | usage                             | exhausted (EXHAUSTED_RECHECK)  | yes                     |
-| plan (PRO_USER_ONLY)              | skipped for this model for 1 h | yes                     |
+| plan (PRO_USER_ONLY, MODEL_BLOCKED, PRICING_WARNING) | skipped for this model for 1 h | yes  |
+| suspicious (SUSPICIOUS_USAGE_BLOCKED) | cooling down 1 h           | yes                     |
 | upstream, "too many computers"    | cooling down 1 h               | yes                     |
-| timeout, transport, upstream      | no penalty                     | once per request        |
+| timeout, transport, upstream (also NETWORK_ERROR, PROVIDER_ERROR, INTERNAL) | no penalty | once per request |
 | everything else (outdated, retired, model, context, request, permission, protocol, http2) | no penalty | no |
 
 Pure: maps an `UpstreamError` to an `Outcome`.
@@ -32,6 +33,7 @@ _KINDS: Final[dict[str, tuple[FailureKind, Retry]]] = {
     "rate": ("rate", "always"),
     "usage": ("usage", "always"),
     "plan": ("plan", "always"),
+    "suspicious": ("suspicious", "always"),
     "timeout": ("other", "once"),
     "transport": ("other", "once"),
     "upstream": ("other", "once"),

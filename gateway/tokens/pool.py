@@ -10,7 +10,8 @@ States of a token (health is keyed by the JWT, so it survives a reload of unchan
 
     active                    usable
     cooling_down(until)       rate-limited: the upstream hint (Retry-After / "try again in N s"),
-                              else 60 s doubling per repeated limit, capped by TOKEN_COOLDOWN_MAX
+                              else 60 s doubling per repeated limit, capped by TOKEN_COOLDOWN_MAX;
+                              an hour after "too many computers" or SUSPICIOUS_USAGE_BLOCKED
     exhausted(until)          usage limit: out for EXHAUSTED_RECHECK seconds or until an operator reset
     disabled                  auth error: kept in the files, out of rotation until an operator reset
                               (a replaced token is a new token, with fresh health)
@@ -39,7 +40,7 @@ State = Literal["active", "cooling_down", "exhausted", "disabled", "expired"]
 STATES: Final[tuple[State, ...]] = ("active", "cooling_down", "exhausted", "disabled", "expired")
 
 # What went wrong with one attempt, as far as the token is concerned (see outcome.py).
-FailureKind = Literal["auth", "rate", "debounce", "usage", "plan", "computers", "other"]
+FailureKind = Literal["auth", "rate", "debounce", "usage", "plan", "computers", "suspicious", "other"]
 
 LAST_ERROR_CHARS: Final = 300
 
@@ -72,6 +73,7 @@ class PoolPolicy:
     debounce_cooldown: float = 10.0
     exhausted_for: float = 3600.0
     computers_cooldown: float = 3600.0
+    suspicious_cooldown: float = 3600.0
     plan_skip: float = 3600.0
     expiry_margin: float = 60.0
 
@@ -338,6 +340,8 @@ class TokenPool:
             self._set(health, "cooling_down", min(hint or policy.debounce_cooldown, policy.cooldown_max))
         elif kind == "computers":
             self._set(health, "cooling_down", policy.computers_cooldown)
+        elif kind == "suspicious":
+            self._set(health, "cooling_down", policy.suspicious_cooldown)
         elif kind == "usage":
             self._set(health, "exhausted", policy.exhausted_for)
         elif kind == "plan" and model is not None:

@@ -1,9 +1,9 @@
-"""The `.token` and `.token-list` files: parse, merge, render, and one atomic write.
+"""The `.token` and `.token-list` files: parse, merge, render, load.
 
 This module owns cursor-protocol.md §5.4. `.token` is the user's file (`token`, `alias::token`,
 `alias::user_id::token`, the cookie value `user_id%3A%3Atoken`, `#` comments); `.token-list` is
 ours (`[alias::]token,checksum`). Parsing, merging and rendering are pure functions of text; the
-file I/O (`load_files()`, `file_mtimes()`, `write_atomic()`) is synchronous, and callers on the
+file I/O (`load_files()`, `file_mtimes()`, and `gateway.atomic.write_atomic()`) is synchronous, and callers on the
 event loop run it in `asyncio.to_thread`.
 
 Rules decided here where the protocol text leaves room:
@@ -22,21 +22,18 @@ Rules decided here where the protocol text leaves room:
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
+from gateway.atomic import write_atomic
 from gateway.tokens.jwt import SEPARATOR, decode_separators, is_jwt
 from gateway.upstream.checksum import Identity, new_identity, parse_checksum, stored_checksum
 
 GENERATED_PREFIX: Final = "unnamed-"
-FILE_MODE: Final = 0o600
 
 _FIRST_SEPARATOR: Final = re.compile(r"::|%3a%3a", re.IGNORECASE)
 _BAD_LABEL: Final = re.compile(r"[:,\x00-\x1f\x7f-\x9f]")
@@ -305,45 +302,6 @@ def render_token_list(entries: Sequence[TokenEntry], unix_seconds: int) -> str:
             raise ValueError(f"entry '{entry.alias}' has no identity; merge() first")
         out.append(f"{_token_text(entry)},{stored_checksum(entry.identity, unix_seconds)}\n")
     return "".join(out)
-
-
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Replace the file at `path` with `text` (UTF-8), all or nothing, mode 0600. Blocking.
-
-    A temporary file in the same directory is written, flushed and fsynced, then renamed over
-    `path`, and the directory is fsynced so the rename survives a crash. On any error the
-    temporary file is removed and the old file is untouched. A symlink at `path` is replaced,
-    not followed.
-    """
-    target = os.path.abspath(os.fspath(path))
-    directory, name = os.path.split(target)
-    hidden = name if name.startswith(".") else f".{name}"
-    fd, temp = tempfile.mkstemp(prefix=f"{hidden}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            os.fchmod(handle.fileno(), FILE_MODE)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    _fsync_directory(directory)
-
-
-def _fsync_directory(directory: str) -> None:
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
-    try:
-        fd = os.open(directory, flags)
-    except OSError:
-        return  # e.g. a platform that cannot open directories; the rename itself has happened
-    try:
-        with contextlib.suppress(OSError):  # some filesystems reject fsync on a directory (EINVAL)
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- loading both files

@@ -3,8 +3,10 @@
 An adapter speaks one Cursor RPC family (`chatservice/`: `aiserver.v1.ChatService`; more may sit
 beside it). The chat service leases a token and calls `chat()`; it never knows which RPC answered.
 Adapters share the framing (`framing.py`), the transports (`transport.py`, `transport_h2.py`), the
-identity headers (`identity.py`) and the error classes (`errors.py`), and raise every failure as
-an `UpstreamError`.
+identity headers (`identity.py`), the client version they announce (`version.py`, one
+`VersionSource` per client product) and the error classes (`errors.py`), and raise every failure
+as an `UpstreamError`; a refused client version as a `version.ClientOutdated`, which the chat
+service heals once through its source.
 """
 
 from __future__ import annotations

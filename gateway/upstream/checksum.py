@@ -1,8 +1,8 @@
 """The `x-cursor-checksum` header and the per-token identity headers derived from it.
 
 This module owns cursor-protocol.md §4 (the 8-character time prefix with its JavaScript shift
-semantics, prefix decoding, the 137/129/72-character stored forms) and §3.2 (`x-client-key` and
-`x-session-id`, derived from the persisted `machineId`). Pure: the clock comes in as an
+semantics, prefix decoding, the 137/129/72-character stored forms) and §3.2 (`x-client-key`,
+`x-session-id` and `x-cursor-config-version`, derived from the persisted `machineId`). Pure: the clock comes in as an
 argument; the only randomness is `new_identity()`, drawn from `secrets`.
 """
 
@@ -157,3 +157,13 @@ def client_key(identity: Identity, *, rotation_epoch: int | None = None) -> str:
 def session_id(identity: Identity, *, rotation_epoch: int | None = None) -> str:
     """`x-session-id` (§3.2 rule 3): UUIDv5 (URL namespace) of `"cursor2api:<machineId>"`."""
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cursor2api:{identity.machine_id}{_suffix(rotation_epoch)}"))
+
+
+@functools.lru_cache(maxsize=4096)
+def config_version(identity: Identity) -> str:
+    """`x-cursor-config-version` (upstream-2026.md §7): a UUID per machine, stable across restarts.
+
+    Cursor's IDE sends the `config_version` of its last server config; the gateway fetches none,
+    so it sends a UUIDv5 (URL namespace) of `"cursor2api:config-version:<machineId>"`.
+    """
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"cursor2api:config-version:{identity.machine_id}"))

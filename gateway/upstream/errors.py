@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ CLASSES: Final[dict[str, ErrorClass]] = {
     "rate": ErrorClass(429, "rate_limit_error", "rate_limit_exceeded"),
     "usage": ErrorClass(429, "insufficient_quota", "insufficient_quota"),
     "plan": ErrorClass(403, "permission_error", "model_requires_pro"),
+    "suspicious": ErrorClass(403, "permission_error", "suspicious_usage_blocked"),
     "outdated": ErrorClass(502, "server_error", "upstream_client_outdated"),
     "retired": ErrorClass(502, "server_error", "upstream_rpc_unavailable"),
     "model": ErrorClass(404, "invalid_request_error", "model_not_found"),
@@ -47,64 +49,119 @@ CLASSES: Final[dict[str, ErrorClass]] = {
     "protocol": ErrorClass(502, "server_error", "upstream_protocol_error"),
 }
 
-# ErrorDetails.Error value -> (upstream name, gateway class). §10.2.
-ERRORS: Final[dict[int, tuple[str, str]]] = {
-    0: ("UNSPECIFIED", "upstream"),
-    1: ("BAD_API_KEY", "auth"),
-    2: ("NOT_LOGGED_IN", "auth"),
-    3: ("INVALID_AUTH_ID", "auth"),
-    4: ("NOT_HIGH_ENOUGH_PERMISSIONS", "permission"),
-    5: ("BAD_MODEL_NAME", "model"),
-    6: ("USER_NOT_FOUND", "auth"),
-    7: ("FREE_USER_RATE_LIMIT_EXCEEDED", "rate"),
-    8: ("PRO_USER_RATE_LIMIT_EXCEEDED", "rate"),
-    9: ("FREE_USER_USAGE_LIMIT", "usage"),
-    10: ("PRO_USER_USAGE_LIMIT", "usage"),
-    11: ("AUTH_TOKEN_NOT_FOUND", "auth"),
-    12: ("AUTH_TOKEN_EXPIRED", "auth"),
-    13: ("OPENAI", "upstream"),
-    14: ("OPENAI_RATE_LIMIT_EXCEEDED", "rate"),
-    15: ("OPENAI_ACCOUNT_LIMIT_EXCEEDED", "rate"),
-    16: ("TASK_UUID_NOT_FOUND", "request"),
-    17: ("TASK_NO_PERMISSIONS", "permission"),
-    18: ("AGENT_REQUIRES_LOGIN", "auth"),
-    19: ("AGENT_ENGINE_NOT_FOUND", "request"),
-    20: ("MAX_TOKENS", "request"),
-    21: ("USER_ABORTED_REQUEST", "end"),
-    22: ("GENERIC_RATE_LIMIT_EXCEEDED", "rate"),
-    23: ("PRO_USER_ONLY", "plan"),
-    24: ("API_KEY_NOT_SUPPORTED", "auth"),
-    25: ("TIMEOUT", "timeout"),
-    26: ("SLASH_EDIT_FILE_TOO_LONG", "request"),
-    27: ("FILE_UNSUPPORTED", "request"),
-    28: ("GPT_4_VISION_PREVIEW_RATE_LIMIT", "rate"),
-    29: ("CUSTOM_MESSAGE", "upstream"),
-    30: ("OUTDATED_CLIENT", "outdated"),
-    31: ("CLAUDE_IMAGE_TOO_LARGE", "request"),
-    32: ("GITGRAPH_NOT_FOUND", "request"),
-    33: ("FILE_NOT_FOUND", "request"),
-    34: ("API_KEY_RATE_LIMIT", "rate"),
-    35: ("DEBOUNCED", "rate"),
-    36: ("BAD_REQUEST", "request"),
-    37: ("REPOSITORY_SERVICE_REPOSITORY_IS_NOT_INITIALIZED", "upstream"),
-    38: ("UNAUTHORIZED", "auth"),
-    39: ("NOT_FOUND", "request"),
-    40: ("DEPRECATED", "outdated"),
-    41: ("RESOURCE_EXHAUSTED", "usage"),
-    42: ("BAD_USER_API_KEY", "auth"),
-    43: ("CONVERSATION_TOO_LONG", "context"),
-    44: ("USAGE_PRICING_REQUIRED", "usage"),
-    45: ("USAGE_PRICING_REQUIRED_CHANGEABLE", "usage"),
-    46: ("GITHUB_NO_USER_CREDENTIALS", "permission"),
-    47: ("GITHUB_USER_NO_ACCESS", "permission"),
-    48: ("GITHUB_APP_NO_ACCESS", "permission"),
-    49: ("GITHUB_MULTIPLE_OWNERS", "upstream"),
-    50: ("RATE_LIMITED", "rate"),
-    51: ("RATE_LIMITED_CHANGEABLE", "rate"),
-    52: ("CUSTOM", "upstream"),
-    53: ("HOOKS_BLOCKED", "permission"),
+E = pb.ErrorDetails  # the values of the `ErrorDetails.Error` enum are attributes of the message
+
+# ErrorDetails.Error value -> gateway class (§10.2; 54-64: upstream-2026.md §4). The names come
+# from the enum in proto/cursor.proto.
+ERRORS: Final[dict[int, str]] = {
+    E.ERROR_UNSPECIFIED: "upstream",
+    E.ERROR_BAD_API_KEY: "auth",
+    E.ERROR_NOT_LOGGED_IN: "auth",
+    E.ERROR_INVALID_AUTH_ID: "auth",
+    E.ERROR_NOT_HIGH_ENOUGH_PERMISSIONS: "permission",
+    E.ERROR_BAD_MODEL_NAME: "model",
+    E.ERROR_USER_NOT_FOUND: "auth",
+    E.ERROR_FREE_USER_RATE_LIMIT_EXCEEDED: "rate",
+    E.ERROR_PRO_USER_RATE_LIMIT_EXCEEDED: "rate",
+    E.ERROR_FREE_USER_USAGE_LIMIT: "usage",
+    E.ERROR_PRO_USER_USAGE_LIMIT: "usage",
+    E.ERROR_AUTH_TOKEN_NOT_FOUND: "auth",
+    E.ERROR_AUTH_TOKEN_EXPIRED: "auth",
+    E.ERROR_OPENAI: "upstream",
+    E.ERROR_OPENAI_RATE_LIMIT_EXCEEDED: "rate",
+    E.ERROR_OPENAI_ACCOUNT_LIMIT_EXCEEDED: "rate",
+    E.ERROR_TASK_UUID_NOT_FOUND: "request",
+    E.ERROR_TASK_NO_PERMISSIONS: "permission",
+    E.ERROR_AGENT_REQUIRES_LOGIN: "auth",
+    E.ERROR_AGENT_ENGINE_NOT_FOUND: "request",
+    E.ERROR_MAX_TOKENS: "request",
+    E.ERROR_USER_ABORTED_REQUEST: "end",
+    E.ERROR_GENERIC_RATE_LIMIT_EXCEEDED: "rate",
+    E.ERROR_PRO_USER_ONLY: "plan",
+    E.ERROR_API_KEY_NOT_SUPPORTED: "auth",
+    E.ERROR_TIMEOUT: "timeout",
+    E.ERROR_SLASH_EDIT_FILE_TOO_LONG: "request",
+    E.ERROR_FILE_UNSUPPORTED: "request",
+    E.ERROR_GPT_4_VISION_PREVIEW_RATE_LIMIT: "rate",
+    E.ERROR_CUSTOM_MESSAGE: "upstream",
+    E.ERROR_OUTDATED_CLIENT: "outdated",
+    E.ERROR_CLAUDE_IMAGE_TOO_LARGE: "request",
+    E.ERROR_GITGRAPH_NOT_FOUND: "request",
+    E.ERROR_FILE_NOT_FOUND: "request",
+    E.ERROR_API_KEY_RATE_LIMIT: "rate",
+    E.ERROR_DEBOUNCED: "rate",
+    E.ERROR_BAD_REQUEST: "request",
+    E.ERROR_REPOSITORY_SERVICE_REPOSITORY_IS_NOT_INITIALIZED: "upstream",
+    E.ERROR_UNAUTHORIZED: "auth",
+    E.ERROR_NOT_FOUND: "request",
+    E.ERROR_DEPRECATED: "outdated",
+    E.ERROR_RESOURCE_EXHAUSTED: "usage",
+    E.ERROR_BAD_USER_API_KEY: "auth",
+    E.ERROR_CONVERSATION_TOO_LONG: "context",
+    E.ERROR_USAGE_PRICING_REQUIRED: "usage",
+    E.ERROR_USAGE_PRICING_REQUIRED_CHANGEABLE: "usage",
+    E.ERROR_GITHUB_NO_USER_CREDENTIALS: "permission",
+    E.ERROR_GITHUB_USER_NO_ACCESS: "permission",
+    E.ERROR_GITHUB_APP_NO_ACCESS: "permission",
+    E.ERROR_GITHUB_MULTIPLE_OWNERS: "upstream",
+    E.ERROR_RATE_LIMITED: "rate",
+    E.ERROR_RATE_LIMITED_CHANGEABLE: "rate",
+    E.ERROR_CUSTOM: "upstream",
+    E.ERROR_HOOKS_BLOCKED: "permission",
+    E.ERROR_SUSPICIOUS_USAGE_BLOCKED: "suspicious",
+    E.ERROR_EXTENSION_HOST_TIMEOUT: "timeout",
+    E.ERROR_NETWORK_ERROR: "upstream",
+    E.ERROR_PROVIDER_ERROR: "upstream",
+    E.ERROR_MODEL_BLOCKED: "plan",
+    E.ERROR_INTERNAL: "upstream",
+    E.ERROR_MAX_MODE_REQUIRED: "permission",
+    E.ERROR_MODEL_NO_LONGER_SUPPORTED: "model",
+    E.ERROR_PRICING_WARNING: "plan",
+    E.ERROR_SLOW_POOL: "rate",
+    E.ERROR_UNSUPPORTED_REGION: "permission",
 }
-_NOT_FOUND_VALUES: Final = frozenset({16, 19, 32, 33, 39})
+_NOT_FOUND_VALUES: Final = frozenset(
+    {
+        E.ERROR_TASK_UUID_NOT_FOUND,
+        E.ERROR_AGENT_ENGINE_NOT_FOUND,
+        E.ERROR_GITGRAPH_NOT_FOUND,
+        E.ERROR_FILE_NOT_FOUND,
+        E.ERROR_NOT_FOUND,
+    }
+)
+
+# Values whose client-facing code and meaning say more than their class (the 2026 values).
+SPECIFIC: Final[dict[int, tuple[str | None, str]]] = {
+    E.ERROR_SUSPICIOUS_USAGE_BLOCKED: (
+        None,
+        "Cursor blocked this account for suspicious usage; the gateway rests its token for an hour "
+        "and tries another",
+    ),
+    E.ERROR_EXTENSION_HOST_TIMEOUT: (None, "Cursor timed out waiting for the editor's extension host"),
+    E.ERROR_NETWORK_ERROR: (None, "a network failure inside Cursor"),
+    E.ERROR_PROVIDER_ERROR: (None, "the model's provider failed behind Cursor"),
+    E.ERROR_INTERNAL: (None, "an internal error in Cursor"),
+    E.ERROR_MODEL_BLOCKED: (
+        "model_blocked",
+        "this account may not use the model (a team or account policy); other tokens are tried",
+    ),
+    E.ERROR_MAX_MODE_REQUIRED: (
+        "max_mode_required",
+        "Cursor serves this model only in Max mode, which the gateway does not request; choose another model",
+    ),
+    E.ERROR_MODEL_NO_LONGER_SUPPORTED: (None, "Cursor no longer serves this model"),
+    E.ERROR_PRICING_WARNING: (
+        "pricing_confirmation_required",
+        "Cursor wants this account to accept the model's pricing first (in Cursor or on cursor.com); other "
+        "tokens are tried",
+    ),
+    E.ERROR_SLOW_POOL: (None, "Cursor's slow pool cannot take the request now; the token cools down"),
+    E.ERROR_UNSUPPORTED_REGION: (
+        "unsupported_region",
+        "Cursor does not serve this from the region the gateway connects from",
+    ),
+}
+
 
 CONNECT_CODES: Final[dict[str, str]] = {
     "unauthenticated": "auth",
@@ -123,14 +180,17 @@ CONNECT_CODES: Final[dict[str, str]] = {
     "canceled": "upstream",
 }
 
+# "Update Required", "You seem to be using an outdated version of Cursor", "Please update to the
+# latest version", "Your version of Cursor is no longer supported" (§10.5, upstream-2026.md §2).
 _OUTDATED_TEXT = re.compile(
-    r"update required|outdated version|update to the latest version|no longer supported", re.IGNORECASE
+    r"update required|outdated version|update to the latest version|version of cursor is no longer supported",
+    re.IGNORECASE,
 )
 _TOO_MANY_COMPUTERS = re.compile(r"too many computers", re.IGNORECASE)
 
 _HINTS: Final[dict[str, str]] = {
     "auth": "Cursor rejected the session token; replace it in the token file",
-    "outdated": "Cursor says this client version is outdated; raise CURSOR_CLIENT_VERSION",
+    "outdated": "Cursor refused the client version; see the README section 'Client version'",
     "retired": "Cursor no longer serves this RPC; the gateway needs a newer upstream adapter",
     "http2": "Cursor requires HTTP/2; set UPSTREAM_HTTP_VERSION=2",
 }
@@ -177,8 +237,8 @@ def _decode_debug(debug: object) -> Detail | None:
     name = debug.get("error")
     value = None
     if isinstance(name, str):
-        short = name.removeprefix("ERROR_")
-        value = next((number for number, (known, _) in ERRORS.items() if known == short), None)
+        with contextlib.suppress(ValueError):
+            value = int(E.Error.Value(name))
     details = debug.get("details")
     title = detail = ""
     if isinstance(details, Mapping):
@@ -190,21 +250,26 @@ def _decode_debug(debug: object) -> Detail | None:
 
 
 def _class_of(detail: Detail) -> str:
+    """The class of one detail; Cursor reuses 28 (and may use any generic value) for "Update Required"."""
     text = f"{detail.title} {detail.detail}"
-    if detail.value == 28 and _OUTDATED_TEXT.search(text):
+    if detail.value == E.ERROR_GPT_4_VISION_PREVIEW_RATE_LIMIT and _OUTDATED_TEXT.search(text):
         return "outdated"
     if detail.value is None:
         return "outdated" if _OUTDATED_TEXT.search(text) else "upstream"
-    _, error_class = ERRORS.get(detail.value, ("UNKNOWN", "upstream"))
+    error_class = ERRORS.get(detail.value, "upstream")
     if error_class == "upstream" and _OUTDATED_TEXT.search(text):
         return "outdated"
     return error_class
 
 
-def _name_of(detail: Detail) -> str:
-    if detail.value is None:
+def error_name(value: int | None) -> str:
+    """`ERROR_MODEL_BLOCKED` -> `MODEL_BLOCKED`; `UNKNOWN_99` for a value the enum does not name."""
+    if value is None:
         return "UNKNOWN"
-    return ERRORS.get(detail.value, (f"UNKNOWN_{detail.value}", ""))[0]
+    try:
+        return E.Error.Name(value).removeprefix("ERROR_")
+    except ValueError:
+        return f"UNKNOWN_{value}"
 
 
 def build_error(
@@ -214,12 +279,15 @@ def build_error(
     name: str | None = None,
     not_found: bool = False,
     retry_after: str | None = None,
+    code: str | None = None,
+    meaning: str | None = None,
 ) -> UpstreamError:
-    """An `UpstreamError` for a gateway class, with the operator hint where one helps."""
+    """An `UpstreamError` for a gateway class, with the value's `meaning` or the class's operator
+    hint where one helps; `code` overrides the class's code."""
     spec = CLASSES.get(error_class, CLASSES["upstream"])
-    code = spec.code or (name or "upstream_request_error").lower()
+    code = code or spec.code or (name or "upstream_request_error").lower()
     status = 404 if (error_class == "request" and not_found) else spec.status
-    hint = _HINTS.get(error_class)
+    hint = meaning or _HINTS.get(error_class)
     message = mask(message)  # upstream text is untrusted: never relay anything token-shaped
     text = f"{message} ({hint})" if hint else message
     headers = {"Retry-After": retry_after} if retry_after and error_class == "rate" else None
@@ -233,8 +301,10 @@ def from_connect_error(error: Mapping[str, object]) -> UpstreamError | None:
     details = decode_details(error.get("details"))
     connect_code = str(error.get("code") or "unknown")
     if not details:
-        error_class = CONNECT_CODES.get(connect_code, "upstream")
         text = str(error.get("message") or "") or connect_code
+        error_class = (
+            "outdated" if _OUTDATED_TEXT.search(text) else CONNECT_CODES.get(connect_code, "upstream")
+        )
         return build_error(error_class, f"Cursor error {connect_code}: {text}")
     relevant = [d for d in details if _class_of(d) != "end"]
     if not relevant:
@@ -243,11 +313,15 @@ def from_connect_error(error: Mapping[str, object]) -> UpstreamError | None:
     chosen = max(relevant, key=lambda d: CLASSES.get(_class_of(d), CLASSES["upstream"]).status)
     error_class = _class_of(chosen)
     summary = " & ".join(filter(None, (_describe(d) for d in relevant))) or connect_code
+    name = error_name(chosen.value)
+    code, meaning = SPECIFIC.get(chosen.value, (None, None)) if chosen.value is not None else (None, None)
     return build_error(
         error_class,
-        f"Cursor error {_name_of(chosen)}: {summary}",
-        name=_name_of(chosen),
+        f"Cursor error {name}: {summary}",
+        name=name,
         not_found=chosen.value in _NOT_FOUND_VALUES,
+        code=code,
+        meaning=meaning,
     )
 
 
@@ -271,7 +345,9 @@ def from_http_status(status: int, body: str, retry_after: str | None = None) -> 
         error_class = "upstream" if "<html" in body.lower() else "permission"
     elif status == 404:
         error_class = "retired"
-    elif status == 415:
+    elif status in (415, 426) or (400 <= status < 500 and _OUTDATED_TEXT.search(body)):
+        # A changed media type or protocol, "Upgrade Required", or a text body such as
+        # "Update Required for Composer 2" (upstream-2026.md §2): this client is too old.
         error_class = "outdated"
     elif status == 429:
         error_class = "rate"

@@ -34,7 +34,7 @@ MAX_FRAME_BYTES: Final = 4 * 1024 * 1024
 HEADER_BYTES: Final = 5
 MAX_WIRE_LENGTH: Final = 0xFFFF_FFFF
 COMPRESS_THRESHOLD: Final = 1024
-"""Request frames are gzipped only when the message is longer than this (§6.2)."""
+"""With request compression on, frames are gzipped only when the message is longer than this (§6.2)."""
 GZIP_LEVEL: Final = 6
 
 _HEADER: Final = struct.Struct(">BI")
@@ -94,9 +94,10 @@ def encode_frame(message: bytes, *, compress: bool = False, end_stream: bool = F
     return _HEADER.pack(flags, len(payload)) + payload
 
 
-def encode_request_frame(message: bytes) -> bytes:
-    """The request envelope (§6.2): gzip + flag 1 only if longer than 1024 bytes and it shrinks."""
-    if len(message) > COMPRESS_THRESHOLD:
+def encode_request_frame(message: bytes, *, gzip: bool = False) -> bytes:
+    """The request envelope (§6.2). Plain by default, as every current public client sends it
+    (upstream-2026.md §6); with `gzip`, gzip + flag 1 when longer than 1024 bytes and it shrinks."""
+    if gzip and len(message) > COMPRESS_THRESHOLD:
         packed = _gzip(message)
         if len(packed) < len(message):
             return _HEADER.pack(FLAG_COMPRESSED, len(packed)) + packed

@@ -1,8 +1,11 @@
 """Who the gateway is upstream: a token with its persisted machine ids, and the identity headers.
 
-cursor-protocol.md §3 (headers) and §4 (checksum). Every upstream adapter builds its calls'
-headers here, so a token presents itself the same way on every RPC. Pure: time comes in as an
-argument, request ids from `uuid4`; nothing is sent.
+cursor-protocol.md §3 (headers), §4 (checksum) and upstream-2026.md §6, §7. Every upstream adapter
+builds its calls' headers here, so a token presents itself the same way on every RPC: the same
+machine (`x-client-key`, `x-session-id`, `x-cursor-config-version`, all derived from its machine
+id) on the same platform (`x-cursor-client-os`/`-arch`, the platform whose update feed gives the
+announced version). The client version is an argument: each adapter announces its product's
+version (`version.py`). Pure: time comes in as an argument, request ids from `uuid4`.
 """
 
 from __future__ import annotations
@@ -25,37 +28,69 @@ class UpstreamIdentity:
 
 
 @dataclass(frozen=True, slots=True)
+class Platform:
+    """The OS and CPU the gateway presents as, e.g. `linux` / `x64` (feed name `linux-x64`)."""
+
+    os: str
+    arch: str
+
+    @classmethod
+    def parse(cls, name: str) -> Platform:
+        os_name, _, arch = name.partition("-")
+        if not os_name or not arch:
+            raise ValueError(f"a platform looks like linux-x64, got {name!r}")
+        return cls(os_name, arch)
+
+    @property
+    def name(self) -> str:
+        return f"{self.os}-{self.arch}"
+
+
+LINUX_X64: Final = Platform("linux", "x64")
+
+
+@dataclass(frozen=True, slots=True)
 class HeaderOptions:
-    client_version: str
     timezone: str
     alphabet: checksum.Alphabet
+    platform: Platform = LINUX_X64
+    gzip_requests: bool = False  # request frames may be gzipped: declare the encoding (§6)
 
 
 def build_headers(
-    who: UpstreamIdentity, options: HeaderOptions, *, unix_seconds: int, unary: bool = False
+    who: UpstreamIdentity,
+    options: HeaderOptions,
+    *,
+    client_version: str,
+    unix_seconds: int,
+    unary: bool = False,
 ) -> dict[str, str]:
-    """The headers of one streaming call, or of a unary one (§3.1); the checksum is fresh per call."""
+    """The headers of one streaming call, or of a unary one (§3.1); the checksum is fresh per call.
+
+    `connect-content-encoding` is declared only when request frames may be compressed.
+    """
     request_id = str(uuid.uuid4())
-    encoding = (
-        {"accept-encoding": "gzip"}
-        if unary
-        else {"connect-accept-encoding": "gzip", "connect-content-encoding": "gzip"}
-    )
+    encoding = {"accept-encoding": "gzip"} if unary else {"connect-accept-encoding": "gzip"}
+    if options.gzip_requests and not unary:
+        encoding["connect-content-encoding"] = "gzip"
     return {
         "authorization": f"Bearer {who.jwt}",
         "content-type": "application/proto" if unary else "application/connect+proto",
         "connect-protocol-version": "1",
         **encoding,
         "user-agent": USER_AGENT,
-        "x-cursor-client-version": options.client_version,
+        "x-cursor-client-version": client_version,
         "x-cursor-checksum": checksum.checksum_header(who.identity, unix_seconds, options.alphabet),
         "x-client-key": checksum.client_key(who.identity),
         "x-session-id": checksum.session_id(who.identity),
+        "x-cursor-config-version": checksum.config_version(who.identity),
         "x-request-id": request_id,
         "x-amzn-trace-id": f"Root={request_id}",
         "x-cursor-timezone": options.timezone,
         "x-ghost-mode": "true",
         "x-cursor-client-type": "ide",
+        "x-cursor-client-os": options.platform.os,
+        "x-cursor-client-arch": options.platform.arch,
         "x-cursor-client-device-type": "desktop",
         "x-cursor-streaming": "true",
         "x-new-onboarding-completed": "false",

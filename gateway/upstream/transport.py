@@ -1,4 +1,5 @@
-"""The network seam: "POST these headers and this body; give me status, headers and a byte stream".
+"""The network seam: "POST these headers and this body (or GET this URL); give me status, headers
+and a byte stream".
 
 `UpstreamTransport` is the interface the upstream client uses; `open_transport()` picks the
 implementation from the settings. This module holds the aiohttp (HTTP/1.1) implementation;
@@ -102,6 +103,10 @@ class UpstreamTransport(Protocol):
         """Send one request; the response is closed (and the request cancelled) on exit."""
         ...
 
+    def get(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[UpstreamResponse]:
+        """Fetch one resource without a body (Cursor's update feed); closed on exit like `post`."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -176,9 +181,17 @@ class AiohttpTransport:
             )
         return self._session
 
-    @asynccontextmanager
-    async def post(
+    def post(
         self, url: str, headers: Mapping[str, str], body: bytes
+    ) -> AbstractAsyncContextManager[UpstreamResponse]:
+        return self._request("POST", url, headers, body)
+
+    def get(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[UpstreamResponse]:
+        return self._request("GET", url, headers, None)
+
+    @asynccontextmanager
+    async def _request(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes | None
     ) -> AsyncIterator[UpstreamResponse]:
         session = self._client()
         parsed = self._urls.get(url)
@@ -188,7 +201,8 @@ class AiohttpTransport:
                 self._urls[url] = parsed
         try:
             async with asyncio.timeout(self._timeouts.connect):
-                response = await session.post(
+                response = await session.request(
+                    method,
                     parsed,
                     data=body,
                     headers=dict(headers),

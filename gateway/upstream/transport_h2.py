@@ -30,7 +30,7 @@ import os
 import ssl
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
 from typing import Final
@@ -528,13 +528,21 @@ class H2Transport:
         self._tasks: set[asyncio.Task[_Connection]] = set()
         self._closed = False
 
-    @asynccontextmanager
-    async def post(
+    def post(
         self, url: str, headers: Mapping[str, str], body: bytes
+    ) -> AbstractAsyncContextManager[UpstreamResponse]:
+        return self._exchange("POST", url, headers, body)
+
+    def get(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[UpstreamResponse]:
+        return self._exchange("GET", url, headers, b"")
+
+    @asynccontextmanager
+    async def _exchange(
+        self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> AsyncIterator[UpstreamResponse]:
         if self._closed:
             raise TransportError("the upstream transport is closed")
-        origin, request_headers = _request(url, headers)
+        origin, request_headers = _request(method, url, headers)
         stream: _Stream | None = None
         try:
             for attempt in range(REFUSED_RETRIES + 1):
@@ -648,7 +656,7 @@ class H2Transport:
                 conns.remove(conn)
 
 
-def _request(url: str, headers: Mapping[str, str]) -> tuple[_Origin, list[tuple[bytes, bytes]]]:
+def _request(method: str, url: str, headers: Mapping[str, str]) -> tuple[_Origin, list[tuple[bytes, bytes]]]:
     """The origin to connect to and the header list: pseudo-headers first, names lowercased."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -660,7 +668,7 @@ def _request(url: str, headers: Mapping[str, str]) -> tuple[_Origin, list[tuple[
     authority = parts.netloc.rpartition("@")[2]
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     out = [
-        (b":method", b"POST"),
+        (b":method", method.encode()),
         (b":scheme", parts.scheme.encode()),
         (b":authority", authority.encode("idna") if not authority.isascii() else authority.encode()),
         (b":path", path.encode()),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+import pytest
+
 from gateway import keys
 from gateway.tokens.jwt import fingerprint
 from gateway.tokens.pool import TokenPool
@@ -164,3 +166,59 @@ async def test_no_token_configured_and_no_healthy_token_are_distinct(sim_gateway
     assert response.status == 503 and error["code"] == "no_available_tokens"
     assert "1 cooling down" in error["message"] and 40 <= int(response.headers["Retry-After"]) <= 42
     assert sim.chat_records == []
+
+
+# ---------------------------------------------------------------- the error values of 2026 (upstream-2026.md §4)
+
+# value: (status, type, code, words of the message, token state after, another token tried?)
+ERRORS_2026 = {
+    54: (403, "permission_error", "suspicious_usage_blocked", "suspicious usage", "cooling_down", True),
+    55: (504, "server_error", "upstream_timeout", "extension host", "active", True),
+    56: (502, "server_error", "upstream_error", "network failure", "active", True),
+    57: (502, "server_error", "upstream_error", "provider failed", "active", True),
+    58: (403, "permission_error", "model_blocked", "may not use the model", "active", True),
+    59: (502, "server_error", "upstream_error", "internal error", "active", True),
+    60: (403, "permission_error", "max_mode_required", "only in Max mode", "active", False),
+    61: (404, "invalid_request_error", "model_not_found", "/v1/models", "active", False),
+    62: (403, "permission_error", "pricing_confirmation_required", "pricing", "active", True),
+    63: (429, "rate_limit_error", "rate_limit_exceeded", "slow pool", "cooling_down", True),
+    64: (403, "permission_error", "unsupported_region", "region", "active", False),
+}
+
+
+@pytest.mark.parametrize("value", sorted(ERRORS_2026))
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "sse"])
+async def test_each_2026_error_through_the_http_layer(sim_gateway, value, stream):
+    status, type_, code, words, state, _ = ERRORS_2026[value]
+    pool, _ = pool_of("a")
+    client, _ = await sim_gateway(
+        SimConfig(seed=0, token_errors={"user_a": Scenario("error", error=value)}), pool=pool
+    )
+    response = await client.post(CHAT, json=body(stream=stream))
+    assert response.status == status  # before the first byte: a real HTTP status, streaming or not
+    error = (await response.json())["error"]
+    assert (error["type"], error["code"]) == (type_, code)
+    assert words in error["message"]
+    [token] = pool.snapshot()
+    assert token.state == state and token.errors == 1 and code in token.last_error
+    if value == 54:  # the token rests an hour, and the message says why
+        assert abs(token.until - (time.time() + 3600)) < 5
+        assert "suspicious usage" in token.last_error
+    if value == 61:
+        assert f"'{MODEL}'" in error["message"] and "claude-4.5-sonnet" in error["message"]
+
+
+@pytest.mark.parametrize("value", sorted(ERRORS_2026))
+async def test_each_2026_error_moves_to_another_token_or_not(sim_gateway, value):
+    *_, moves_on = ERRORS_2026[value]
+    pool, _ = pool_of("a", "b")
+    client, sim = await sim_gateway(
+        SimConfig(seed=0, token_errors={"user_a": Scenario("error", error=value)}), pool=pool
+    )
+    response = await client.post(CHAT, json=body())
+    assert subs_tried(sim) == (["a", "b"] if moves_on else ["a"])
+    assert response.status == (200 if moves_on else ERRORS_2026[value][0])
+    if value in (58, 62):  # skipped for this model only: the next request goes straight to b
+        sim.records.clear()
+        assert (await client.post(CHAT, json=body())).status == 200
+        assert subs_tried(sim) == ["b"]

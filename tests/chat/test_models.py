@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
-from gateway.chat.catalog import CATALOG, live_catalog
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+
+from gateway import keys
+from gateway.chat.catalog import CATALOG, CONTEXT, FALLBACK_CONTEXT, live_catalog
 from gateway.neutral.model import LiveModel
+from gateway.upstream.pb import cursor_pb2 as pb
 from tests.conftest import MODEL
 from tests.fakes import Scenario, SimConfig
 from tests.fakes.sim import MODELS_PATH
+from tests.scripted import Reply
 
 LIVE = [
     LiveModel("claude-4.5-sonnet", "claude-4.5-sonnet", 200_000, True, False),
@@ -79,3 +89,59 @@ async def test_static_never_asks_cursor(sim_gateway) -> None:
     ids = {m["id"] for m in (await (await client.get("/v1/models")).json())["data"]}
     assert ids == set(CATALOG)
     assert not any(r.path == MODELS_PATH for r in sim.records)
+
+
+# ---------------------------------------------------------------- Cursor's real answer (upstream-2026.md §8)
+
+CAPTURE = Path(__file__).resolve().parents[1] / "fixtures" / "available-models-2026-06.json"
+
+
+def captured_answer() -> bytes:
+    """The captured protojson, parsed strictly (every field it uses is in our .proto), as bytes."""
+    message = json_format.ParseDict(
+        json.loads(CAPTURE.read_text(encoding="utf-8")), pb.AvailableModelsResponse()
+    )
+    return message.SerializeToString()
+
+
+@pytest.mark.parametrize("compressed", [False, True], ids=["raw", "gzip"])
+async def test_the_captured_model_list_through_the_gateway(gateway, make_settings, compressed) -> None:
+    raw = captured_answer()
+    reply = Reply([gzip.compress(raw) if compressed else raw])
+    client, transport = await gateway(reply, settings=make_settings(model_source="live"))
+    models = {m["id"]: m for m in (await (await client.get("/v1/models")).json())["data"]}
+    assert transport.sent[0].url.endswith("/aiserver.v1.AiService/AvailableModels")
+    names = [m["name"] for m in json.loads(CAPTURE.read_text(encoding="utf-8"))["models"]]
+    assert len(names) == 46 and set(names) <= set(models)
+    # No entry of the capture states a context window: every one still has one, never null.
+    assert all(isinstance(m["context_window"], int) and m["context_window"] > 0 for m in models.values())
+    assert all(m["max_tokens"] == m["context_window"] for m in models.values())
+    expected = {
+        "composer-1": 200_000,
+        "claude-4.5-opus-high-thinking": 200_000,
+        "claude-4-sonnet-1m": 1_000_000,
+        "gpt-5.2-codex": 272_000,
+        "gemini-3-pro": 200_000,
+        "grok-code-fast-1": 256_000,
+        "kimi-k2-instruct": 256_000,
+        "default": 200_000,
+    }
+    assert {name: models[name]["context_window"] for name in expected} == expected
+    # Thinking twins only where Cursor says the model thinks.
+    assert "gpt-5.2-thinking" in models and "composer-1-thinking" not in models
+    # The public id is `name`; what goes upstream is `serverModelName`.
+    catalog = client.server.app[keys.MODELS]
+    assert (await catalog.resolve("gemini-3-pro")).upstream_name == "gemini-3-pro-preview"
+    kimi = await catalog.resolve("kimi-k2-instruct")
+    assert (
+        kimi.upstream_name == "accounts/fireworks/models/kimi-k2-instruct-0905" and kimi.owned_by == "cursor"
+    )
+    assert (await catalog.resolve("composer-1")).composer
+
+
+def test_every_family_window_is_documented() -> None:
+    """The README names the window of each family in CONTEXT."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    for window in {size for _, size in CONTEXT} - {8_192, 16_385, 128_000, 500_000}:
+        assert f"{window:,}" in readme, window
+    assert f"{FALLBACK_CONTEXT:,}" in readme

@@ -1,7 +1,9 @@
 """Static upstream knowledge the simulator speaks from: error names and texts, and the model list.
 
-Owns: the `ErrorDetails.Error` name table (§10.2), the Connect code and default title/detail the
-simulator sends with each value, and the default `AvailableModels` list (§7.8, SIM-29).
+Owns: the Connect code and default title/detail the simulator sends with each `ErrorDetails.Error`
+value (§10.2, upstream-2026.md §4; the names come from the enum of the shared protobuf module),
+the "Update Required" refusal as the live service words it, and the default `AvailableModels`
+list (§7.8, SIM-29).
 """
 
 from __future__ import annotations
@@ -9,84 +11,36 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Final
 
-ERROR_NAMES: Final[dict[int, str]] = {
-    0: "UNSPECIFIED",
-    1: "BAD_API_KEY",
-    2: "NOT_LOGGED_IN",
-    3: "INVALID_AUTH_ID",
-    4: "NOT_HIGH_ENOUGH_PERMISSIONS",
-    5: "BAD_MODEL_NAME",
-    6: "USER_NOT_FOUND",
-    7: "FREE_USER_RATE_LIMIT_EXCEEDED",
-    8: "PRO_USER_RATE_LIMIT_EXCEEDED",
-    9: "FREE_USER_USAGE_LIMIT",
-    10: "PRO_USER_USAGE_LIMIT",
-    11: "AUTH_TOKEN_NOT_FOUND",
-    12: "AUTH_TOKEN_EXPIRED",
-    13: "OPENAI",
-    14: "OPENAI_RATE_LIMIT_EXCEEDED",
-    15: "OPENAI_ACCOUNT_LIMIT_EXCEEDED",
-    16: "TASK_UUID_NOT_FOUND",
-    17: "TASK_NO_PERMISSIONS",
-    18: "AGENT_REQUIRES_LOGIN",
-    19: "AGENT_ENGINE_NOT_FOUND",
-    20: "MAX_TOKENS",
-    21: "USER_ABORTED_REQUEST",
-    22: "GENERIC_RATE_LIMIT_EXCEEDED",
-    23: "PRO_USER_ONLY",
-    24: "API_KEY_NOT_SUPPORTED",
-    25: "TIMEOUT",
-    26: "SLASH_EDIT_FILE_TOO_LONG",
-    27: "FILE_UNSUPPORTED",
-    28: "GPT_4_VISION_PREVIEW_RATE_LIMIT",
-    29: "CUSTOM_MESSAGE",
-    30: "OUTDATED_CLIENT",
-    31: "CLAUDE_IMAGE_TOO_LARGE",
-    32: "GITGRAPH_NOT_FOUND",
-    33: "FILE_NOT_FOUND",
-    34: "API_KEY_RATE_LIMIT",
-    35: "DEBOUNCED",
-    36: "BAD_REQUEST",
-    37: "REPOSITORY_SERVICE_REPOSITORY_IS_NOT_INITIALIZED",
-    38: "UNAUTHORIZED",
-    39: "NOT_FOUND",
-    40: "DEPRECATED",
-    41: "RESOURCE_EXHAUSTED",
-    42: "BAD_USER_API_KEY",
-    43: "CONVERSATION_TOO_LONG",
-    44: "USAGE_PRICING_REQUIRED",
-    45: "USAGE_PRICING_REQUIRED_CHANGEABLE",
-    46: "GITHUB_NO_USER_CREDENTIALS",
-    47: "GITHUB_USER_NO_ACCESS",
-    48: "GITHUB_APP_NO_ACCESS",
-    49: "GITHUB_MULTIPLE_OWNERS",
-    50: "RATE_LIMITED",
-    51: "RATE_LIMITED_CHANGEABLE",
-    52: "CUSTOM",
-    53: "HOOKS_BLOCKED",
-}
+from gateway.upstream.pb import cursor_pb2 as pb
 
 # Connect code the simulator puts next to each value (the upstream's exact choice is unknown;
 # these follow the meaning of each value).
 _CONNECT_CODES: Final[dict[str, tuple[int, ...]]] = {
     "unauthenticated": (1, 2, 3, 6, 11, 12, 18, 24, 38, 42),
-    "permission_denied": (4, 17, 23, 46, 47, 48, 53),
+    "permission_denied": (4, 17, 23, 46, 47, 48, 53, 54, 58, 60, 62, 64),
     "invalid_argument": (5, 26, 27, 31, 36, 43),
-    "not_found": (16, 19, 32, 33, 39),
-    "resource_exhausted": (7, 8, 9, 10, 14, 15, 20, 22, 28, 34, 35, 41, 44, 45, 50, 51),
+    "not_found": (16, 19, 32, 33, 39, 61),
+    "resource_exhausted": (7, 8, 9, 10, 14, 15, 20, 22, 28, 34, 35, 41, 44, 45, 50, 51, 63),
     "canceled": (21,),
-    "deadline_exceeded": (25,),
+    "deadline_exceeded": (25, 55),
     "failed_precondition": (30, 40, 49),
+    "unavailable": (56, 57),
+    "internal": (59,),
 }
 CONNECT_CODE_BY_ERROR: Final[dict[int, str]] = {
     value: code for code, values in _CONNECT_CODES.items() for value in values
 }
 
 TOO_MANY_COMPUTERS: Final = "Too many computers used within the last 24 hours for the same Cursor account"
+# The live refusal of an old client (jcode #399, upstream-2026.md §2): error 28 reused, told apart
+# by its title, with `analyticsMetadata {actionRequired: "payment"}` (CustomErrorDetails field 10).
 UPDATE_REQUIRED_TITLE: Final = "Update Required"
 UPDATE_REQUIRED_DETAIL: Final = (
-    "Your version of Cursor is no longer supported. Please update to the latest version of Cursor."
+    "Your version of Cursor is no longer supported. Please update to the latest version at "
+    "cursor.com/downloads to continue."
 )
+# The other live shape: a plain HTTP 400 with a text body (9router PR #525).
+UPDATE_REQUIRED_HTTP_BODY: Final = "Update Required for Composer 2"
 
 _DEFAULT_TEXTS: Final[dict[int, tuple[str, str]]] = {
     1: ("Bad API key", "The provided API key is invalid."),
@@ -110,15 +64,31 @@ _DEFAULT_TEXTS: Final[dict[int, tuple[str, str]]] = {
     43: ("Conversation too long", "The conversation is too long. Please start a new one."),
     44: ("Usage pricing required", "Usage-based pricing must be enabled."),
     50: ("Rate limited", "Please slow down."),
+    54: ("Suspicious activity", "Unusual activity was detected on this account, so requests are blocked."),
+    55: ("Timeout", "The extension host did not answer in time."),
+    56: ("Network error", "A network error occurred. Please try again."),
+    57: ("Provider error", "The model provider returned an error. Please try again."),
+    58: ("Model blocked", "This model has been blocked by your team's admin."),
+    59: ("Internal error", "Something went wrong on our side."),
+    60: ("Max mode required", "This model is only available in Max mode."),
+    61: ("Model no longer supported", "This model is no longer supported. Please choose another model."),
+    62: ("Pricing", "This model is billed at a higher rate. Please confirm to continue."),
+    63: ("Slow pool", "You are in the slow pool and it is at capacity. Please try again later."),
+    64: ("Unsupported region", "This model is not available in your region."),
 }
 
 
+def _named(error: int) -> bool:
+    return error in pb.ErrorDetails.Error.values()
+
+
 def connect_code_for(error: int) -> str:
-    return CONNECT_CODE_BY_ERROR.get(error, "internal" if error not in ERROR_NAMES else "unknown")
+    return CONNECT_CODE_BY_ERROR.get(error, "unknown" if _named(error) else "internal")
 
 
 def error_name(error: int) -> str:
-    return "ERROR_" + ERROR_NAMES.get(error, f"UNKNOWN_{error}")
+    """The enum name Connect servers put in `debug.error`, e.g. `ERROR_RATE_LIMITED`."""
+    return pb.ErrorDetails.Error.Name(error) if _named(error) else f"ERROR_UNKNOWN_{error}"
 
 
 def default_texts(error: int) -> tuple[str, str]:

@@ -36,7 +36,9 @@ class SimConfig:
     check_connect_headers: bool = True
     check_client_version: bool = True
     min_client_version: str = "1.0.0"
-    outdated_variant: str = "outdated_client"  # or "update_required" (error 28)
+    # below it: "update_required" (the live error-28 trailer), "http_400" (the live plain-text
+    # HTTP 400), "outdated_client" (30) or "deprecated" (40)
+    outdated_variant: str = "update_required"
     check_checksum: bool = True
     check_checksum_fresh: bool = False
     check_identity_headers: bool = True  # shape checks, recorded as warnings
@@ -63,6 +65,12 @@ class SimConfig:
     # scenario (or scenario name, e.g. "unauthorized", "rate_limit", "usage_limit") for every chat
     # request made with that token; used after the queue and `set_token_behaviour`.
     token_errors: dict[str, Any] = field(default_factory=dict)
+
+    # Cursor's update feed (upstream-2026.md §1): the newest version it offers, and per endpoint a
+    # mode: "ok", "no_update" (204), "error" (503), "garbage" (not a version) or "down" (no answer)
+    feed_version: str = "3.20.14"
+    feed_update: str = "ok"
+    feed_download: str = "ok"
 
     # fronts
     h2_abort: str = "rst"  # "rst" (RST_STREAM) or "connection" (drop the TCP connection)

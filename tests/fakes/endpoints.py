@@ -1,5 +1,6 @@
 """The unary and JSON endpoints (SIM-29…SIM-32): models, dry run, server config, profile, usage,
-token refresh. Each handler takes the simulator's config plus the request and returns a `Respond`.
+token refresh, and Cursor's update feed (upstream-2026.md §1). Each handler takes the simulator's
+config plus the request and returns a `Respond` (the feed: a plan, since it can be down).
 
 Unary Connect bodies are raw protobuf (no envelope), optionally gzipped both ways.
 """
@@ -12,7 +13,7 @@ import math
 import urllib.parse
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from google.protobuf.message import DecodeError
 
@@ -20,8 +21,8 @@ from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import catalog
 from tests.fakes.config import SimConfig
 from tests.fakes.identity import make_jwt, parse_jwt, user_id_of
-from tests.fakes.steps import Respond, json_response
-from tests.fakes.validate import Rejection
+from tests.fakes.steps import Abort, Respond, Step, json_response, text_response
+from tests.fakes.validate import Rejection, version_at_least
 from tests.fakes.wire import (
     ErrorDetail,
     WireError,
@@ -58,7 +59,12 @@ def rejection_error_json(rejection: Rejection) -> dict[str, Any]:
     """The Connect error object for a Connect-level rejection."""
     if rejection.error is None:
         return connect_error(rejection.code, "Error")
-    item = ErrorDetail(rejection.error, title=rejection.title, detail=rejection.detail)
+    item = ErrorDetail(
+        rejection.error,
+        title=rejection.title,
+        detail=rejection.detail,
+        action_required=rejection.action_required,
+    )
     return connect_error(
         rejection.code, "Error", [error_detail_json(item, catalog.error_name(rejection.error))]
     )
@@ -112,7 +118,9 @@ def available_models(config: SimConfig, headers: Mapping[str, str], body: bytes)
         if spec.context_token_limit_for_max_mode is not None:
             model.context_token_limit_for_max_mode = spec.context_token_limit_for_max_mode
         if spec.degradation_status is not None:
-            model.degradation_status = spec.degradation_status
+            model.degradation_status = cast(
+                "pb.AvailableModelsResponse.DegradationStatus", spec.degradation_status
+            )
         if spec.client_display_name is not None:
             model.client_display_name = spec.client_display_name
         if spec.server_model_name is not None:
@@ -250,3 +258,56 @@ def oauth_token(config: SimConfig, body: bytes, refresh_counts: dict[str, int]) 
     return json_response(
         200, json.dumps({"access_token": new, "id_token": new, "shouldLogout": False}).encode()
     )
+
+
+# ---------------------------------------------------------------- the update feed
+
+FEED_PREFIX: Final = "/updates/api/"
+FEED_COMMIT: Final = "67ac8ff8" + "0" * 32
+FEED_MODES: Final = ("ok", "no_update", "error", "garbage", "down")
+
+
+def _feed_fault(mode: str) -> list[Step] | None:
+    if mode == "down":
+        return [Abort()]
+    if mode == "error":
+        return [text_response(503, "upstream connect error or disconnect/reset before headers")]
+    if mode == "garbage":
+        return [json_response(200, json.dumps({"name": "latest", "version": "3.x"}).encode())]
+    if mode == "no_update":
+        return [Respond(204, (), b"")]
+    if mode != "ok":
+        raise ValueError(f"feed modes are {FEED_MODES}, got {mode!r}")
+    return None
+
+
+def update_feed(config: SimConfig, path: str) -> list[Step]:
+    """`GET /updates/api/update/<platform>/cursor/<version>[/<machine hash>]/stable` (204 when the
+    version asked from is the newest) and `GET /updates/api/download/stable/<platform>/cursor`;
+    `config.feed_update` / `config.feed_download` switch each to a failure mode."""
+    parts = path.removeprefix(FEED_PREFIX).split("/")
+    version = config.feed_version
+    if len(parts) in (5, 6) and parts[0] == "update" and parts[2] == "cursor" and parts[-1] == "stable":
+        fault = _feed_fault(config.feed_update)
+        if fault is not None:
+            return fault
+        platform, asked = parts[1], parts[3]
+        if version_at_least(asked, version):
+            return [Respond(204, (), b"")]
+        url = f"https://downloads.cursor.com/production/{FEED_COMMIT}/{platform.replace('-', '/')}/Cursor-{version}.zip"
+        body = {
+            "url": url,
+            "name": version,
+            "version": version,
+            "productVersion": version,
+            "sha256hash": "0" * 64,
+        }
+        return [json_response(200, json.dumps(body).encode())]
+    if len(parts) == 4 and parts[:2] == ["download", "stable"] and parts[3] == "cursor":
+        fault = _feed_fault(config.feed_download)
+        if fault is not None:
+            return fault
+        url = f"https://downloads.cursor.com/production/{FEED_COMMIT}/{parts[2].replace('-', '/')}/Cursor-{version}.zip"
+        body = {"downloadUrl": url, "version": version, "commitSha": FEED_COMMIT}
+        return [json_response(200, json.dumps(body).encode())]
+    return [text_response(404, "Not Found")]

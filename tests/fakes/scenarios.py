@@ -21,6 +21,7 @@ import shlex
 import time
 from collections.abc import Callable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Final
 
 from gateway.upstream.pb import cursor_pb2 as pb
@@ -62,6 +63,7 @@ ALIASES: Final[dict[str, tuple[str, dict[str, Any]]]] = {
     "too_many_computers": ("error", {"error": 29}),
     "outdated": ("error", {"error": 30}),
     "update_required": ("error", {"error": 28, "variant": "update"}),
+    "update_required_http": ("http_error", {"status": 400, "body": catalog.UPDATE_REQUIRED_HTTP_BODY}),
     "expired": ("error", {"error": 12}),
     "unauthorized": ("error", {"error": 38}),
     "usage_limit": ("error", {"error": 10}),
@@ -223,6 +225,52 @@ def build_thinking(scenario: Scenario, ctx: Context) -> list[Step]:
     return s.finish()
 
 
+def build_composer(scenario: Scenario, ctx: Context) -> list[Step]:
+    """A composer-style answer for any model (upstream-2026.md §3): `thinking`, then `</think>`
+    (cut across frames), then the answer (`text`, default the echo), all in the thinking field.
+    `marker=false` leaves the marker out (the whole field is thinking); `second_marker=true` puts
+    another `</think>` inside the answer."""
+    s = Script(scenario, ctx)
+    s.composer = True
+    s.preamble()
+    text = s.p.text("text", echo_reply(ctx))
+    if s.p.flag("second_marker", False):
+        text = f"{text} A tag such as </think> can appear in an answer."
+    if s.p.flag("marker", True):
+        s.texts(text, s.p.integer("chunk", 4))
+    else:
+        for piece in chunk_text(s.composer_thinking + text, s.p.integer("chunk", 4)):
+            s.thinking_frame(text=piece)
+    s.end()
+    return s.finish()
+
+
+@lru_cache(maxsize=2)
+def capture_bytes(path: str) -> bytes:
+    """A recorded response body kept as a hex dump (tests/fixtures/README.md)."""
+    return bytes.fromhex(Path(path).read_text(encoding="ascii"))
+
+
+REPLAY_FILE: Final = str(
+    Path(__file__).resolve().parent.parent / "fixtures" / "chatservice-response-2026-01.hex"
+)
+
+
+def build_replay(scenario: Scenario, ctx: Context) -> list[Step]:
+    """The body of a real ChatService response (`file`, default the 2026-01 capture), byte for
+    byte, in writes of random sizes from 1 to `max_write` bytes (seeded, like every scenario)."""
+    s = Script(scenario, ctx)
+    data = capture_bytes(s.p.text("file", REPLAY_FILE))
+    most = max(1, s.p.integer("max_write", 4096))
+    steps: list[Step] = [StartStream()]
+    pos = 0
+    while pos < len(data):
+        size = s.rng.randint(1, most)
+        steps.append(Write(data[pos : pos + size]))
+        pos += size
+    return steps
+
+
 def build_empty(scenario: Scenario, ctx: Context) -> list[Step]:
     s = Script(scenario, ctx)
     s.start()
@@ -270,14 +318,17 @@ def error_trailer(p: Params) -> dict[str, Any]:
     if mode == "none":
         return connect_error(code, p.text("message", "Error"))
     title, detail = catalog.default_texts(error)
+    action = None
     if error == 28 and p.text("variant", "rate") == "update":
         title, detail = catalog.UPDATE_REQUIRED_TITLE, catalog.UPDATE_REQUIRED_DETAIL
+        action = "payment"
     items = [
         ErrorDetail(
             error,
             title=p.opt_text("title", title),
             detail=p.opt_text("detail", detail),
             is_expected=p.flag("is_expected", True),
+            action_required=action,
         )
     ]
     if mode == "multi":
@@ -448,6 +499,8 @@ BUILDERS: Final[dict[str, Callable[[Scenario, Context], list[Step]]]] = {
     "agent": build_agent,
     "large": build_large,
     "raw": build_raw,
+    "composer": build_composer,
+    "replay": build_replay,
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,9 @@ from tests.fakes.wire import (
     pb_varint,
     wrap_chat_response,
 )
+
+COMPOSER_MARKER: Final = "</think>"
+COMPOSER_THINKING: Final = "The user wants an answer; I will give it directly."
 
 # Parameters that change only how bytes are cut or timed; they do not reseed the content.
 FRAMING_PARAMS: Final = frozenset(
@@ -79,6 +83,11 @@ class Context:
         if self.request is None:
             return False
         return self.request.thinking_level == pb.THINKING_LEVEL_HIGH or self.model_name.endswith("-thinking")
+
+    @property
+    def composer(self) -> bool:
+        """A `composer-*` model: it answers inside the thinking field (upstream-2026.md §3)."""
+        return re.search(r"(?:^|/)composer(?:-|$)", self.model_name.lower()) is not None
 
     @property
     def wants_web(self) -> bool:
@@ -147,6 +156,10 @@ class Script:
         self.steps: list[Step] = []
         self.content_frames = 0
         self._heartbeat_toggle = False
+        # Composer style: every text goes into the thinking field, after the thinking and `</think>`.
+        self.composer = ctx.composer and self.p.flag("composer_style", True)
+        self.composer_thinking = self.p.text("thinking", COMPOSER_THINKING)
+        self._composer_open = False
 
     # -- ids
 
@@ -224,6 +237,14 @@ class Script:
         self.content_frames += 1
 
     def text_frame(self, text: str) -> None:
+        if self.composer:
+            if not self._composer_open:
+                self._composer_open = True
+                # The marker is cut across frames, as the model's tokens would cut it.
+                for piece in chunk_text(self.composer_thinking + COMPOSER_MARKER, 5):
+                    self.thinking_frame(text=piece)
+            self.thinking_frame(text=text)
+            return
         inner = pb.StreamUnifiedChatResponse(text=text).SerializeToString()
         if self.content_frames == 0 and self.unknown_fields:
             inner += pb_bytes(22, self.uuid())

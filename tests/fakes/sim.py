@@ -28,7 +28,13 @@ from tests.fakes.scenarios import Scenario, build, error_trailer, find_directive
 from tests.fakes.script import Context, Defaults, Params
 from tests.fakes.steps import Respond, StartStream, Step, Write, json_response, text_response
 from tests.fakes.validate import Rejection, check_headers, check_request
-from tests.fakes.wire import WireError, connect_error, decode_request_envelope, end_stream_frame
+from tests.fakes.wire import (
+    FLAG_COMPRESSED,
+    WireError,
+    connect_error,
+    decode_request_envelope,
+    end_stream_frame,
+)
 
 CHAT_PATH: Final = "/aiserver.v1.ChatService/StreamUnifiedChatWithTools"
 MODELS_PATH: Final = "/aiserver.v1.AiService/AvailableModels"
@@ -195,10 +201,21 @@ class CursorSimulator:
     ) -> tuple[SimRecord | None, list[Step]]:
         """Route one request. `headers` have lowercase names; `overflow` means the body was cut at
         `config.max_body`. Returns the record (None for control or unknown paths) and the plan."""
+        if path.startswith(endpoints.FEED_PREFIX) and method == "GET":
+            record = self._record(method, path, headers, body, http_version)
+            return record, endpoints.update_feed(self.config, path)
         expected = ROUTES.get(path)
         if expected is None or method != expected:
             err = connect_error("unimplemented", f"{method} {path} is not implemented")
             return None, [json_response(404, json.dumps(err).encode())]
+        record = self._record(method, path, headers, body, http_version)
+        if path == CHAT_PATH:
+            return record, self._chat(record, headers, body, overflow)
+        return record, self._unary_call(record, path, headers, body)
+
+    def _record(
+        self, method: str, path: str, headers: Mapping[str, str], body: bytes, http_version: str
+    ) -> SimRecord:
         record = SimRecord(
             index=next(self._counter),
             method=method,
@@ -209,9 +226,11 @@ class CursorSimulator:
             body_size=len(body),
         )
         self.records.append(record)
-        if path == CHAT_PATH:
-            return record, self._chat(record, headers, body, overflow)
-        return record, self._unary_call(record, path, headers, body)
+        return record
+
+    @property
+    def feed_records(self) -> list[SimRecord]:
+        return [record for record in self.records if record.path.startswith(endpoints.FEED_PREFIX)]
 
     def _chat(self, record: SimRecord, headers: Mapping[str, str], body: bytes, overflow: bool) -> list[Step]:
         config = self.config
@@ -235,6 +254,12 @@ class CursorSimulator:
             envelope.length,
             envelope.extra_bytes,
         )
+        compressed = envelope.flags & FLAG_COMPRESSED
+        if config.check_connect_headers and compressed and "connect-content-encoding" not in headers:
+            # A Connect server cannot read a compressed message whose encoding was not declared.
+            return self._reject_stream(
+                record, Rejection("compressed_without_encoding", code="invalid_argument")
+            )
         try:
             message = pb.StreamUnifiedChatRequestWithTools.FromString(envelope.payload)
         except DecodeError:

@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -156,3 +157,59 @@ async def test_oauth_refresh(client: Client, sim: CursorSimulator) -> None:
         assert r.status == 401
     async with client.post(OAUTH_PATH, json={"grant_type": "password"}) as r:
         assert r.status == 400
+
+
+# ---------------------------------------------------------------- the update feed (upstream-2026.md §1)
+
+
+async def feed(client: Client, path: str) -> tuple[int, bytes]:
+    async with client.get(path) as r:
+        return r.status, await r.read()
+
+
+async def test_update_feed_offers_the_newest_version_or_204(client: Client, sim: CursorSimulator) -> None:
+    sim.config.feed_version = "3.21.4"
+    status, raw = await feed(client, "/updates/api/update/linux-x64/cursor/3.20.14/stable")
+    answer = json.loads(raw)
+    assert status == 200 and answer["name"] == answer["version"] == "3.21.4"
+    assert "/production/" in answer["url"]
+    machine_hash = "/updates/api/update/darwin-arm64/cursor/0.0.0/deadbeef/stable"
+    assert json.loads((await feed(client, machine_hash))[1])["name"] == "3.21.4"
+    assert await feed(client, "/updates/api/update/linux-x64/cursor/3.21.4/stable") == (204, b"")
+    status, raw = await feed(client, "/updates/api/download/stable/linux-x64/cursor")
+    answer = json.loads(raw)
+    assert (
+        status == 200
+        and answer["version"] == "3.21.4"
+        and set(answer) == {"downloadUrl", "version", "commitSha"}
+    )
+    assert (await feed(client, "/updates/api/nothing"))[0] == 404
+    assert [r.path.split("/")[3] for r in sim.feed_records] == [
+        "update",
+        "update",
+        "update",
+        "download",
+        "nothing",
+    ]
+
+
+@pytest.mark.parametrize(("mode", "status"), [("no_update", 204), ("error", 503), ("garbage", 200)])
+async def test_update_feed_failure_modes(
+    client: Client, sim: CursorSimulator, mode: str, status: int
+) -> None:
+    sim.config.feed_update = sim.config.feed_download = mode
+    for path in (
+        "/updates/api/update/linux-x64/cursor/1.0.0/stable",
+        "/updates/api/download/stable/linux-x64/cursor",
+    ):
+        got, raw = await feed(client, path)
+        assert got == status
+        if mode == "garbage":
+            assert json.loads(raw) == {"name": "latest", "version": "3.x"}
+
+
+async def test_update_feed_down_drops_the_connection(client: Client, sim: CursorSimulator) -> None:
+    sim.config.feed_update = "down"
+    with pytest.raises(aiohttp.ClientError):
+        await feed(client, "/updates/api/update/linux-x64/cursor/1.0.0/stable")
+    assert (await feed(client, "/updates/api/download/stable/linux-x64/cursor"))[0] == 200

@@ -120,7 +120,9 @@ def error_details(end: dict[str, object]) -> list[pb.ErrorDetails]:
     return out
 
 
-@pytest.mark.parametrize("value", [1, 2, 5, 8, 9, 10, 12, 20, 21, 23, 25, 28, 30, 35, 41, 43, 44, 50, 99])
+@pytest.mark.parametrize(
+    "value", [1, 2, 5, 8, 9, 10, 12, 20, 21, 23, 25, 28, 30, 35, 41, 43, 44, 50, *range(54, 65), 99]
+)
 @pytest.mark.parametrize("after", [0, 3])
 def test_error_before_and_after_content(value: int, after: int) -> None:
     decoded = decode_stream(body(run(Scenario("error", error=value, after_frames=after))))
@@ -297,3 +299,88 @@ def test_stamped_frames_carry_their_write_time():
     wire = b"".join(step.payload() for step in plan if isinstance(step, Write))
     stamps = [int(s) for s in decode_stream(wire).text.split(";") if s]
     assert len(stamps) == 3 and all(before <= s <= time.monotonic_ns() for s in stamps)
+
+
+@pytest.mark.parametrize("value", range(54, 65))
+def test_the_2026_values_have_their_own_texts_and_names(value: int) -> None:
+    """upstream-2026.md §4: each of 54-64 comes with a title, a detail and its enum name."""
+    end = decode_stream(body(run(Scenario("error", error=value)))).end or {}
+    (details,) = error_details(end)
+    assert details.details.title != "Error" and details.details.detail != f"Upstream error {value}."
+    [item] = end["error"]["details"]
+    assert item["debug"]["error"] == pb.ErrorDetails.Error.Name(value)
+
+
+def test_update_required_carries_the_live_analytics_record() -> None:
+    [item] = (decode_stream(body(run(Scenario("update_required")))).end or {})["error"]["details"]
+    assert item["debug"]["details"]["analyticsMetadata"] == {"actionRequired": "payment"}
+    assert item["debug"]["details"]["title"] == catalog.UPDATE_REQUIRED_TITLE
+
+
+def test_update_required_over_http() -> None:
+    [step] = run(Scenario("update_required_http"))
+    assert isinstance(step, Respond) and (step.status, step.body) == (400, b"Update Required for Composer 2")
+
+
+# ---------------------------------------------------------------- composer style (upstream-2026.md §3)
+
+
+def test_composer_models_answer_inside_the_thinking_field() -> None:
+    decoded = decode_stream(body(run(Scenario("echo"), ctx("hi there", model="composer-1"))))
+    assert decoded.text == ""
+    thinking, marker, answer = decoded.thinking.partition("</think>")
+    assert marker and thinking and answer == "\n\nYou said: hi there"
+    assert decoded.end == {}
+
+
+def test_the_composer_scenario_and_its_variants() -> None:
+    plain = decode_stream(body(run(Scenario("composer", text="Answer"))))
+    assert plain.thinking.endswith("</think>Answer") and plain.text == ""
+    unmarked = decode_stream(body(run(Scenario("composer", text="Answer", marker=False))))
+    assert "</think>" not in unmarked.thinking and unmarked.thinking.endswith("Answer")
+    second = decode_stream(body(run(Scenario("composer", text="Answer", second_marker=True))))
+    assert second.thinking.count("</think>") == 2
+    other = decode_stream(body(run(Scenario("echo"), ctx("hi", model="claude-4.5-sonnet"))))
+    assert other.thinking == "" and other.text == "\n\nYou said: hi"
+
+
+# ---------------------------------------------------------------- MCP arguments (upstream-2026.md §5)
+
+
+@pytest.mark.parametrize("args_in", ["raw", "nested", "both"])
+def test_mcp_arguments_in_raw_args_or_the_nested_field(args_in: str) -> None:
+    pretty = '{"city": "Paris", "unit": "celsius"}'
+    calls = decode_stream(body(run(Scenario("tool_call", args=pretty, args_in=args_in)))).tool_calls
+    final = calls[-1]
+    assert final.is_last_message
+    nested = final.mcp_params.tools[0].parameters
+    if args_in == "raw":
+        assert (final.raw_args, nested) == (pretty, "")
+    elif args_in == "nested":
+        assert (final.raw_args, nested) == ("", pretty)
+        assert all(c.raw_args == "" for c in calls)
+    else:
+        assert (final.raw_args, nested) == (compact_prefix(pretty), pretty)
+    snapshots = [
+        c.mcp_params.tools[0].parameters or c.raw_args
+        for c in calls
+        if c.raw_args or c.mcp_params.tools[0].parameters
+    ]
+    assert snapshots[-1] in (pretty, compact_prefix(pretty))
+
+
+# ---------------------------------------------------------------- the replay of the real capture
+
+
+def test_replay_serves_the_capture_byte_for_byte_in_random_writes() -> None:
+    from tests.fakes.scenarios import REPLAY_FILE, capture_bytes
+
+    plan = run(Scenario("replay"))
+    assert isinstance(plan[0], StartStream)
+    writes = [step.data for step in plan if isinstance(step, Write)]
+    assert b"".join(writes) == capture_bytes(REPLAY_FILE)
+    sizes = {len(w) for w in writes}
+    assert len(sizes) > 20 and max(sizes) <= 4096 and min(sizes) >= 1
+    tiny = [step.data for step in run(Scenario("replay", max_write=3)) if isinstance(step, Write)]
+    assert b"".join(tiny) == capture_bytes(REPLAY_FILE) and max(map(len, tiny)) <= 3
+    assert [step.data for step in run(Scenario("replay", seed=1)) if isinstance(step, Write)] != writes

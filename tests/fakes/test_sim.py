@@ -83,8 +83,8 @@ def test_gzipped_request_frame() -> None:
         ({"authorization": f"Bearer {make_jwt(type='api')}"}, ("unauthenticated", 1)),
         ({"authorization": f"Bearer {make_jwt(exp=int(NOW) - 1)}"}, ("unauthenticated", 12)),
         ({"authorization": f"Bearer user_01ABC%3A%3A{make_jwt()}"}, ("unauthenticated", 3)),
-        ({"x-cursor-client-version": "0.42.5"}, ("failed_precondition", 30)),
-        ({"x-cursor-client-version": None}, ("failed_precondition", 30)),
+        ({"x-cursor-client-version": "0.42.5"}, ("resource_exhausted", 28)),
+        ({"x-cursor-client-version": None}, ("resource_exhausted", 28)),
         ({"x-cursor-checksum": "junk"}, ("invalid_argument", 36)),
     ],
 )
@@ -109,9 +109,57 @@ def test_web_type_token_is_accepted() -> None:
     assert decode_stream(b"".join(s.data for s in plan if isinstance(s, Write))).end == {}
 
 
-def test_update_required_variant() -> None:
-    sim = make_sim(outdated_variant="update_required", min_client_version="3.0.0")
-    assert stream_error(chat(sim)[1]) == ("resource_exhausted", 28)
+def test_update_required_trailer_is_the_live_one() -> None:
+    """jcode #399: error 28 titled "Update Required", with the payment analytics record."""
+    sim = make_sim(min_client_version="3.21.0")
+    record, plan = chat(sim)
+    assert stream_error(plan) == ("resource_exhausted", 28) and record.rejection == "client_outdated"
+    [detail] = decode_stream(b"".join(s.data for s in plan if isinstance(s, Write))).end["error"]["details"]
+    assert detail["debug"]["error"] == "ERROR_GPT_4_VISION_PREVIEW_RATE_LIMIT"
+    assert detail["debug"]["details"]["title"] == "Update Required"
+    assert detail["debug"]["details"]["analyticsMetadata"] == {"actionRequired": "payment"}
+    raw = base64.b64decode(detail["value"] + "=" * (-len(detail["value"]) % 4))
+    message = pb.ErrorDetails.FromString(raw)
+    assert message.details.title == "Update Required" and "no longer supported" in message.details.detail
+    assert b"\x52\x09\x0a\x07payment" in raw  # CustomErrorDetails field 10 {1: "payment"}, unmodeled
+    assert (
+        chat(sim, headers={**chat_headers(now=NOW), "x-cursor-client-version": "3.21.0"})[0].rejection is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [("outdated_client", ("failed_precondition", 30)), ("deprecated", ("failed_precondition", 40))],
+)
+def test_other_outdated_trailers(variant: str, expected: tuple[str, int]) -> None:
+    sim = make_sim(outdated_variant=variant, min_client_version="3.0.0")
+    assert stream_error(chat(sim)[1]) == expected
+
+
+def test_update_required_as_a_plain_http_400() -> None:
+    """9router PR #525: a text body before any frame, on the chat RPC and on unary calls alike."""
+    sim = make_sim(outdated_variant="http_400", min_client_version="3.0.0")
+    _, plan = chat(sim)
+    assert isinstance(plan[0], Respond) and plan[0].status == 400
+    assert plan[0].body == b"Update Required for Composer 2"
+    _, unary = sim.handle(
+        "POST",
+        "/aiserver.v1.AiService/AvailableModels",
+        chat_headers(now=NOW, streaming=False),
+        b"",
+        http_version="1.1",
+    )
+    assert isinstance(unary[0], Respond) and (unary[0].status, unary[0].body) == (400, plan[0].body)
+
+
+def test_a_compressed_request_frame_needs_its_declared_encoding() -> None:
+    sim = make_sim()
+    headers = chat_headers(now=NOW)
+    del headers["connect-content-encoding"]
+    assert chat(sim, "plain", headers=headers)[0].rejection is None  # a plain frame needs none
+    record, plan = chat(sim, "x" * 3000, headers=headers)
+    assert record.frame_flags == 1 and record.rejection == "compressed_without_encoding"
+    assert stream_error(plan) == ("invalid_argument", None)
 
 
 @pytest.mark.parametrize(

@@ -36,8 +36,23 @@ def compact_prefix(text: str) -> str:
     return "".join(out)
 
 
-def _call_bytes(call: pb.ClientSideToolV2Call, extra: bytes = b"") -> bytes:
+def _call_bytes(call: pb.ClientSideToolV2Call, extra: bytes = b"", args_in: str = "raw") -> bytes:
+    if args_in != "raw" and call.raw_args:
+        call = _move_arguments(call, args_in)
     return wrap_tool_call(call.SerializeToString() + extra)
+
+
+def _move_arguments(call: pb.ClientSideToolV2Call, args_in: str) -> pb.ClientSideToolV2Call:
+    moved = pb.ClientSideToolV2Call()
+    moved.CopyFrom(call)
+    moved.mcp_params.tools[0].parameters = call.raw_args
+    if args_in == "nested":
+        moved.raw_args = ""
+    elif args_in == "both":
+        moved.raw_args = compact_prefix(call.raw_args)
+    else:
+        raise ValueError(f"args_in must be raw, nested or both, got {args_in!r}")
+    return moved
 
 
 def build_tool_call(scenario: ScenarioLike, ctx: Context) -> list[Step]:
@@ -80,8 +95,11 @@ def _mcp_call(s: Script, ctx: Context, index: int) -> None:
 def mcp_call(s: Script, name: str, pretty: str, index: int = 0) -> None:
     """One MCP call for `name` with argument text `pretty`, framed per the script's parameters
     (`server`, `tool_call_id`, `model_call_id`, `wire_name`, `streaming`, `chunk`, `compact`,
-    `final`, `tool_index`)."""
+    `final`, `tool_index`, `args_in`). `args_in` says where the cumulative arguments go: `raw`
+    (`raw_args`, as the captured native call), `nested` (`mcp_params.tools[0].parameters` only)
+    or `both` (the nested field, and the compact form in `raw_args`; upstream-2026.md §5)."""
     server = s.p.text("server", "custom")
+    args_in = s.p.text("args_in", "raw")
     call_id = s.p.text("tool_call_id", "toolu_01" + s.token(22))
     if index:
         call_id = f"{call_id}_{index}"
@@ -99,12 +117,12 @@ def mcp_call(s: Script, name: str, pretty: str, index: int = 0) -> None:
         call = pb.ClientSideToolV2Call()
         call.CopyFrom(base)
         call.raw_args = pretty
-        s.content(_call_bytes(call, pb_double(6, 1.5) if s.unknown_fields else b""))
+        s.content(_call_bytes(call, pb_double(6, 1.5) if s.unknown_fields else b"", args_in))
         return
     first = pb.ClientSideToolV2Call()
     first.CopyFrom(base)
     first.is_streaming = True
-    s.content(_call_bytes(first, pb_double(6, 0.25) if s.unknown_fields else b""))
+    s.content(_call_bytes(first, pb_double(6, 0.25) if s.unknown_fields else b"", args_in))
     chunk = s.p.integer("chunk", 6)
     compact = s.p.flag("compact", True)
     cuts = list(range(chunk, len(pretty), chunk))
@@ -112,10 +130,10 @@ def mcp_call(s: Script, name: str, pretty: str, index: int = 0) -> None:
         snapshot = pb.ClientSideToolV2Call()
         snapshot.CopyFrom(first)
         snapshot.raw_args = pretty[:cut]
-        s.content(_call_bytes(snapshot))
+        s.content(_call_bytes(snapshot, args_in=args_in))
         if compact and n % 2 == 1:
             snapshot.raw_args = compact_prefix(pretty[:cut])
-            s.content(_call_bytes(snapshot))
+            s.content(_call_bytes(snapshot, args_in=args_in))
     final = pb.ClientSideToolV2Call()
     final.CopyFrom(first)
     final_mode = s.p.text("final", "pretty")
@@ -124,9 +142,9 @@ def mcp_call(s: Script, name: str, pretty: str, index: int = 0) -> None:
         penultimate = pb.ClientSideToolV2Call()
         penultimate.CopyFrom(first)
         penultimate.raw_args = pretty
-        s.content(_call_bytes(penultimate))
+        s.content(_call_bytes(penultimate, args_in=args_in))
     final.is_last_message = True
-    s.content(_call_bytes(final))
+    s.content(_call_bytes(final, args_in=args_in))
 
 
 def _native_call(s: Script, index: int) -> None:

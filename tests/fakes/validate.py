@@ -8,6 +8,7 @@ Each failure is a `Rejection`: either an HTTP status before any frame, or a Conn
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import zoneinfo
@@ -38,6 +39,7 @@ class Rejection:
     code: str = "invalid_argument"
     title: str | None = None
     detail: str | None = None
+    action_required: str | None = None
 
 
 @dataclass(slots=True)
@@ -108,19 +110,33 @@ def version_at_least(version: str, minimum: str) -> bool:
     return have + (0,) * (width - len(have)) >= need + (0,) * (width - len(need))
 
 
+OUTDATED_VARIANTS: Final = ("update_required", "http_400", "outdated_client", "deprecated")
+
+
 def check_version(headers: Mapping[str, str], config: SimConfig) -> Rejection | None:
-    """SIM-07: semantic comparison against the configured minimum."""
+    """SIM-07: semantic comparison against the configured minimum. Below it, the refusal of
+    `config.outdated_variant`: `update_required` (the live end-of-stream trailer: error 28 titled
+    "Update Required"), `http_400` (the live plain-text HTTP 400), `outdated_client` (30) or
+    `deprecated` (40)."""
     if version_at_least(headers.get("x-cursor-client-version", ""), config.min_client_version):
         return None
-    if config.outdated_variant == "update_required":
-        return _error(
+    variant = config.outdated_variant
+    if variant == "update_required":
+        rejection = _error(
             "client_outdated",
             28,
             "resource_exhausted",
             catalog.UPDATE_REQUIRED_TITLE,
             catalog.UPDATE_REQUIRED_DETAIL,
         )
-    return _error("client_outdated", 30, "failed_precondition")
+        return dataclasses.replace(rejection, action_required="payment")
+    if variant == "http_400":
+        return Rejection("client_outdated", status=400, body=catalog.UPDATE_REQUIRED_HTTP_BODY.encode())
+    if variant == "deprecated":
+        return _error("client_outdated", 40, "failed_precondition")
+    if variant == "outdated_client":
+        return _error("client_outdated", 30, "failed_precondition")
+    raise ValueError(f"outdated_variant must be one of {OUTDATED_VARIANTS}, got {variant!r}")
 
 
 def check_checksum(headers: Mapping[str, str], config: SimConfig, report: HeaderReport) -> Rejection | None:
@@ -188,8 +204,11 @@ def check_headers(
             )
             return report
         if streaming:
-            for name in ("connect-accept-encoding", "connect-content-encoding"):
-                if headers.get(name, "").lower() != "gzip":
+            # The response encoding must be offered; the request's is declared only by clients
+            # that compress (upstream-2026.md §6), and then it must be gzip.
+            for name, required in (("connect-accept-encoding", True), ("connect-content-encoding", False)):
+                value = headers.get(name)
+                if (value is None and required) or (value is not None and value.lower() != "gzip"):
                     body = json.dumps({"code": "invalid_argument", "message": f"{name} must be gzip"})
                     report.rejection = Rejection(
                         f"bad_{name}", status=400, body=body.encode(), content_type="application/json"

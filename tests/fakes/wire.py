@@ -17,7 +17,7 @@ import struct
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from gateway.upstream.pb import cursor_pb2 as pb
 
@@ -154,14 +154,20 @@ def encode_error_details(
     detail: str | None = None,
     is_expected: bool | None = True,
     additional_info: Mapping[str, str] | None = None,
+    action_required: str | None = None,
 ) -> bytes:
-    """Serialize `aiserver.v1.ErrorDetails` (fields in number order, like the upstream)."""
-    message = pb.ErrorDetails(error=error)
-    if title is not None or detail is not None or additional_info:
+    """Serialize `aiserver.v1.ErrorDetails` (fields in number order, like the upstream).
+
+    `action_required` adds the analytics record live refusals carry in `CustomErrorDetails`
+    field 10 (`{1: "payment"}`), which the gateway does not model."""
+    message = pb.ErrorDetails(error=cast("pb.ErrorDetails.Error", error))
+    if title is not None or detail is not None or additional_info or action_required:
         message.details.title = title or ""
         message.details.detail = detail or ""
         for key, value in (additional_info or {}).items():
             message.details.additional_info[key] = value
+        if action_required:
+            message.details.MergeFromString(pb_bytes(10, pb_bytes(1, action_required)))
     if is_expected is not None:
         message.is_expected = is_expected
     return message.SerializeToString(deterministic=True)
@@ -176,12 +182,17 @@ class ErrorDetail:
     detail: str | None = None
     is_expected: bool | None = True
     is_retryable: bool = False
+    action_required: str | None = None
 
 
 def error_detail_json(item: ErrorDetail, error_name: str) -> dict[str, Any]:
     """A `details[]` entry: binary `value` plus the human `debug` object Connect servers add."""
     value = encode_error_details(
-        item.error, title=item.title, detail=item.detail, is_expected=item.is_expected
+        item.error,
+        title=item.title,
+        detail=item.detail,
+        is_expected=item.is_expected,
+        action_required=item.action_required,
     )
     debug: dict[str, Any] = {"error": error_name}
     if item.title is not None or item.detail is not None:
@@ -190,6 +201,8 @@ def error_detail_json(item: ErrorDetail, error_name: str) -> dict[str, Any]:
             "detail": item.detail or "",
             "isRetryable": item.is_retryable,
         }
+        if item.action_required:
+            debug["details"]["analyticsMetadata"] = {"actionRequired": item.action_required}
     if item.is_expected is not None:
         debug["isExpected"] = item.is_expected
     return {"type": "aiserver.v1.ErrorDetails", "value": b64_unpadded(value), "debug": debug}

@@ -11,6 +11,7 @@ from gateway.app import create_app
 from gateway.config import SETTINGS
 from gateway.handlers.pages import PAGE_HEADERS, STATIC_FILES
 from gateway.runtime_config import CUSTOMISABLE_PATHS
+from gateway.upstream.pb import cursor_pb2 as pb
 from gateway.upstream.transport import TransportError
 from tests.chat.test_images import data_url, png
 from tests.conftest import API_KEY, fake_jwt, fixed_pool
@@ -65,6 +66,22 @@ async def test_status_page_has_base_url_models_and_examples(site) -> None:
     assert page.count('class="card model"') >= 10 and "-thinking" in page
     assert "curl http://gw.example:8080/v1/chat/completions" in page
     assert '"error": {"message"' in page  # the error format
+
+
+async def test_examples_use_a_current_model_and_the_version_is_shown(site) -> None:
+    """Without Cursor's list, the seed alias of a current model; never a retired 2024 id. The
+    client version is the built-in one until the feed answers (here it cannot)."""
+    client, _, _ = await site()
+    page = await (await client.get("/")).text()
+    assert '"model": "claude-sonnet-4-5-20250929"' in page
+    assert '"model": "claude-3.5-sonnet", "messages"' not in page.split("<h2>Models</h2>")[0]
+    assert '<code id="client-version">3.20.14</code>' in page and "built in" in page
+    live = pb.AvailableModelsResponse(
+        models=[pb.AvailableModelsResponse.AvailableModel(name="claude-4.5-sonnet")]
+    )
+    client, _, _ = await site(Reply([live.SerializeToString()]), model_source="live")
+    page = await (await client.get("/")).text()
+    assert '"model": "claude-4.5-sonnet"' in page.split("<h2>Models</h2>")[0]
 
 
 async def test_forwarded_headers_only_when_trusted(site) -> None:

@@ -18,7 +18,7 @@ from gateway.schemas.openai import ChatMessage
 
 @pytest.mark.parametrize(
     "schema",
-    [{"$ref": "#"}, {"properties": {"a": {"$ref": "#/nope"}}}, {"properties": {"a": {"pattern": "(?<=a)"}}}],
+    [{"$ref": "#"}, {"properties": {"a": {"$ref": "#/nope"}}}, {"patternProperties": {"(?<=a)": {}}}],
 )
 def test_tool_and_response_schemas_share_one_checker(schema) -> None:
     with pytest.raises(InvalidRequest) as tool:

@@ -37,6 +37,17 @@ def connect(error: int, title: str = "t", detail: str = "d"):
         (43, "other", "never"),  # CONVERSATION_TOO_LONG
         (20, "other", "never"),  # MAX_TOKENS: never penalise the token
         (4, "other", "never"),  # NOT_HIGH_ENOUGH_PERMISSIONS
+        (54, "suspicious", "always"),  # SUSPICIOUS_USAGE_BLOCKED: this account, not the next
+        (55, "other", "once"),  # EXTENSION_HOST_TIMEOUT
+        (56, "other", "once"),  # NETWORK_ERROR
+        (57, "other", "once"),  # PROVIDER_ERROR
+        (58, "plan", "always"),  # MODEL_BLOCKED: this account and model
+        (59, "other", "once"),  # INTERNAL
+        (60, "other", "never"),  # MAX_MODE_REQUIRED: every token would fail alike
+        (61, "other", "never"),  # MODEL_NO_LONGER_SUPPORTED
+        (62, "plan", "always"),  # PRICING_WARNING: this account and model
+        (63, "rate", "always"),  # SLOW_POOL
+        (64, "other", "never"),  # UNSUPPORTED_REGION: the gateway's region, every token alike
     ],
 )
 def test_error_values(error, kind, retry):

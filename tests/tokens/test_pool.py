@@ -195,6 +195,18 @@ def test_auth_error_disables_until_reset_and_keeps_the_token():
     assert pool.lease() is not None
 
 
+def test_suspicious_usage_rests_the_token_for_an_hour():
+    pool, clock = make_pool(2)
+    lease = pool.lease()
+    pool.failed(lease, "suspicious", "suspicious_usage_blocked: Cursor blocked this account")
+    [status] = [s for s in pool.snapshot() if s.alias == lease.alias]
+    assert status.state == "cooling_down" and status.until == 1_700_000_000 + clock.now + 3600
+    assert "suspicious" in status.last_error
+    assert aliases(pool, 3) == ["t1", "t1", "t1"]
+    clock.now += 3601
+    assert lease.alias in aliases(pool, 2)
+
+
 def test_plan_error_skips_the_token_for_that_model_only():
     pool, clock = make_pool(1)
     pool.failed(pool.lease(), "plan", "model_requires_pro", model="gpt-5")

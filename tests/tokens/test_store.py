@@ -1,22 +1,14 @@
-"""`.token` / `.token-list` parsing, merging, rendering (§5.4) and the atomic write."""
+"""`.token` / `.token-list` parsing, merging and rendering (§5.4)."""
 
 from __future__ import annotations
 
 import base64
 import itertools
-import os
-import signal
-import stat
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.tokens import store
 from gateway.tokens.store import (
     ParseResult,
     TokenEntry,
@@ -24,13 +16,11 @@ from gateway.tokens.store import (
     parse_token_file,
     parse_token_list,
     render_token_list,
-    write_atomic,
 )
 from gateway.upstream.checksum import Identity, parse_checksum, stored_checksum
 
 HEADER = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9"
 NOW = 1_700_000_000
-REPO = Path(__file__).resolve().parents[2]
 
 
 def jwt(n: int) -> str:
@@ -396,77 +386,3 @@ def test_render_then_parse_round_trips_and_is_a_fixed_point(lines, listed, eol):
     assert render_token_list(again, NOW) == rendered
     assert len({e.alias for e in merged}) == len(merged)
     assert len({e.jwt for e in merged}) == len(merged)
-
-
-# --------------------------------------------------------------------------- write_atomic
-
-
-def test_write_atomic_creates_and_replaces_with_mode_0600(tmp_path):
-    target = tmp_path / ".token-list"
-    write_atomic(target, "first\n")
-    assert target.read_text(encoding="utf-8") == "first\n"
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    target.chmod(0o644)
-    write_atomic(str(target), "sécond\r\n")
-    assert target.read_bytes() == "sécond\r\n".encode()  # utf-8, newlines untouched
-    assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".token-list"]
-
-
-def test_write_atomic_failure_keeps_the_old_file_and_removes_the_temp(tmp_path, monkeypatch):
-    target = tmp_path / ".token-list"
-    target.write_text("old\n", encoding="utf-8")
-
-    def failing_replace(src, dst):
-        assert Path(src).read_text(encoding="utf-8") == "new\n"  # fully written before the rename
-        raise OSError("disk on fire")
-
-    monkeypatch.setattr(store.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="disk on fire"):
-        write_atomic(target, "new\n")
-    assert target.read_text(encoding="utf-8") == "old\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".token-list"]
-
-
-def test_write_atomic_failure_while_writing(tmp_path, monkeypatch):
-    target = tmp_path / "t"
-    target.write_text("old\n", encoding="utf-8")
-
-    def failing_fsync(fd):
-        raise OSError("EIO")
-
-    monkeypatch.setattr(store.os, "fsync", failing_fsync)
-    with pytest.raises(OSError, match="EIO"):
-        write_atomic(target, "new\n")
-    assert target.read_text(encoding="utf-8") == "old\n"
-    assert [p.name for p in tmp_path.iterdir()] == ["t"]
-
-
-def test_write_atomic_killed_mid_write_leaves_the_old_file(tmp_path):
-    """SIGKILL the writer after the temp file is written and synced, just before the rename."""
-    target = tmp_path / ".token-list"
-    target.write_text("old content\n", encoding="utf-8")
-    script = textwrap.dedent(
-        """
-        import os, signal, sys
-        from gateway.tokens import store
-        store.os.replace = lambda src, dst: os.kill(os.getpid(), signal.SIGKILL)
-        store.write_atomic(sys.argv[1], "new content\\n" * 1000)
-        """
-    )
-    proc = subprocess.run([sys.executable, "-c", script, str(target)], cwd=REPO, check=False, timeout=30)
-    assert proc.returncode == -signal.SIGKILL
-    assert target.read_text(encoding="utf-8") == "old content\n"
-    leftovers = [p for p in tmp_path.iterdir() if p.name != ".token-list"]
-    # A crash cannot clean up: the temp file is a hidden sibling, complete, and never the target.
-    assert len(leftovers) == 1
-    assert leftovers[0].name.startswith(".token-list.")
-    assert leftovers[0].name.endswith(".tmp")
-    assert stat.S_IMODE(leftovers[0].stat().st_mode) == 0o600
-
-
-def test_write_atomic_relative_path(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    write_atomic("rel.txt", "x")
-    assert (tmp_path / "rel.txt").read_text(encoding="utf-8") == "x"
-    assert os.listdir(tmp_path) == ["rel.txt"]

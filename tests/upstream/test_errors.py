@@ -63,11 +63,68 @@ def test_protocol_doc_example_decodes():
         (4, 403, "permission_error", "upstream_permission_denied"),
         (0, 502, "server_error", "upstream_error"),
         (99, 502, "server_error", "upstream_error"),
+        # the 2026 values (upstream-2026.md §4)
+        (54, 403, "permission_error", "suspicious_usage_blocked"),
+        (55, 504, "server_error", "upstream_timeout"),
+        (56, 502, "server_error", "upstream_error"),
+        (57, 502, "server_error", "upstream_error"),
+        (58, 403, "permission_error", "model_blocked"),
+        (59, 502, "server_error", "upstream_error"),
+        (60, 403, "permission_error", "max_mode_required"),
+        (61, 404, "invalid_request_error", "model_not_found"),
+        (62, 403, "permission_error", "pricing_confirmation_required"),
+        (63, 429, "rate_limit_error", "rate_limit_exceeded"),
+        (64, 403, "permission_error", "unsupported_region"),
     ],
 )
 def test_each_error_value(value, status, type_, code):
     error = from_connect_error({"code": "unknown", "details": [detail(value, "T", "D")]})
     assert (error.status, error.type, error.code) == (status, type_, code)
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        (54, "suspicious usage"),
+        (55, "extension host"),
+        (56, "network failure"),
+        (57, "provider failed"),
+        (58, "may not use the model"),
+        (59, "internal error"),
+        (60, "only in Max mode"),
+        (61, "no longer serves this model"),
+        (62, "accept the model's pricing"),
+        (63, "slow pool"),
+        (64, "region"),
+    ],
+)
+def test_the_2026_values_say_what_they_mean(value, words):
+    error = from_connect_error({"code": "unknown", "details": [detail(value, "Title", "Detail")]})
+    assert error.message.startswith(f"Cursor error {pb.ErrorDetails.Error.Name(value)[6:]}: Title: Detail (")
+    assert words in error.message
+
+
+def test_enum_names_decode_from_the_debug_object_too():
+    error = from_connect_error({"details": [{"value": "!!", "debug": {"error": "ERROR_UNSUPPORTED_REGION"}}]})
+    assert error.code == "unsupported_region"
+    error = from_connect_error(
+        {"details": [{"debug": {"error": "ERROR_NOT_A_VALUE", "details": {"title": "T"}}}]}
+    )
+    assert error.code == "upstream_error" and "UNKNOWN" in error.message
+
+
+def test_update_required_as_a_plain_http_400_or_a_bare_connect_error_is_outdated():
+    """upstream-2026.md §2: `Update Required for Composer 2` in a text body is no client mistake."""
+    assert from_http_status(400, "Update Required for Composer 2").code == "upstream_client_outdated"
+    assert from_http_status(426, "").code == "upstream_client_outdated"
+    assert from_http_status(400, "bad field").code == "http_400"  # any other 400 stays a request error
+    bare = from_connect_error({"code": "failed_precondition", "message": "Update required: old client"})
+    assert bare.code == "upstream_client_outdated"
+    # A model that is no longer supported is not an outdated client.
+    retired = from_connect_error(
+        {"details": [detail(61, "Model no longer supported", "This model is no longer supported")]}
+    )
+    assert retired.code == "model_not_found"
 
 
 def test_user_aborted_is_a_normal_end():
@@ -78,7 +135,7 @@ def test_28_is_outdated_when_the_text_says_update():
     error = from_connect_error(
         {"details": [detail(28, "Update Required", "Your version of Cursor is no longer supported.")]}
     )
-    assert error.code == "upstream_client_outdated" and "CURSOR_CLIENT_VERSION" in error.message
+    assert error.code == "upstream_client_outdated" and "'Client version'" in error.message
     assert from_connect_error({"details": [detail(28, "Slow down")]}).code == "rate_limit_exceeded"
 
 

@@ -334,15 +334,21 @@ def test_parse_end_stream_only_raises_framing_errors(data):
 # --------------------------------------------------------------------------- request side
 
 
-def test_request_frame_small_message_is_plain():
-    for size in (0, 1, 1023, 1024):
+def test_request_frame_is_plain_by_default_whatever_its_size():
+    for size in (0, 1024, 1025, 64 * 1024):
         message = b"a" * size
         assert encode_request_frame(message) == header(0, size) + message
 
 
+def test_request_frame_small_message_is_plain_even_with_gzip():
+    for size in (0, 1, 1023, 1024):
+        message = b"a" * size
+        assert encode_request_frame(message, gzip=True) == header(0, size) + message
+
+
 def test_request_frame_large_compressible_is_gzipped():
     message = b"hello world " * 200
-    frame = encode_request_frame(message)
+    frame = encode_request_frame(message, gzip=True)
     assert frame[0] == FLAG_COMPRESSED
     assert frame[5:8] == b"\x1f\x8b\x08"
     assert len(frame) < len(message)
@@ -350,18 +356,21 @@ def test_request_frame_large_compressible_is_gzipped():
 
 
 def test_request_frame_1025_compressible_bytes_are_gzipped():
-    assert encode_request_frame(b"a" * 1025)[0] == FLAG_COMPRESSED
+    assert encode_request_frame(b"a" * 1025, gzip=True)[0] == FLAG_COMPRESSED
 
 
 def test_request_frame_large_incompressible_is_plain():
     message = os.urandom(4096)
-    assert encode_request_frame(message) == header(0, len(message)) + message
+    assert encode_request_frame(message, gzip=True) == header(0, len(message)) + message
 
 
-@given(st.binary(max_size=3000) | st.binary(min_size=1, max_size=50).map(lambda b: b * 100))
-def test_request_frame_round_trips(message):
-    frame = encode_request_frame(message)
-    assert frame[0] in (0, FLAG_COMPRESSED)
+@given(
+    st.binary(max_size=3000) | st.binary(min_size=1, max_size=50).map(lambda b: b * 100),
+    st.booleans(),
+)
+def test_request_frame_round_trips(message, gzip):
+    frame = encode_request_frame(message, gzip=gzip)
+    assert frame[0] in ((0, FLAG_COMPRESSED) if gzip else (0,))
     if frame[0] == FLAG_COMPRESSED:
         assert len(message) > 1024
         assert len(frame) - 5 < len(message)

@@ -5,6 +5,11 @@ are passed through as `NativeToolFrame`s for the caller to assemble and judge. E
 raised as an `UpstreamError` whose class, status and code follow cursor-protocol.md §10; whether
 content was already produced decides between "connection error" and "disconnected" codes.
 Leaving the generator early (the client hung up) closes the upstream response at once.
+
+Each call announces the IDE client version its `VersionSource` holds at that moment, in the
+`x-cursor-client-version` header and in the body's `environment_info.cursor_version`; when Cursor
+refuses it as outdated the failure is a `ClientOutdated` naming that version, so the chat service
+can retry once with a newer one.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from gateway.upstream.transport import (
     UpstreamTransport,
     read_capped,
 )
+from gateway.upstream.version import ClientOutdated, VersionSource
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +70,15 @@ class ClientOptions:
 class ChatServiceClient:
     """Speaks `aiserver.v1.ChatService/StreamUnifiedChatWithTools` over an `UpstreamTransport`."""
 
-    def __init__(self, transport: UpstreamTransport, options: ClientOptions) -> None:
+    def __init__(self, transport: UpstreamTransport, options: ClientOptions, versions: VersionSource) -> None:
         self._transport = transport
         self._options = options
+        self._versions = versions
         self._url = options.base_url + CHAT_PATH
 
-    def encode(self, chat: ChatRequest, prompt: Prompt) -> bytes:
+    def encode(self, chat: ChatRequest, prompt: Prompt, client_version: str) -> bytes:
         """The request body: one Connect envelope; 413 when the message is over the frame limit."""
-        message = build_message(
-            chat, prompt, client_version=self._options.headers.client_version, now=datetime.now(UTC)
-        )
+        message = build_message(chat, prompt, client_version=client_version, now=datetime.now(UTC))
         payload = message.SerializeToString()
         if len(payload) > MAX_FRAME_BYTES:
             raise InvalidRequest(
@@ -82,29 +87,64 @@ class ChatServiceClient:
                 code="request_too_large",
                 status=413,
             )
-        return encode_request_frame(payload)
+        return encode_request_frame(payload, gzip=self._options.headers.gzip_requests)
 
     async def available_models(self, who: UpstreamIdentity) -> list[LiveModel]:
         """Cursor's model list (`AvailableModels`, a Connect unary call, §7.8, §11.3)."""
         request = pb.AvailableModelsRequest(
             is_nightly=False, include_long_context_models=True, exclude_max_named_models=True
         )
-        headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()), unary=True)
+        version = self._versions.current.version
+        headers = build_headers(
+            who, self._options.headers, client_version=version, unix_seconds=int(time.time()), unary=True
+        )
         try:
             async with self._transport.post(
                 self._options.base_url + MODELS_PATH, headers, request.SerializeToString()
             ) as response:
                 return await _read_models(response)
+        except UpstreamError as exc:
+            outdated = self._outdated(exc, version)
+            if outdated is exc:
+                raise
+            raise outdated from exc
         except TransportTimeout as exc:
             raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
         except TransportError as exc:
             raise upstream_errors.build_error("transport", f"Connection to Cursor failed: {exc}") from exc
 
+    def _outdated(self, error: UpstreamError, version: str) -> UpstreamError:
+        """An outdated-client refusal becomes a `ClientOutdated` naming the refused version."""
+        if error.error_class != "outdated" or isinstance(error, ClientOutdated):
+            return error
+        return ClientOutdated(error.message, refused=version, source=self._versions)
+
     async def chat(
         self, chat: ChatRequest, prompt: Prompt, who: UpstreamIdentity, timing: Timing | None = None
     ) -> AsyncGenerator[UpstreamEvent, None]:
-        body = self.encode(chat, prompt)
-        headers = build_headers(who, self._options.headers, unix_seconds=int(time.time()))
+        version = self._versions.current.version  # one version for the header and the body
+        body = self.encode(chat, prompt, version)
+        headers = build_headers(
+            who, self._options.headers, client_version=version, unix_seconds=int(time.time())
+        )
+        try:
+            async with contextlib.aclosing(self._stream(chat, headers, body, timing)) as events:
+                async for event in events:
+                    yield event
+        except UpstreamError as exc:
+            if exc.error_class == "model":  # say which model, and where the current ones are listed
+                exc.message = (
+                    f"{exc.message} (the model {chat.model.id!r}, sent to Cursor as {chat.model.upstream_name!r}; "
+                    "GET /v1/models lists the models on offer)"
+                )
+            outdated = self._outdated(exc, version)
+            if outdated is exc:
+                raise
+            raise outdated from exc
+
+    async def _stream(
+        self, chat: ChatRequest, headers: dict[str, str], body: bytes, timing: Timing | None
+    ) -> AsyncGenerator[UpstreamEvent, None]:
         content_seen = False
         if timing is not None:
             timing.upstream_sent = time.perf_counter()
@@ -113,7 +153,7 @@ class ChatServiceClient:
                 if response.status != 200:
                     raise await _http_error(response.status, response)
                 frames = FrameDecoder()
-                decoder = ResponseDecoder()
+                decoder = ResponseDecoder(composer=chat.model.composer)
                 chunks = response.chunks()
                 async for chunk in chunks:
                     # Decoded first, then yielded: while the caller holds us suspended (a client
@@ -129,6 +169,8 @@ class ChatServiceClient:
                             error = upstream_errors.from_connect_error(end.error)
                             if error is not None:
                                 raise error
+                        for event in decoder.end():  # a composer answer left in its thinking
+                            yield event
                         yield Finish("stop")
                         await _finish_body(chunks)
                         return

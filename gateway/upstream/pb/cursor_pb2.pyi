@@ -406,13 +406,145 @@ class CustomErrorDetails(_message.Message):
 
 class ErrorDetails(_message.Message):
     __slots__ = ("error", "details", "is_expected")
+    class Error(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        ERROR_UNSPECIFIED: _ClassVar[ErrorDetails.Error]
+        ERROR_BAD_API_KEY: _ClassVar[ErrorDetails.Error]
+        ERROR_NOT_LOGGED_IN: _ClassVar[ErrorDetails.Error]
+        ERROR_INVALID_AUTH_ID: _ClassVar[ErrorDetails.Error]
+        ERROR_NOT_HIGH_ENOUGH_PERMISSIONS: _ClassVar[ErrorDetails.Error]
+        ERROR_BAD_MODEL_NAME: _ClassVar[ErrorDetails.Error]
+        ERROR_USER_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_FREE_USER_RATE_LIMIT_EXCEEDED: _ClassVar[ErrorDetails.Error]
+        ERROR_PRO_USER_RATE_LIMIT_EXCEEDED: _ClassVar[ErrorDetails.Error]
+        ERROR_FREE_USER_USAGE_LIMIT: _ClassVar[ErrorDetails.Error]
+        ERROR_PRO_USER_USAGE_LIMIT: _ClassVar[ErrorDetails.Error]
+        ERROR_AUTH_TOKEN_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_AUTH_TOKEN_EXPIRED: _ClassVar[ErrorDetails.Error]
+        ERROR_OPENAI: _ClassVar[ErrorDetails.Error]
+        ERROR_OPENAI_RATE_LIMIT_EXCEEDED: _ClassVar[ErrorDetails.Error]
+        ERROR_OPENAI_ACCOUNT_LIMIT_EXCEEDED: _ClassVar[ErrorDetails.Error]
+        ERROR_TASK_UUID_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_TASK_NO_PERMISSIONS: _ClassVar[ErrorDetails.Error]
+        ERROR_AGENT_REQUIRES_LOGIN: _ClassVar[ErrorDetails.Error]
+        ERROR_AGENT_ENGINE_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_MAX_TOKENS: _ClassVar[ErrorDetails.Error]
+        ERROR_USER_ABORTED_REQUEST: _ClassVar[ErrorDetails.Error]
+        ERROR_GENERIC_RATE_LIMIT_EXCEEDED: _ClassVar[ErrorDetails.Error]
+        ERROR_PRO_USER_ONLY: _ClassVar[ErrorDetails.Error]
+        ERROR_API_KEY_NOT_SUPPORTED: _ClassVar[ErrorDetails.Error]
+        ERROR_TIMEOUT: _ClassVar[ErrorDetails.Error]
+        ERROR_SLASH_EDIT_FILE_TOO_LONG: _ClassVar[ErrorDetails.Error]
+        ERROR_FILE_UNSUPPORTED: _ClassVar[ErrorDetails.Error]
+        ERROR_GPT_4_VISION_PREVIEW_RATE_LIMIT: _ClassVar[ErrorDetails.Error]
+        ERROR_CUSTOM_MESSAGE: _ClassVar[ErrorDetails.Error]
+        ERROR_OUTDATED_CLIENT: _ClassVar[ErrorDetails.Error]
+        ERROR_CLAUDE_IMAGE_TOO_LARGE: _ClassVar[ErrorDetails.Error]
+        ERROR_GITGRAPH_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_FILE_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_API_KEY_RATE_LIMIT: _ClassVar[ErrorDetails.Error]
+        ERROR_DEBOUNCED: _ClassVar[ErrorDetails.Error]
+        ERROR_BAD_REQUEST: _ClassVar[ErrorDetails.Error]
+        ERROR_REPOSITORY_SERVICE_REPOSITORY_IS_NOT_INITIALIZED: _ClassVar[ErrorDetails.Error]
+        ERROR_UNAUTHORIZED: _ClassVar[ErrorDetails.Error]
+        ERROR_NOT_FOUND: _ClassVar[ErrorDetails.Error]
+        ERROR_DEPRECATED: _ClassVar[ErrorDetails.Error]
+        ERROR_RESOURCE_EXHAUSTED: _ClassVar[ErrorDetails.Error]
+        ERROR_BAD_USER_API_KEY: _ClassVar[ErrorDetails.Error]
+        ERROR_CONVERSATION_TOO_LONG: _ClassVar[ErrorDetails.Error]
+        ERROR_USAGE_PRICING_REQUIRED: _ClassVar[ErrorDetails.Error]
+        ERROR_USAGE_PRICING_REQUIRED_CHANGEABLE: _ClassVar[ErrorDetails.Error]
+        ERROR_GITHUB_NO_USER_CREDENTIALS: _ClassVar[ErrorDetails.Error]
+        ERROR_GITHUB_USER_NO_ACCESS: _ClassVar[ErrorDetails.Error]
+        ERROR_GITHUB_APP_NO_ACCESS: _ClassVar[ErrorDetails.Error]
+        ERROR_GITHUB_MULTIPLE_OWNERS: _ClassVar[ErrorDetails.Error]
+        ERROR_RATE_LIMITED: _ClassVar[ErrorDetails.Error]
+        ERROR_RATE_LIMITED_CHANGEABLE: _ClassVar[ErrorDetails.Error]
+        ERROR_CUSTOM: _ClassVar[ErrorDetails.Error]
+        ERROR_HOOKS_BLOCKED: _ClassVar[ErrorDetails.Error]
+        ERROR_SUSPICIOUS_USAGE_BLOCKED: _ClassVar[ErrorDetails.Error]
+        ERROR_EXTENSION_HOST_TIMEOUT: _ClassVar[ErrorDetails.Error]
+        ERROR_NETWORK_ERROR: _ClassVar[ErrorDetails.Error]
+        ERROR_PROVIDER_ERROR: _ClassVar[ErrorDetails.Error]
+        ERROR_MODEL_BLOCKED: _ClassVar[ErrorDetails.Error]
+        ERROR_INTERNAL: _ClassVar[ErrorDetails.Error]
+        ERROR_MAX_MODE_REQUIRED: _ClassVar[ErrorDetails.Error]
+        ERROR_MODEL_NO_LONGER_SUPPORTED: _ClassVar[ErrorDetails.Error]
+        ERROR_PRICING_WARNING: _ClassVar[ErrorDetails.Error]
+        ERROR_SLOW_POOL: _ClassVar[ErrorDetails.Error]
+        ERROR_UNSUPPORTED_REGION: _ClassVar[ErrorDetails.Error]
+    ERROR_UNSPECIFIED: ErrorDetails.Error
+    ERROR_BAD_API_KEY: ErrorDetails.Error
+    ERROR_NOT_LOGGED_IN: ErrorDetails.Error
+    ERROR_INVALID_AUTH_ID: ErrorDetails.Error
+    ERROR_NOT_HIGH_ENOUGH_PERMISSIONS: ErrorDetails.Error
+    ERROR_BAD_MODEL_NAME: ErrorDetails.Error
+    ERROR_USER_NOT_FOUND: ErrorDetails.Error
+    ERROR_FREE_USER_RATE_LIMIT_EXCEEDED: ErrorDetails.Error
+    ERROR_PRO_USER_RATE_LIMIT_EXCEEDED: ErrorDetails.Error
+    ERROR_FREE_USER_USAGE_LIMIT: ErrorDetails.Error
+    ERROR_PRO_USER_USAGE_LIMIT: ErrorDetails.Error
+    ERROR_AUTH_TOKEN_NOT_FOUND: ErrorDetails.Error
+    ERROR_AUTH_TOKEN_EXPIRED: ErrorDetails.Error
+    ERROR_OPENAI: ErrorDetails.Error
+    ERROR_OPENAI_RATE_LIMIT_EXCEEDED: ErrorDetails.Error
+    ERROR_OPENAI_ACCOUNT_LIMIT_EXCEEDED: ErrorDetails.Error
+    ERROR_TASK_UUID_NOT_FOUND: ErrorDetails.Error
+    ERROR_TASK_NO_PERMISSIONS: ErrorDetails.Error
+    ERROR_AGENT_REQUIRES_LOGIN: ErrorDetails.Error
+    ERROR_AGENT_ENGINE_NOT_FOUND: ErrorDetails.Error
+    ERROR_MAX_TOKENS: ErrorDetails.Error
+    ERROR_USER_ABORTED_REQUEST: ErrorDetails.Error
+    ERROR_GENERIC_RATE_LIMIT_EXCEEDED: ErrorDetails.Error
+    ERROR_PRO_USER_ONLY: ErrorDetails.Error
+    ERROR_API_KEY_NOT_SUPPORTED: ErrorDetails.Error
+    ERROR_TIMEOUT: ErrorDetails.Error
+    ERROR_SLASH_EDIT_FILE_TOO_LONG: ErrorDetails.Error
+    ERROR_FILE_UNSUPPORTED: ErrorDetails.Error
+    ERROR_GPT_4_VISION_PREVIEW_RATE_LIMIT: ErrorDetails.Error
+    ERROR_CUSTOM_MESSAGE: ErrorDetails.Error
+    ERROR_OUTDATED_CLIENT: ErrorDetails.Error
+    ERROR_CLAUDE_IMAGE_TOO_LARGE: ErrorDetails.Error
+    ERROR_GITGRAPH_NOT_FOUND: ErrorDetails.Error
+    ERROR_FILE_NOT_FOUND: ErrorDetails.Error
+    ERROR_API_KEY_RATE_LIMIT: ErrorDetails.Error
+    ERROR_DEBOUNCED: ErrorDetails.Error
+    ERROR_BAD_REQUEST: ErrorDetails.Error
+    ERROR_REPOSITORY_SERVICE_REPOSITORY_IS_NOT_INITIALIZED: ErrorDetails.Error
+    ERROR_UNAUTHORIZED: ErrorDetails.Error
+    ERROR_NOT_FOUND: ErrorDetails.Error
+    ERROR_DEPRECATED: ErrorDetails.Error
+    ERROR_RESOURCE_EXHAUSTED: ErrorDetails.Error
+    ERROR_BAD_USER_API_KEY: ErrorDetails.Error
+    ERROR_CONVERSATION_TOO_LONG: ErrorDetails.Error
+    ERROR_USAGE_PRICING_REQUIRED: ErrorDetails.Error
+    ERROR_USAGE_PRICING_REQUIRED_CHANGEABLE: ErrorDetails.Error
+    ERROR_GITHUB_NO_USER_CREDENTIALS: ErrorDetails.Error
+    ERROR_GITHUB_USER_NO_ACCESS: ErrorDetails.Error
+    ERROR_GITHUB_APP_NO_ACCESS: ErrorDetails.Error
+    ERROR_GITHUB_MULTIPLE_OWNERS: ErrorDetails.Error
+    ERROR_RATE_LIMITED: ErrorDetails.Error
+    ERROR_RATE_LIMITED_CHANGEABLE: ErrorDetails.Error
+    ERROR_CUSTOM: ErrorDetails.Error
+    ERROR_HOOKS_BLOCKED: ErrorDetails.Error
+    ERROR_SUSPICIOUS_USAGE_BLOCKED: ErrorDetails.Error
+    ERROR_EXTENSION_HOST_TIMEOUT: ErrorDetails.Error
+    ERROR_NETWORK_ERROR: ErrorDetails.Error
+    ERROR_PROVIDER_ERROR: ErrorDetails.Error
+    ERROR_MODEL_BLOCKED: ErrorDetails.Error
+    ERROR_INTERNAL: ErrorDetails.Error
+    ERROR_MAX_MODE_REQUIRED: ErrorDetails.Error
+    ERROR_MODEL_NO_LONGER_SUPPORTED: ErrorDetails.Error
+    ERROR_PRICING_WARNING: ErrorDetails.Error
+    ERROR_SLOW_POOL: ErrorDetails.Error
+    ERROR_UNSUPPORTED_REGION: ErrorDetails.Error
     ERROR_FIELD_NUMBER: _ClassVar[int]
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     IS_EXPECTED_FIELD_NUMBER: _ClassVar[int]
-    error: int
+    error: ErrorDetails.Error
     details: CustomErrorDetails
     is_expected: bool
-    def __init__(self, error: _Optional[int] = ..., details: _Optional[_Union[CustomErrorDetails, _Mapping]] = ..., is_expected: _Optional[bool] = ...) -> None: ...
+    def __init__(self, error: _Optional[_Union[ErrorDetails.Error, str]] = ..., details: _Optional[_Union[CustomErrorDetails, _Mapping]] = ..., is_expected: _Optional[bool] = ...) -> None: ...
 
 class AvailableModelsRequest(_message.Message):
     __slots__ = ("is_nightly", "include_long_context_models", "exclude_max_named_models", "additional_model_names")
@@ -427,9 +559,34 @@ class AvailableModelsRequest(_message.Message):
     def __init__(self, is_nightly: _Optional[bool] = ..., include_long_context_models: _Optional[bool] = ..., exclude_max_named_models: _Optional[bool] = ..., additional_model_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AvailableModelsResponse(_message.Message):
-    __slots__ = ("models",)
+    __slots__ = ("models", "composer_model_config", "cmd_k_model_config", "background_composer_model_config", "plan_execution_model_config", "spec_model_config", "deep_search_model_config", "quick_agent_model_config")
+    class DegradationStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        DEGRADATION_STATUS_UNSPECIFIED: _ClassVar[AvailableModelsResponse.DegradationStatus]
+        DEGRADATION_STATUS_DEGRADED: _ClassVar[AvailableModelsResponse.DegradationStatus]
+        DEGRADATION_STATUS_DISABLED: _ClassVar[AvailableModelsResponse.DegradationStatus]
+    DEGRADATION_STATUS_UNSPECIFIED: AvailableModelsResponse.DegradationStatus
+    DEGRADATION_STATUS_DEGRADED: AvailableModelsResponse.DegradationStatus
+    DEGRADATION_STATUS_DISABLED: AvailableModelsResponse.DegradationStatus
+    class TooltipData(_message.Message):
+        __slots__ = ("primary_text", "secondary_text", "secondary_warning_text", "icon", "tertiary_text", "tertiary_text_url", "markdown_content")
+        PRIMARY_TEXT_FIELD_NUMBER: _ClassVar[int]
+        SECONDARY_TEXT_FIELD_NUMBER: _ClassVar[int]
+        SECONDARY_WARNING_TEXT_FIELD_NUMBER: _ClassVar[int]
+        ICON_FIELD_NUMBER: _ClassVar[int]
+        TERTIARY_TEXT_FIELD_NUMBER: _ClassVar[int]
+        TERTIARY_TEXT_URL_FIELD_NUMBER: _ClassVar[int]
+        MARKDOWN_CONTENT_FIELD_NUMBER: _ClassVar[int]
+        primary_text: str
+        secondary_text: str
+        secondary_warning_text: bool
+        icon: str
+        tertiary_text: str
+        tertiary_text_url: str
+        markdown_content: str
+        def __init__(self, primary_text: _Optional[str] = ..., secondary_text: _Optional[str] = ..., secondary_warning_text: _Optional[bool] = ..., icon: _Optional[str] = ..., tertiary_text: _Optional[str] = ..., tertiary_text_url: _Optional[str] = ..., markdown_content: _Optional[str] = ...) -> None: ...
     class AvailableModel(_message.Message):
-        __slots__ = ("name", "default_on", "is_long_context_only", "is_chat_only", "supports_agent", "degradation_status", "price", "supports_thinking", "supports_images", "supports_max_mode", "context_token_limit", "context_token_limit_for_max_mode", "client_display_name", "server_model_name", "supports_non_max_mode")
+        __slots__ = ("name", "default_on", "is_long_context_only", "is_chat_only", "supports_agent", "degradation_status", "price", "tooltip_data", "supports_thinking", "supports_images", "supports_max_mode", "context_token_limit", "context_token_limit_for_max_mode", "client_display_name", "server_model_name", "supports_non_max_mode", "tooltip_data_for_max_mode", "is_recommended_for_background_composer", "supports_plan_mode", "inputbox_short_model_name", "supports_sandboxing", "supports_cmd_k", "background_composer_sort_order")
         NAME_FIELD_NUMBER: _ClassVar[int]
         DEFAULT_ON_FIELD_NUMBER: _ClassVar[int]
         IS_LONG_CONTEXT_ONLY_FIELD_NUMBER: _ClassVar[int]
@@ -437,6 +594,7 @@ class AvailableModelsResponse(_message.Message):
         SUPPORTS_AGENT_FIELD_NUMBER: _ClassVar[int]
         DEGRADATION_STATUS_FIELD_NUMBER: _ClassVar[int]
         PRICE_FIELD_NUMBER: _ClassVar[int]
+        TOOLTIP_DATA_FIELD_NUMBER: _ClassVar[int]
         SUPPORTS_THINKING_FIELD_NUMBER: _ClassVar[int]
         SUPPORTS_IMAGES_FIELD_NUMBER: _ClassVar[int]
         SUPPORTS_MAX_MODE_FIELD_NUMBER: _ClassVar[int]
@@ -445,13 +603,21 @@ class AvailableModelsResponse(_message.Message):
         CLIENT_DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
         SERVER_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
         SUPPORTS_NON_MAX_MODE_FIELD_NUMBER: _ClassVar[int]
+        TOOLTIP_DATA_FOR_MAX_MODE_FIELD_NUMBER: _ClassVar[int]
+        IS_RECOMMENDED_FOR_BACKGROUND_COMPOSER_FIELD_NUMBER: _ClassVar[int]
+        SUPPORTS_PLAN_MODE_FIELD_NUMBER: _ClassVar[int]
+        INPUTBOX_SHORT_MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+        SUPPORTS_SANDBOXING_FIELD_NUMBER: _ClassVar[int]
+        SUPPORTS_CMD_K_FIELD_NUMBER: _ClassVar[int]
+        BACKGROUND_COMPOSER_SORT_ORDER_FIELD_NUMBER: _ClassVar[int]
         name: str
         default_on: bool
         is_long_context_only: bool
         is_chat_only: bool
         supports_agent: bool
-        degradation_status: int
+        degradation_status: AvailableModelsResponse.DegradationStatus
         price: float
+        tooltip_data: AvailableModelsResponse.TooltipData
         supports_thinking: bool
         supports_images: bool
         supports_max_mode: bool
@@ -460,7 +626,37 @@ class AvailableModelsResponse(_message.Message):
         client_display_name: str
         server_model_name: str
         supports_non_max_mode: bool
-        def __init__(self, name: _Optional[str] = ..., default_on: _Optional[bool] = ..., is_long_context_only: _Optional[bool] = ..., is_chat_only: _Optional[bool] = ..., supports_agent: _Optional[bool] = ..., degradation_status: _Optional[int] = ..., price: _Optional[float] = ..., supports_thinking: _Optional[bool] = ..., supports_images: _Optional[bool] = ..., supports_max_mode: _Optional[bool] = ..., context_token_limit: _Optional[int] = ..., context_token_limit_for_max_mode: _Optional[int] = ..., client_display_name: _Optional[str] = ..., server_model_name: _Optional[str] = ..., supports_non_max_mode: _Optional[bool] = ...) -> None: ...
+        tooltip_data_for_max_mode: AvailableModelsResponse.TooltipData
+        is_recommended_for_background_composer: bool
+        supports_plan_mode: bool
+        inputbox_short_model_name: str
+        supports_sandboxing: bool
+        supports_cmd_k: bool
+        background_composer_sort_order: int
+        def __init__(self, name: _Optional[str] = ..., default_on: _Optional[bool] = ..., is_long_context_only: _Optional[bool] = ..., is_chat_only: _Optional[bool] = ..., supports_agent: _Optional[bool] = ..., degradation_status: _Optional[_Union[AvailableModelsResponse.DegradationStatus, str]] = ..., price: _Optional[float] = ..., tooltip_data: _Optional[_Union[AvailableModelsResponse.TooltipData, _Mapping]] = ..., supports_thinking: _Optional[bool] = ..., supports_images: _Optional[bool] = ..., supports_max_mode: _Optional[bool] = ..., context_token_limit: _Optional[int] = ..., context_token_limit_for_max_mode: _Optional[int] = ..., client_display_name: _Optional[str] = ..., server_model_name: _Optional[str] = ..., supports_non_max_mode: _Optional[bool] = ..., tooltip_data_for_max_mode: _Optional[_Union[AvailableModelsResponse.TooltipData, _Mapping]] = ..., is_recommended_for_background_composer: _Optional[bool] = ..., supports_plan_mode: _Optional[bool] = ..., inputbox_short_model_name: _Optional[str] = ..., supports_sandboxing: _Optional[bool] = ..., supports_cmd_k: _Optional[bool] = ..., background_composer_sort_order: _Optional[int] = ...) -> None: ...
+    class FeatureModelConfig(_message.Message):
+        __slots__ = ("default_model", "fallback_models", "best_of_n_default_models")
+        DEFAULT_MODEL_FIELD_NUMBER: _ClassVar[int]
+        FALLBACK_MODELS_FIELD_NUMBER: _ClassVar[int]
+        BEST_OF_N_DEFAULT_MODELS_FIELD_NUMBER: _ClassVar[int]
+        default_model: str
+        fallback_models: _containers.RepeatedScalarFieldContainer[str]
+        best_of_n_default_models: _containers.RepeatedScalarFieldContainer[str]
+        def __init__(self, default_model: _Optional[str] = ..., fallback_models: _Optional[_Iterable[str]] = ..., best_of_n_default_models: _Optional[_Iterable[str]] = ...) -> None: ...
     MODELS_FIELD_NUMBER: _ClassVar[int]
+    COMPOSER_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    CMD_K_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    BACKGROUND_COMPOSER_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    PLAN_EXECUTION_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    SPEC_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    DEEP_SEARCH_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    QUICK_AGENT_MODEL_CONFIG_FIELD_NUMBER: _ClassVar[int]
     models: _containers.RepeatedCompositeFieldContainer[AvailableModelsResponse.AvailableModel]
-    def __init__(self, models: _Optional[_Iterable[_Union[AvailableModelsResponse.AvailableModel, _Mapping]]] = ...) -> None: ...
+    composer_model_config: AvailableModelsResponse.FeatureModelConfig
+    cmd_k_model_config: AvailableModelsResponse.FeatureModelConfig
+    background_composer_model_config: AvailableModelsResponse.FeatureModelConfig
+    plan_execution_model_config: AvailableModelsResponse.FeatureModelConfig
+    spec_model_config: AvailableModelsResponse.FeatureModelConfig
+    deep_search_model_config: AvailableModelsResponse.FeatureModelConfig
+    quick_agent_model_config: AvailableModelsResponse.FeatureModelConfig
+    def __init__(self, models: _Optional[_Iterable[_Union[AvailableModelsResponse.AvailableModel, _Mapping]]] = ..., composer_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ..., cmd_k_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ..., background_composer_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ..., plan_execution_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ..., spec_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ..., deep_search_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ..., quick_agent_model_config: _Optional[_Union[AvailableModelsResponse.FeatureModelConfig, _Mapping]] = ...) -> None: ...

@@ -95,3 +95,83 @@ def test_text_frames_round_trip_with_only_leading_newlines_trimmed(pieces):
     decoder = ResponseDecoder()
     out = "".join(e.text for p in pieces for e in decoder.message(text_frame(p)))
     assert out == "".join(pieces).lstrip("\r\n")
+
+
+# ---------------------------------------------------------------- MCP arguments (upstream-2026.md §5)
+
+
+def mcp_payload(raw_args: str, parameters: str | None) -> bytes:
+    tool = pb.MCPParams.Tool(name="get_weather", server_name="custom")
+    if parameters is not None:
+        tool.parameters = parameters
+    call = pb.ClientSideToolV2Call(
+        tool=19,
+        tool_call_id="c1",
+        name="mcp_custom_get_weather",
+        raw_args=raw_args,
+        is_streaming=True,
+        mcp_params=pb.MCPParams(tools=[tool]),
+    )
+    return pb.StreamUnifiedChatResponseWithTools(client_side_tool_v2_call=call).SerializeToString()
+
+
+@pytest.mark.parametrize(
+    ("raw_args", "parameters", "expected"),
+    [
+        ('{"city":"Paris"}', None, '{"city":"Paris"}'),  # the captured form: raw_args only
+        ("", '{"city": "Paris"}', '{"city": "Paris"}'),  # only the nested field
+        ('{"city":"Pa', '{"city": "Paris"}', '{"city": "Paris"}'),  # both: the nested field wins
+        ('{"city": "Paris"}', "", '{"city": "Paris"}'),  # an empty nested field is absent
+    ],
+)
+def test_mcp_arguments_come_from_the_nested_field_when_present(raw_args, parameters, expected):
+    [frame] = ResponseDecoder().message(mcp_payload(raw_args, parameters))
+    assert isinstance(frame, NativeToolFrame)
+    assert (frame.raw_args, frame.mcp_name, frame.name) == (expected, "get_weather", "mcp_custom_get_weather")
+
+
+# ---------------------------------------------------------------- composer models (upstream-2026.md §3)
+
+
+def thinking_frame(text: str) -> bytes:
+    inner = pb.StreamUnifiedChatResponse(thinking=pb.ConversationMessage.Thinking(text=text))
+    return pb.StreamUnifiedChatResponseWithTools(stream_unified_chat_response=inner).SerializeToString()
+
+
+def decode_all(decoder: ResponseDecoder, payloads: list[bytes]) -> list:
+    return [e for p in payloads for e in decoder.message(p)] + decoder.end()
+
+
+def test_composer_thinking_field_carries_the_answer_after_the_marker():
+    events = decode_all(
+        ResponseDecoder(composer=True),
+        [
+            thinking_frame("I should gre"),
+            thinking_frame("et.</thi"),
+            thinking_frame("nk>\n\nHello"),
+            text_frame("!"),
+        ],
+    )
+    assert events == [
+        ThinkingDelta("I should gre"),
+        ThinkingDelta("et."),
+        TextDelta("Hello"),
+        TextDelta("!"),
+    ]
+
+
+def test_a_composer_answer_without_marker_or_text_is_given_as_text_at_the_end():
+    events = decode_all(
+        ResponseDecoder(composer=True), [thinking_frame("\n\nJust the"), thinking_frame(" answer")]
+    )
+    assert events == [ThinkingDelta("\n\nJust the"), ThinkingDelta(" answer"), TextDelta("Just the answer")]
+
+
+def test_a_composer_answer_with_text_of_its_own_is_not_repeated():
+    events = decode_all(ResponseDecoder(composer=True), [thinking_frame("thoughts"), text_frame("Answer")])
+    assert events == [ThinkingDelta("thoughts"), TextDelta("Answer")]
+
+
+def test_other_models_keep_the_marker_as_thinking_and_never_repeat_it():
+    decoder = ResponseDecoder()
+    assert decode_all(decoder, [thinking_frame("a</think>b")]) == [ThinkingDelta("a</think>b")]

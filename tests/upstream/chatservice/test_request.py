@@ -6,12 +6,14 @@ import re
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from gateway.chat.catalog import resolve
 from gateway.neutral.model import ChatRequest, Message
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.chatservice.request import build_message as build_for
 from gateway.upstream.checksum import Identity, decode_prefix
-from gateway.upstream.identity import HeaderOptions, UpstreamIdentity, build_headers
+from gateway.upstream.identity import HeaderOptions, Platform, UpstreamIdentity, build_headers
 
 
 def build_message(chat: ChatRequest, **kwargs: object):  # type: ignore[no-untyped-def]
@@ -33,15 +35,17 @@ def inner(request):
 def test_headers_of_a_streaming_call():
     headers = build_headers(
         UpstreamIdentity("eyJ.a.b", IDENTITY),
-        HeaderOptions("2.6.21", "Europe/Berlin", "urlsafe"),
+        HeaderOptions("Europe/Berlin", "urlsafe"),
+        client_version="3.20.14",
         unix_seconds=1_700_000_000,
     )
     assert headers["authorization"] == "Bearer eyJ.a.b"
     assert headers["content-type"] == "application/connect+proto"
     assert headers["connect-protocol-version"] == "1"
-    assert headers["connect-accept-encoding"] == headers["connect-content-encoding"] == "gzip"
+    assert headers["connect-accept-encoding"] == "gzip"
+    assert "connect-content-encoding" not in headers  # request frames go uncompressed by default
     assert headers["user-agent"] == "connect-es/1.6.1"
-    assert headers["x-cursor-client-version"] == "2.6.21"
+    assert headers["x-cursor-client-version"] == "3.20.14"
     assert headers["x-cursor-timezone"] == "Europe/Berlin"
     assert headers["x-ghost-mode"] == "true"
     assert headers["x-cursor-checksum"] == "Vfb45Bi9" + IDENTITY.machine_id + "/" + IDENTITY.mac_machine_id
@@ -49,17 +53,46 @@ def test_headers_of_a_streaming_call():
     assert uuid.UUID(headers["x-session-id"]).version == 5
     assert uuid.UUID(headers["x-request-id"]).version == 4
     assert headers["x-amzn-trace-id"] == f"Root={headers['x-request-id']}"
+    assert (headers["x-cursor-client-os"], headers["x-cursor-client-arch"]) == ("linux", "x64")
+    assert uuid.UUID(headers["x-cursor-config-version"]).version == 5
     assert "accept-encoding" not in headers and "cookie" not in headers
 
 
-def test_identity_headers_are_stable_and_the_prefix_fresh():
-    options = HeaderOptions("2.6.21", "UTC", "urlsafe")
+def test_compressed_requests_declare_their_encoding_and_unary_calls_never():
     who = UpstreamIdentity("eyJ.a.b", IDENTITY)
-    first = build_headers(who, options, unix_seconds=1_700_000_000)
-    later = build_headers(who, options, unix_seconds=1_700_005_000)
-    assert first["x-client-key"] == later["x-client-key"] and first["x-session-id"] == later["x-session-id"]
+    options = HeaderOptions("UTC", "urlsafe", Platform.parse("darwin-arm64"), gzip_requests=True)
+    streaming = build_headers(who, options, client_version="3.20.14", unix_seconds=1_700_000_000)
+    assert streaming["connect-content-encoding"] == streaming["connect-accept-encoding"] == "gzip"
+    assert (streaming["x-cursor-client-os"], streaming["x-cursor-client-arch"]) == ("darwin", "arm64")
+    unary = build_headers(who, options, client_version="3.20.14", unix_seconds=1_700_000_000, unary=True)
+    assert unary["accept-encoding"] == "gzip"
+    assert "connect-content-encoding" not in unary and "content-encoding" not in unary
+
+
+def test_identity_headers_are_stable_per_machine_and_the_prefix_fresh():
+    options = HeaderOptions("UTC", "urlsafe")
+    who = UpstreamIdentity("eyJ.a.b", IDENTITY)
+    first = build_headers(who, options, client_version="3.20.14", unix_seconds=1_700_000_000)
+    later = build_headers(who, options, client_version="3.20.14", unix_seconds=1_700_005_000)
+    stable = ("x-client-key", "x-session-id", "x-cursor-config-version")
+    assert [first[name] for name in stable] == [later[name] for name in stable]
     assert first["x-request-id"] != later["x-request-id"]
     assert decode_prefix(later["x-cursor-checksum"][:8]) == 1_700_005
+    # Derived from the machine id alone: the same after a restart, different for another machine.
+    assert first["x-cursor-config-version"] == str(
+        uuid.uuid5(uuid.NAMESPACE_URL, f"cursor2api:config-version:{IDENTITY.machine_id}")
+    )
+    other = UpstreamIdentity("eyJ.a.b", Identity("1" * 64, None))
+    other_headers = build_headers(other, options, client_version="3.20.14", unix_seconds=1_700_000_000)
+    assert other_headers["x-cursor-config-version"] != first["x-cursor-config-version"]
+
+
+def test_platform_names_round_trip():
+    assert Platform.parse("linux-arm64") == Platform("linux", "arm64")
+    assert Platform.parse("darwin-x64").name == "darwin-x64"
+    for bad in ("linux", "-x64", ""):
+        with pytest.raises(ValueError):
+            Platform.parse(bad)
 
 
 def test_chat_message_fields():

@@ -80,6 +80,7 @@ UPSTREAM_RETRY = {
     "context": False,
     "request": False,
     "permission": False,
+    "suspicious": False,  # the account is blocked for now; the token rests an hour
     "timeout": True,
     "upstream": None,
     "transport": True,

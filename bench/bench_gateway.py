@@ -1,9 +1,16 @@
-"""Gateway overhead, measured side by side with a bare aiohttp relay against the simulator.
+"""Gateway overhead, measured side by side with a bare aiohttp relay against the simulator, for the
+ChatService path and the agent-service path.
 
-Three paths to the same simulator in one run, requests interleaved so they share conditions:
-  direct   the benchmark speaks Connect to the simulator itself (the baseline);
-  relay    through bench/relay.py, the floor for an aiohttp hop;
-  gateway  through `python -m gateway`, OpenAI in, Connect out.
+Seven paths to the same simulator in one run, requests interleaved so they share conditions:
+  direct      the benchmark speaks ChatService's Connect to the simulator itself (the baseline);
+  relay       through bench/relay.py, the floor for an aiohttp hop;
+  gateway     through `python -m gateway`, OpenAI in, ChatService out;
+  agent-direct-sse / agent-direct-run
+              the benchmark runs the agent service itself (bench/agent_direct.py), over RunSSE +
+              BidiAppend (HTTP/1.1) or the bidirectional Run (h2c): the agent baselines;
+  agent-sse / agent-run
+              through the gateway with its agent adapter (bench/agent_gateway.py), over the same
+              carriers.
 Measured: non-streaming latency at concurrency 1, and on streams paced at 20 ms the time to first
 token and the one-way latency of every chunk (the simulator stamps each frame with its send time
 on the shared monotonic clock). Results go to bench/RESULTS.md.
@@ -22,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -29,18 +37,30 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from agent_direct import run_bidi, run_sse  # noqa: E402
 
 from gateway.upstream.framing import FrameDecoder  # noqa: E402
 from gateway.upstream.pb import cursor_pb2 as pb  # noqa: E402
+from gateway.upstream.transport import Timeouts  # noqa: E402
+from gateway.upstream.transport_h2 import H2Transport  # noqa: E402
 from tests.fakes import CHAT_PATH, make_jwt  # noqa: E402
 from tests.fakes.client_for_tests import build_request, chat_headers, frame_request  # noqa: E402
 
 MODEL_PUBLIC = "claude-sonnet-4-5-20250929"
 MODEL_UPSTREAM = "claude-4.5-sonnet"
 URL = re.compile(r"(http://127\.0\.0\.1:\d+)")
+BOTH = re.compile(r"(http1=http://127\.0\.0\.1:\d+ h2c=http://127\.0\.0\.1:\d+)")
+GATEWAYS = ("gateway", "agent-sse", "agent-run")
+AGENT_DIRECT = ("agent-direct-sse", "agent-direct-run")
+NAMES = ("direct", "relay", "gateway", "agent-direct-sse", "agent-sse", "agent-direct-run", "agent-run")
 
 
-async def start(args: list[str], env: dict[str, str], stream: str) -> tuple[asyncio.subprocess.Process, str]:
+async def start(
+    args: list[str], env: dict[str, str], stream: str, *, pattern: re.Pattern[str] = URL
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start a process; return it with the first group of `pattern` in its "listening" line."""
     process = await asyncio.create_subprocess_exec(
         *args,
         cwd=ROOT,
@@ -54,7 +74,7 @@ async def start(args: list[str], env: dict[str, str], stream: str) -> tuple[asyn
         line = (await asyncio.wait_for(pipe.readline(), 30)).decode()
         if not line:
             raise RuntimeError(f"{args} exited before it was ready")
-        match = URL.search(line)
+        match = pattern.search(line)
         if match and "listening" in line:
             asyncio.get_running_loop().create_task(_drain(pipe))
             return process, match.group(1)
@@ -71,16 +91,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 class Paths:
-    def __init__(self, sim: str, relay: str, gateway: str, token: str) -> None:
+    def __init__(self, sim: str, sim_h2: str, relay: str, gateways: dict[str, str], token: str) -> None:
         self.urls = {
             "direct": sim + CHAT_PATH,
             "relay": relay + CHAT_PATH,
-            "gateway": gateway + "/v1/chat/completions",
+            **{name: url + "/v1/chat/completions" for name, url in gateways.items()},
         }
+        self.sim, self.sim_h2 = sim, sim_h2
         self.token = token
+        self.h2 = H2Transport(Timeouts(connect=10.0, idle=30.0))
 
     def request(self, path: str, text: str, stream: bool) -> tuple[str, bytes, dict[str, str]]:
-        if path == "gateway":
+        if path in GATEWAYS:
             body = orjson.dumps(
                 {"model": MODEL_PUBLIC, "stream": stream, "messages": [{"role": "user", "content": text}]}
             )
@@ -92,10 +114,19 @@ class Paths:
         message = build_request(text, model=MODEL_UPSTREAM)
         return self.urls[path], frame_request(message), chat_headers(self.token, now=time.time())
 
+    def agent_direct(self, session: aiohttp.ClientSession, path: str, text: str) -> AsyncIterator[str]:
+        if path == "agent-direct-sse":
+            return run_sse(session, self.sim, text)
+        return run_bidi(self.h2, self.sim_h2, text)
+
 
 async def one_request(session: aiohttp.ClientSession, paths: Paths, path: str) -> float:
-    url, body, headers = paths.request(path, "ping", stream=False)
     started = time.perf_counter()
+    if path in AGENT_DIRECT:
+        text = "".join([piece async for piece in paths.agent_direct(session, path, "ping")])
+        assert text == "You said: ping", (path, text)
+        return (time.perf_counter() - started) * 1000
+    url, body, headers = paths.request(path, "ping", stream=False)
     async with session.post(url, data=body, headers=headers) as response:
         await response.read()
         assert response.status == 200, (path, response.status)
@@ -138,32 +169,45 @@ async def one_stream(
     session: aiohttp.ClientSession, paths: Paths, path: str, frames: int, pace: float
 ) -> tuple[float, list[float], int]:
     """(time to first token ms, per-chunk one-way latencies in µs, coalesced reads)."""
-    url, body, headers = paths.request(path, f"[[sim:stamped frames={frames} pace={pace}]]", stream=True)
+    text = f"[[sim:stamped frames={frames} pace={pace}]]"
     latencies: list[float] = []
     coalesced = 0
     ttft = 0.0
     decoder = FrameDecoder()
     sse = SseStamps()
     started = time.monotonic_ns()
-    async with session.post(url, data=body, headers=headers) as response:
-        assert response.status == 200, (path, response.status)
-        while chunk := await response.content.readany():
-            now = time.monotonic_ns()
-            stamps = sse.feed(chunk) if path == "gateway" else stamps_from_frames(decoder, chunk)
-            if stamps and not latencies:
-                ttft = (now - started) / 1e6
-            coalesced += len(stamps) > 1
-            latencies.extend((now - stamp) / 1e3 for stamp in stamps)
+
+    def arrived(stamps: list[int]) -> None:
+        nonlocal ttft, coalesced
+        now = time.monotonic_ns()
+        if stamps and not latencies:
+            ttft = (now - started) / 1e6
+        coalesced += len(stamps) > 1
+        latencies.extend((now - stamp) / 1e3 for stamp in stamps)
+
+    if path in AGENT_DIRECT:
+        async for piece in paths.agent_direct(session, path, text):
+            arrived([int(s) for s in piece.split(";") if s.strip()])
+    else:
+        url, body, headers = paths.request(path, text, stream=True)
+        async with session.post(url, data=body, headers=headers) as response:
+            assert response.status == 200, (path, response.status)
+            while chunk := await response.content.readany():
+                arrived(sse.feed(chunk) if path in GATEWAYS else stamps_from_frames(decoder, chunk))
     assert len(latencies) == frames, (path, len(latencies))
     return ttft, latencies, coalesced + sse.multi_stamp_deltas
 
 
-async def run(args: argparse.Namespace) -> str:
+async def run(args: argparse.Namespace) -> tuple[str, str]:
+    load = os.getloadavg()[0]
     workdir = Path(tempfile.mkdtemp(prefix="cursor2api-bench-"))
     token = make_jwt()
     (workdir / ".token").write_text(f"bench::{token}\n", encoding="utf-8")
     python = sys.executable
-    sim, sim_url = await start([python, "-m", "tests.fakes", "--port", "0"], {}, "stdout")
+    sim, urls = await start(
+        [python, "-m", "tests.fakes", "--port", "0", "--h2-port", "0"], {}, "stdout", pattern=BOTH
+    )
+    sim_url, h2c_url = (part.split("=", 1)[1] for part in urls.split())
     relay, relay_url = await start(
         [python, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout"
     )
@@ -174,26 +218,36 @@ async def run(args: argparse.Namespace) -> str:
         "TOKEN_FILE": str(workdir / ".token"),
         "TOKEN_LIST_FILE": str(workdir / ".token-list"),
     }
-    gateway, gateway_url = await start(
-        [python, "-m", "gateway", "--env-file", "/dev/null"], gateway_env, "stderr"
-    )
-    paths = Paths(sim_url, relay_url, gateway_url, token)
-    names = ("direct", "relay", "gateway")
+    processes = [sim, relay]
+    gateways: dict[str, str] = {}
+    for name, command, env in (
+        ("gateway", ["-m", "gateway", "--env-file", "/dev/null"], {}),
+        ("agent-sse", ["bench/agent_gateway.py"], {"UPSTREAM_HTTP_VERSION": "1.1"}),
+        (
+            "agent-run",
+            ["bench/agent_gateway.py"],
+            {"UPSTREAM_HTTP_VERSION": "2", "CURSOR_BASE_URL": h2c_url},
+        ),
+    ):
+        process, url = await start([python, *command], {**gateway_env, **env}, "stderr")
+        processes.append(process)
+        gateways[name] = url
+    paths = Paths(sim_url, h2c_url, relay_url, gateways, token)
     try:
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector, auto_decompress=False) as session:
             for _ in range(50):  # warm up connections, caches and the JIT-less interpreter alike
-                for name in names:
+                for name in NAMES:
                     await one_request(session, paths, name)
-            latency: dict[str, list[float]] = {n: [] for n in names}
+            latency: dict[str, list[float]] = {n: [] for n in NAMES}
             for _ in range(args.requests):
-                for name in names:
+                for name in NAMES:
                     latency[name].append(await one_request(session, paths, name))
-            ttft: dict[str, list[float]] = {n: [] for n in names}
-            chunks: dict[str, list[float]] = {n: [] for n in names}
-            coalesced = dict.fromkeys(names, 0)
+            ttft: dict[str, list[float]] = {n: [] for n in NAMES}
+            chunks: dict[str, list[float]] = {n: [] for n in NAMES}
+            coalesced = dict.fromkeys(NAMES, 0)
             for _ in range(args.streams):
-                for name in names:
+                for name in NAMES:
                     first, per_chunk, merged = await one_stream(
                         session, paths, name, args.frames, args.pace_ms / 1000
                     )
@@ -201,10 +255,13 @@ async def run(args: argparse.Namespace) -> str:
                     chunks[name].extend(per_chunk)
                     coalesced[name] += merged
     finally:
-        for process in (gateway, relay, sim):
+        await paths.h2.close()
+        for process in reversed(processes):
             process.terminate()
             await process.wait()
-    return report(args, latency, ttft, chunks, coalesced)
+    return report(args, latency, ttft, chunks, coalesced), report_agent(
+        args, load, latency, ttft, chunks, coalesced
+    )
 
 
 def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-untyped-def]
@@ -267,6 +324,46 @@ def report(args, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-un
     return "\n".join(lines) + "\n"
 
 
+def report_agent(args, load, latency, ttft, chunks, coalesced) -> str:  # type: ignore[no-untyped-def]
+    """The agent path next to the chat path: each gateway path minus its own baseline."""
+    pairs = (
+        ("chat (ChatService)", "direct", "gateway"),
+        ("agent, RunSSE + BidiAppend", "agent-direct-sse", "agent-sse"),
+        ("agent, Run (h2c)", "agent-direct-run", "agent-run"),
+    )
+
+    def rows(label: str, data: dict[str, list[float]]) -> list[str]:
+        out = []
+        for p in (50, 99):
+            cells = []
+            for _, base, through in pairs:
+                added = pct(data[through], p) - pct(data[base], p)
+                cells.append(f"{pct(data[base], p):.3f} / {pct(data[through], p):.3f} / {added:+.3f}")
+            out.append(f"| {label} p{p} | " + " | ".join(cells) + " |")
+        return out
+
+    lines = [
+        "## The agent path next to the chat path (same run)",
+        "",
+        f"Command: `.venv/bin/python bench/bench_gateway.py --requests {args.requests} --streams {args.streams}` "
+        f"(load average {load:.1f} on {os.cpu_count()} cores when it started).",
+        "",
+        "Each cell is *baseline / through the gateway / added*: the chat path against the benchmark",
+        "speaking ChatService itself, each agent path against the benchmark running the agent service",
+        "itself on the same carrier (bench/agent_direct.py answers the run's questions like the gateway).",
+        "Compare the columns with each other: the table at the top may come from another run.",
+        "",
+        "| measure | " + " | ".join(label for label, _, _ in pairs) + " |",
+        "|---|---|---|---|",
+        *rows("non-streaming latency, ms", latency),
+        *rows("time to first token, ms", ttft),
+        *rows("per-chunk one-way latency, µs", chunks),
+        "",
+        "Coalesced chunks: " + ", ".join(f"{through} {coalesced[through]}" for _, _, through in pairs) + ".",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -277,9 +374,15 @@ def main() -> None:
     parser.add_argument("--pace-ms", type=float, default=20.0)
     parser.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     args = parser.parse_args()
-    text = asyncio.run(run(args))
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(text)
+    from loadlib import write_section  # loadlib imports this module: not at the top
+
+    text, agent = asyncio.run(run(args))
+    out = Path(args.out)
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    sections = old[old.index("<!--") :] if "<!--" in old else ""  # the other benchmarks' sections stay
+    out.write_text(text + "\n" + sections, encoding="utf-8")
+    write_section(out, "agent", agent)
+    print(text + "\n" + agent)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import secrets
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 import aiohttp_jinja2
 import jinja2
@@ -36,17 +38,28 @@ from gateway.server import connection_gate
 from gateway.sse import LiveStreams
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
+from gateway.upstream.agent.client import AgentClient, AgentOptions, ModelLister
+from gateway.upstream.agent.hosts import AgentHosts
+from gateway.upstream.base import Upstream
 from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
-from gateway.upstream.identity import HeaderOptions, Platform
+from gateway.upstream.identity import AgentHeaderOptions, HeaderOptions, Platform, build_agent_headers
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
 from gateway.upstream.version import IDE, SAVE_FILE, UpdateFeed, VersionSource, VersionStore
 
 BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 
 
+UpstreamRpc = Literal["chat", "agent"]
+
+
 def create_app(
-    settings: Settings, *, transport: UpstreamTransport | None = None, pool: TokenPool | None = None
+    settings: Settings,
+    *,
+    transport: UpstreamTransport | None = None,
+    pool: TokenPool | None = None,
+    upstream_rpc: UpstreamRpc = "chat",
 ) -> web.Application:
+    """The application; `upstream_rpc` picks the adapter every chat request goes through."""
     cors = CorsPolicy.of(settings.cors_origins, settings.route_prefix) if settings.cors_origins else None
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -80,7 +93,7 @@ def create_app(
     app[keys.POOL] = pool
     metrics = app[keys.METRICS] = Metrics()
     versions = app[keys.CLIENT_VERSION] = client_version(settings, transport)
-    client = ChatServiceClient(
+    chat_client = ChatServiceClient(
         transport,
         ClientOptions(
             base_url=settings.cursor_base_url,
@@ -92,6 +105,9 @@ def create_app(
             ),
         ),
         versions,
+    )
+    client: Upstream = (
+        chat_client if upstream_rpc == "chat" else agent_client(settings, transport, chat_client)
     )
     app[keys.CHAT] = ChatService(
         pool,
@@ -126,6 +142,19 @@ def create_app(
     app.cleanup_ctx.append(_client_version_lifetime)  # stopped before `_lifetime` closes the transport
     setup_routes(app, settings.route_prefix)
     return app
+
+
+def agent_client(settings: Settings, transport: UpstreamTransport, models: ModelLister) -> AgentClient:
+    """The agent-service adapter: agent hosts from GetServerConfig, `Run` on HTTP/2, else `RunSSE`."""
+    headers = AgentHeaderOptions(settings.cursor_agent_client_version)
+    hosts = AgentHosts(
+        transport,
+        settings.cursor_base_url,
+        lambda who: build_agent_headers(who, headers, request_id=str(uuid.uuid4()), unary=True),
+        ttl=settings.agent_host_ttl,
+    )
+    options = AgentOptions(headers, bidi=settings.upstream_http2, time_zone=settings.cursor_timezone)
+    return AgentClient(transport, options, hosts, models)
 
 
 def client_version(settings: Settings, transport: UpstreamTransport) -> VersionSource:

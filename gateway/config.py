@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, cast
@@ -147,6 +148,16 @@ def _base_url(value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"must be an http:// or https:// URL, got {value!r}")
     return url
+
+
+AGENT_VERSION_RE: Final = re.compile(r"(cli|sdk)-[0-9A-Za-z][0-9A-Za-z._-]{0,63}")
+
+
+def _agent_version(value: str) -> str:
+    text = value.strip()
+    if not AGENT_VERSION_RE.fullmatch(text):
+        raise ValueError(f"must look like cli-2026.08.11-e8db854 or sdk-1.0.32, got {value!r}")
+    return text
 
 
 def _client_version(value: str) -> str:
@@ -345,6 +356,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "120",
         _float_range(0.1, 3600),
         "Seconds an upstream stream may stay silent (heartbeats count) before it is abandoned.",
+    ),
+    Setting(
+        "CURSOR_AGENT_CLIENT_VERSION",
+        "cli-2026.08.11-e8db854",
+        _agent_version,
+        "Client version announced on Cursor's agent service: `cli-<build>` presents the gateway as Cursor's "
+        "CLI, `sdk-<version>` as its TypeScript SDK (`x-cursor-client-type` follows the prefix).",
+    ),
+    Setting(
+        "AGENT_HOST_TTL",
+        "3600",
+        _float_range(10, 7 * 86400),
+        "Seconds the agent host Cursor names for a token (`GetServerConfig`) is remembered.",
     ),
     Setting(
         "KEEPALIVE_SECONDS",
@@ -591,6 +615,8 @@ class Settings:
     upstream_gzip_requests: bool
     timeout: float
     idle_timeout: float
+    cursor_agent_client_version: str
+    agent_host_ttl: float
     keepalive_seconds: float
     shutdown_grace: float
     system_prompt_inject: str

@@ -128,12 +128,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         metrics.requests.labels(endpoint, str(status)).inc()
         metrics.duration.labels(endpoint).observe(elapsed)
         log.info(
-            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f",
+            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f upstream=%s",
             request_id,
             request.method,
             request.path,
             status,
             elapsed * 1000,
+            (record.upstream_rpc if record is not None else None) or "-",
         )
 
 

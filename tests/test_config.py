@@ -42,6 +42,9 @@ def test_every_setting_has_a_field_in_the_same_order():
         ("DEBUG", "maybe"),
         ("ROUTE_PREFIX", "/a?b"),
         ("THINKING_OUTPUT", "shown"),
+        ("CURSOR_AGENT_CLIENT_VERSION", "2026.08.11"),
+        ("CURSOR_AGENT_CLIENT_VERSION", "ide-3.1.0"),
+        ("AGENT_HOST_TTL", "1"),
     ],
 )
 def test_bad_values_stop_start_up_naming_the_setting(name, value):
@@ -85,6 +88,14 @@ def test_upstream_http_version(version, url, http2):
 def test_is_loopback():
     assert is_loopback("localhost") and is_loopback("127.0.0.5") and is_loopback("[::1]")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.org")
+
+
+@pytest.mark.parametrize("version", ["cli-2026.08.11-e8db854", "sdk-1.0.32", "sdk-python-1.0.32"])
+def test_the_agent_client_version_is_a_cli_or_sdk_build(version):
+    assert (
+        Settings.from_mapping({"CURSOR_AGENT_CLIENT_VERSION": f" {version} "}).cursor_agent_client_version
+        == version
+    )
 
 
 def test_cors_origins_are_normalised_as_browsers_send_them():

@@ -166,6 +166,8 @@ class Timing:
     # When the upstream answer we relay was there: its first event when streaming, its end otherwise.
     upstream_answer: float | None = None
     first_output: float | None = None
+    # The upstream RPC family that served the request ("chat" or "agent"), set by its adapter.
+    upstream_rpc: str | None = None
 
     def overhead(self) -> float | None:
         """Seconds the gateway itself added: before the upstream call, and from its first event to us."""

@@ -151,6 +151,11 @@ class RequestRecord:
             self.error = "client_closed_request: the client went away before the answer was complete"
 
     @property
+    def upstream_rpc(self) -> str | None:
+        """The upstream RPC family that served the request (`chat`, `agent`), once one was called."""
+        return self.timing.upstream_rpc if self.timing is not None else None
+
+    @property
     def succeeded(self) -> bool:
         return self.error is None and self.status is not None and self.status < 400
 

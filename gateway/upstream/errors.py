@@ -16,11 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
+import orjson
 from google.protobuf.message import DecodeError
 
-from gateway.errors import UpstreamError
+from gateway.errors import InvalidRequest, UpstreamError
 from gateway.logs import mask
+from gateway.upstream.framing import MAX_FRAME_BYTES, FramingError, UndecodableFrame
 from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.transport import TransportError, TransportTimeout
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,3 +362,55 @@ def from_http_status(status: int, body: str, retry_after: str | None = None) -> 
         error_class = "upstream"
     text = f"Cursor answered HTTP {status}" + (f": {snippet}" if snippet else "")
     return build_error(error_class, text, name=f"http_{status}", retry_after=retry_after)
+
+
+def from_http_answer(status: int, body: bytes, retry_after: str | None = None) -> UpstreamError:
+    """Map a non-200 answer from its body (a Connect JSON error, text or HTML, already capped)."""
+    try:
+        parsed = orjson.loads(body) if body.lstrip().startswith(b"{") else None
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict):
+        connect = parsed.get("error", parsed)
+        if isinstance(connect, dict) and (connect.get("details") or connect.get("code")):
+            mapped = from_connect_error(connect)
+            if mapped is not None:
+                if retry_after and mapped.error_class == "rate":
+                    mapped.headers["Retry-After"] = retry_after
+                return mapped
+    return from_http_status(status, body.decode("utf-8", "replace"), retry_after)
+
+
+def disconnected(content_seen: bool, reason: str) -> UpstreamError:
+    """The connection broke: `upstream_disconnected` once content was relayed, else a connection error."""
+    error = build_error("transport", f"Connection to Cursor failed: {reason}")
+    if content_seen:
+        error.code = "upstream_disconnected"
+    return error
+
+
+def stream_failure(
+    exc: FramingError | UndecodableFrame | TransportError, content_seen: bool
+) -> UpstreamError:
+    """What a broken answer stream is: a cut frame or a broken connection (a disconnect once
+    content was relayed), a malformed or undecodable frame (protocol), or a silence (timeout)."""
+    if isinstance(exc, FramingError):
+        if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect (§6.3, §10.6)
+            return disconnected(content_seen, str(exc))
+        return build_error("protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}")
+    if isinstance(exc, UndecodableFrame):
+        return build_error("protocol", f"Cursor sent an undecodable frame: {exc}")
+    if isinstance(exc, TransportTimeout):
+        return build_error("timeout", f"Cursor did not answer in time: {exc}")
+    return disconnected(content_seen, str(exc))
+
+
+def check_request_size(payload: bytes) -> None:
+    """A 413 for a conversation whose encoded message is over the frame limit (§6.2)."""
+    if len(payload) > MAX_FRAME_BYTES:
+        raise InvalidRequest(
+            f"The conversation encodes to {len(payload)} bytes, over the upstream limit of {MAX_FRAME_BYTES}.",
+            param="messages",
+            code="request_too_large",
+            status=413,
+        )

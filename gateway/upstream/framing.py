@@ -52,6 +52,10 @@ class FramingError(Exception):
         self.kind: FramingErrorKind = kind
 
 
+class UndecodableFrame(ValueError):
+    """A data frame whose payload is not the message the RPC promises (raised by the decoders)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded envelope. `flags` are as on the wire; `payload` is already decompressed."""

@@ -95,3 +95,54 @@ def build_headers(
         "x-cursor-streaming": "true",
         "x-new-onboarding-completed": "false",
     }
+
+
+# ---------------------------------------------------------------- the agent service (agent.v1)
+
+ALLOWED_TOOLS_HEADER: Final = "x-cursor-agent-allowed-tools"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHeaderOptions:
+    """`client_version` is `cli-<build>` (Cursor's CLI) or `sdk-<version>` (its TypeScript SDK)."""
+
+    client_version: str
+
+    @property
+    def client_type(self) -> str:
+        return self.client_version.partition("-")[0]
+
+
+def build_agent_headers(
+    who: UpstreamIdentity,
+    options: AgentHeaderOptions,
+    *,
+    request_id: str,
+    allowed_tools: str | None = None,
+    unary: bool = False,
+    http1: bool = False,
+) -> dict[str, str]:
+    """The headers of one agent-service call, as Cursor's CLI and SDK send them.
+
+    No checksum and no machine ids: neither client sends them on this service, and a CLI
+    presenting a desktop machine would be an identity no real client has. Every call of one run
+    shares `request_id` (the SDK ties RunSSE and its appends together with it).
+    `x-cursor-streaming` marks the calls of the HTTP/1.1 carrier, as the SDK does.
+    """
+    headers = {
+        "authorization": f"Bearer {who.jwt}",
+        "content-type": "application/proto" if unary else "application/connect+proto",
+        "connect-protocol-version": "1",
+        "accept-encoding" if unary else "connect-accept-encoding": "gzip",
+        "user-agent": USER_AGENT,
+        "x-cursor-client-type": options.client_type,
+        "x-cursor-client-version": options.client_version,
+        "x-ghost-mode": "true",
+        "x-request-id": request_id,
+        "x-original-request-id": request_id,
+    }
+    if http1:
+        headers["x-cursor-streaming"] = "true"
+    if allowed_tools is not None:
+        headers[ALLOWED_TOOLS_HEADER] = allowed_tools
+    return headers

@@ -1,10 +1,11 @@
 """The network seam: "POST these headers and this body (or GET this URL); give me status, headers
-and a byte stream".
+and a byte stream", and, on HTTP/2, "open a stream I keep writing to while I read its answer"
+(`duplex`).
 
 `UpstreamTransport` is the interface the upstream client uses; `open_transport()` picks the
-implementation from the settings. This module holds the aiohttp (HTTP/1.1) implementation;
-`transport_h2.py` holds the HTTP/2 one. Both raise only `TransportError` / `TransportTimeout`, so
-the client never sees a library's exception types.
+implementation from the settings. This module holds the aiohttp (HTTP/1.1) implementation, which
+has no duplex calls; `transport_h2.py` holds the HTTP/2 one. Both raise only `TransportError` /
+`TransportTimeout`, so the client never sees a library's exception types.
 
 Timeouts (cursor-protocol.md §2.3): `connect_timeout` bounds connecting plus waiting for the
 response headers; `idle_timeout` bounds each silence while reading the body. There is no total
@@ -96,6 +97,30 @@ async def read_capped(response: UpstreamResponse, limit: int) -> bytes:
     return bytes(data[:limit])
 
 
+class DuplexCall(Protocol):
+    """One bidirectional request: body bytes go out while the response comes in."""
+
+    async def send(self, data: bytes) -> None:
+        """Write `data` to the request body (within flow control; waits for the peer's window)."""
+        ...
+
+    def send_nowait(self, data: bytes) -> bool:
+        """Write `data` only if it fits the windows now; False when it was not sent. Never waits."""
+        ...
+
+    async def response(self) -> UpstreamResponse:
+        """Wait for the response headers (bounded like a request's); the body streams from it."""
+        ...
+
+
+async def error_body(response: UpstreamResponse, limit: int = 64 * 1024) -> bytes:
+    """At most `limit` bytes of an error answer's body; empty when it cannot be read."""
+    try:
+        return await read_capped(response, limit)
+    except TransportError:
+        return b""
+
+
 class UpstreamTransport(Protocol):
     def post(
         self, url: str, headers: Mapping[str, str], body: bytes
@@ -105,6 +130,10 @@ class UpstreamTransport(Protocol):
 
     def get(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[UpstreamResponse]:
         """Fetch one resource without a body (Cursor's update feed); closed on exit like `post`."""
+        ...
+
+    def duplex(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[DuplexCall]:
+        """Open a request whose body stays open; on exit an unfinished stream is cancelled."""
         ...
 
     async def close(self) -> None: ...
@@ -153,6 +182,16 @@ class _AiohttpResponse:
             raise TransportTimeout("the upstream stream was idle for too long") from exc
         except aiohttp.ClientError as exc:
             raise TransportError(f"the upstream connection broke: {type(exc).__name__}") from exc
+
+
+class _NoDuplex:
+    """HTTP/1.1 cannot write a request body while the response streams."""
+
+    async def __aenter__(self) -> DuplexCall:
+        raise TransportError("a bidirectional stream needs HTTP/2 (UPSTREAM_HTTP_VERSION=2)")
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
 
 
 class _IdleTimeout(Exception):
@@ -221,6 +260,9 @@ class AiohttpTransport:
                 response.release()  # fully read: the connection goes back to the pool
             else:
                 response.close()  # unfinished: drop the connection so the upstream stops at once
+
+    def duplex(self, url: str, headers: Mapping[str, str]) -> AbstractAsyncContextManager[DuplexCall]:
+        return _NoDuplex()
 
     async def close(self) -> None:
         self._closed = True

@@ -1,17 +1,20 @@
 """HTTP/2 implementation of the upstream transport, written directly on the sans-IO `h2` library.
 
-Every known client of Cursor's chat RPC speaks HTTP/2 (cursor-protocol.md §2.2). The gateway sends
-its single request frame as the complete body, half-closes, then reads the response. For
-`https://` URLs ALPN must select `h2`; plain `http://` URLs (the simulator) use h2c with prior
-knowledge.
+Every known client of Cursor's chat RPC speaks HTTP/2 (cursor-protocol.md §2.2). For `post()` the
+gateway sends its single request frame as the complete body, half-closes, then reads the
+response; `duplex()` opens a stream whose body stays open, so request frames are written while
+the response is read (the agent service's bidirectional `Run`). For `https://` URLs ALPN must
+select `h2`; plain `http://` URLs (the simulator) use h2c with prior knowledge.
 
 Owns: a pool of connections per (scheme, host, port), each an `asyncio.Protocol` whose
 `data_received` feeds `h2` and dispatches its events to per-stream state (no reader task, no task
 per chunk); streams multiplexed up to the peer's `SETTINGS_MAX_CONCURRENT_STREAMS`; request
-bodies sent within the flow-control windows; response data acknowledged only when the consumer
-takes it, so a slow consumer applies backpressure and each stream buffers at most its receive
-window. Leaving `post()` before the response ended resets that stream with `CANCEL` at once,
-synchronously, so the upstream stops generating (and billing) an answer nobody reads.
+bodies sent within the flow-control windows (a duplex stream's writes one at a time, each waiting
+for window while its response is read concurrently); response data acknowledged only when the
+consumer takes it, so a slow consumer applies backpressure and each stream buffers at most its
+receive window. Leaving `post()` or `duplex()` before the response ended resets that stream with
+`CANCEL` at once, synchronously, so the upstream stops generating (and billing) an answer nobody
+reads.
 
 Health: every connection PINGs its peer every `PING_INTERVAL` seconds and is dropped when a PING
 is still unanswered at the next one, so a silently vanished peer is not handed out again. A
@@ -33,7 +36,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import partial
-from typing import Final
+from typing import Final, cast
 from urllib.parse import urlsplit
 
 import h2.config
@@ -46,6 +49,7 @@ from hyperframe.frame import Frame, GoAwayFrame
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from gateway.upstream.transport import (
+    DuplexCall,
     IdleWatch,
     Timeouts,
     TransportError,
@@ -91,6 +95,7 @@ class _Stream:
         "queue",
         "refused",
         "released",
+        "send_waiter",
         "sent_end",
         "status",
         "waiter",
@@ -101,7 +106,8 @@ class _Stream:
         self.conn = conn
         self.id = stream_id
         self.queue: deque[tuple[bytes, int]] = deque()  # (payload, flow-controlled length)
-        self.waiter: asyncio.Future[None] | None = None
+        self.waiter: asyncio.Future[None] | None = None  # the reader's
+        self.send_waiter: asyncio.Future[None] | None = None  # a writer's (duplex: both at once)
         self.status: int | None = None
         self.headers: CIMultiDictProxy[str] = CIMultiDictProxy(CIMultiDict())
         self.ended = False  # END_STREAM received
@@ -113,9 +119,9 @@ class _Stream:
         self.watch: IdleWatch | None = None  # the idle timeout, once the body is read
 
     def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        for waiter in (self.waiter, self.send_waiter):
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
 
     async def wait(self) -> None:
         """Wait for the next event on this stream (data, end, reset, window, headers)."""
@@ -125,6 +131,15 @@ class _Stream:
             await waiter
         finally:
             self.waiter = None
+
+    async def wait_to_send(self) -> None:
+        """Like `wait()`, for a writer, which may wait while the reader waits too."""
+        waiter = self.conn.loop.create_future()
+        self.send_waiter = waiter
+        try:
+            await waiter
+        finally:
+            self.send_waiter = None
 
     def check(self) -> None:
         if self.error is not None:
@@ -181,8 +196,9 @@ class _Connection(asyncio.Protocol):
     # -- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if not isinstance(transport, asyncio.Transport):  # pragma: no cover - streams only
-            raise TypeError("an HTTP/2 connection needs a stream transport")
+        # A stream transport, always (create_connection); uvloop's are not asyncio.Transport
+        # subclasses, so no isinstance check here.
+        transport = cast(asyncio.Transport, transport)
         self.transport = transport
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None:
@@ -376,8 +392,9 @@ class _Connection(asyncio.Protocol):
             self.flush()
         return stream
 
-    async def send_body(self, stream: _Stream, body: bytes) -> None:
-        """Send `body` as DATA frames within the windows and frame size; END_STREAM on the last."""
+    async def send_body(self, stream: _Stream, body: bytes, *, end_stream: bool = True) -> None:
+        """Send `body` as DATA frames within the windows and frame size; END_STREAM on the last
+        frame when `end_stream` (a duplex stream's writes keep the body open)."""
         view = memoryview(body)
         h2conn = self.h2
         while view:
@@ -390,14 +407,29 @@ class _Connection(asyncio.Protocol):
                     if window <= 0:
                         break
                     size = min(window, len(view))
-                    h2conn.send_data(stream.id, view[:size], end_stream=size == len(view))
+                    h2conn.send_data(stream.id, view[:size], end_stream=end_stream and size == len(view))
                     view = view[size:]
             except h2.exceptions.H2Error as exc:
                 raise TransportError(f"could not send the request body: {type(exc).__name__}: {exc}") from exc
             self.flush()
             if view:  # the window is exhausted or the socket buffer is full: wait for either
-                await stream.wait()
-        stream.sent_end = True
+                await stream.wait_to_send()
+        stream.sent_end = end_stream
+
+    def send_now(self, stream: _Stream, data: bytes) -> bool:
+        """Send `data` if the windows and the socket take it all now (no END_STREAM)."""
+        if stream.error is not None or stream.ended or not self.writable or self.dead is not None:
+            return False
+        try:
+            if len(data) > self.h2.local_flow_control_window(stream.id):
+                return False
+            frame = self.h2.max_outbound_frame_size
+            for start in range(0, len(data), frame):
+                self.h2.send_data(stream.id, data[start : start + frame])
+        except h2.exceptions.H2Error:
+            return False
+        self.flush()
+        return True
 
     async def wait_head(self, stream: _Stream) -> None:
         while stream.status is None:
@@ -503,6 +535,38 @@ class _H2Response:
         return _Chunks(self._stream, self._idle)
 
 
+class _H2Duplex:
+    """A stream whose body stays open: one write at a time, the response read alongside."""
+
+    __slots__ = ("_lock", "_stream", "_timeouts")
+
+    def __init__(self, stream: _Stream, timeouts: Timeouts) -> None:
+        self._stream = stream
+        self._timeouts = timeouts
+        self._lock = asyncio.Lock()
+
+    async def send(self, data: bytes) -> None:
+        stream = self._stream
+        async with self._lock:  # frames of two writes never interleave
+            try:
+                async with asyncio.timeout(self._timeouts.idle):
+                    await stream.conn.send_body(stream, data, end_stream=False)
+            except TimeoutError as exc:
+                raise TransportTimeout("the upstream did not take the request data in time") from exc
+
+    def send_nowait(self, data: bytes) -> bool:
+        return not self._lock.locked() and self._stream.conn.send_now(self._stream, data)
+
+    async def response(self) -> UpstreamResponse:
+        stream = self._stream
+        try:
+            async with asyncio.timeout(self._timeouts.connect):
+                await stream.conn.wait_head(stream)
+        except TimeoutError as exc:
+            raise TransportTimeout("no response headers from upstream in time") from exc
+        return _H2Response(stream, self._timeouts.idle)
+
+
 class H2Transport:
     """HTTP/2 over pooled, multiplexed connections (TLS with ALPN `h2`, or h2c prior knowledge).
 
@@ -564,6 +628,30 @@ class H2Transport:
                     stream = None
             assert stream is not None
             yield _H2Response(stream, self._timeouts.idle)
+        finally:
+            if stream is not None:
+                stream.conn.release(stream)
+
+    @asynccontextmanager
+    async def duplex(self, url: str, headers: Mapping[str, str]) -> AsyncIterator[DuplexCall]:
+        """A request stream that stays open for writing while its response is read.
+
+        The headers go out at once; nothing waits for the response headers until `response()`.
+        Leaving the block resets the stream (`CANCEL`) unless it ended both ways.
+        """
+        if self._closed:
+            raise TransportError("the upstream transport is closed")
+        origin, request_headers = _request("POST", url, headers)
+        stream: _Stream | None = None
+        try:
+            try:
+                async with asyncio.timeout(self._timeouts.connect):
+                    conn = await self._acquire(origin)
+            except TimeoutError as exc:
+                raise TransportTimeout(f"connecting to {origin} took too long") from exc
+            stream = conn.open_stream(request_headers, end_stream=False)
+            conn.flush()
+            yield _H2Duplex(stream, self._timeouts)
         finally:
             if stream is not None:
                 stream.conn.release(stream)

@@ -49,3 +49,24 @@ def last_human(record: SimRecord) -> str:
 def corrective_retries(sim: CursorSimulator) -> int:
     """Upstream attempts that carried the gateway's MISS note (T7)."""
     return sum(MISS_HINT in last_human(r) for r in sim.chat_records)
+
+
+def assert_agent_strategy(sim: CursorSimulator, mode: str, *, turns: int) -> None:
+    """Every run on the agent service was accepted and answered in full, and the tool turns used
+    `mode`: client tools as MCP tools (with MCP calls allowed), or the emulation grammar in the text."""
+    runs = sim.agent_records
+    assert sim.chat_records == []
+    assert [(r.rejection, r.agent.protocol_error) for r in runs if r.agent] == [(None, None)] * len(runs)
+    tool_runs = [
+        r for r in runs if r.agent and (r.agent.run.mcp_tools.mcp_tools or "<<tools:" in r.agent.user_text)
+    ]
+    assert len(tool_runs) >= turns, [r.to_json()["agent"] for r in runs]
+    for record in tool_runs:
+        assert record.agent is not None and record.agent.run is not None
+        declared = record.agent.run.mcp_tools.mcp_tools
+        allowed = record.headers.get("x-cursor-agent-allowed-tools")
+        if mode == "native":
+            assert declared and "<<tools:" not in record.agent.user_text
+            assert allowed == "mcp_tool_call,get_mcp_tools_tool_call"
+        else:
+            assert not declared and "<<tools:" in record.agent.user_text and allowed == ""

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.conftest import API_KEY, MODEL, fixed_pool
-from tests.fakes import CursorSimulator, HttpFront, SimConfig, make_jwt, start_http
+from tests.fakes import CursorSimulator, H2Front, HttpFront, SimConfig, make_jwt, start_h2c, start_http
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,15 +23,24 @@ class Stack:
 
 @pytest.fixture
 async def stack(aiohttp_server, make_settings) -> AsyncIterator[Callable[..., Awaitable[Stack]]]:
-    """`await stack(scenario="agent", **gateway_settings)`: simulator + gateway on free ports."""
-    fronts: list[HttpFront] = []
+    """`await stack(scenario="agent", **gateway_settings)`: simulator + gateway on free ports.
 
-    async def start(scenario: str = "agent", **settings: object) -> Stack:
+    `upstream_rpc="agent"` serves the chats through Cursor's agent service instead of ChatService,
+    over HTTP/1.1 (`RunSSE` + `BidiAppend`), or over HTTP/2 (`Run`) with `http2=True`.
+    """
+    fronts: list[HttpFront | H2Front] = []
+
+    async def start(
+        scenario: str = "agent", *, upstream_rpc: str = "chat", http2: bool = False, **settings: object
+    ) -> Stack:
         sim = CursorSimulator(SimConfig(seed=0, default_scenario=scenario))
-        front = await start_http(sim, "127.0.0.1", 0)
+        front = await (start_h2c(sim, "127.0.0.1", 0) if http2 else start_http(sim, "127.0.0.1", 0))
         fronts.append(front)
-        config = make_settings(cursor_base_url=front.url, upstream_http_version="1.1", **settings)
-        server = await aiohttp_server(create_app(config, pool=fixed_pool(make_jwt())))
+        config = make_settings(
+            cursor_base_url=front.url, upstream_http_version="2" if http2 else "1.1", **settings
+        )
+        app = create_app(config, pool=fixed_pool(make_jwt()), upstream_rpc=upstream_rpc)  # type: ignore[arg-type]
+        server = await aiohttp_server(app)
         return Stack(str(server.make_url("/v1")), sim)
 
     yield start

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clients
-from tests.e2e.checks import CONTENT, TASK, assert_strategy
+from tests.e2e.checks import CONTENT, TASK, assert_agent_strategy, assert_strategy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -35,3 +35,21 @@ async def test_continue_reads_a_file_and_answers(stack, workspace, home) -> None
     assert done.returncode == 0, done.describe()
     assert "The build is green on 2026-11-23." in done.stdout, done.describe()
     assert_strategy(gateway.sim, "native", turns=2)
+
+
+@pytest.mark.parametrize(
+    ("tool_mode", "http2"),
+    [("native", False), ("emulate", False), ("native", True)],
+    ids=["native-sse", "emulate-sse", "native-run"],
+)
+async def test_continue_creates_and_reads_back_a_file_over_the_agent_service(
+    stack, workspace, home, tool_mode, http2
+) -> None:
+    """The same task through Cursor's agent service: RunSSE + BidiAppend, or the bidirectional Run."""
+    gateway, done = await run_continue(
+        stack, workspace, home, TASK, tool_mode=tool_mode, upstream_rpc="agent", http2=http2
+    )
+    assert done.returncode == 0, done.describe()
+    assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()
+    assert "I read hello.txt" in done.stdout and CONTENT in done.stdout, done.describe()
+    assert_agent_strategy(gateway.sim, "native" if tool_mode == "native" else "emulated", turns=3)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clients
-from tests.e2e.checks import CONTENT, TASK, assert_strategy, corrective_retries
+from tests.e2e.checks import CONTENT, TASK, assert_agent_strategy, assert_strategy, corrective_retries
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -56,3 +56,19 @@ async def test_kilo_accepts_fragmented_tool_arguments(stack, workspace, home) ->
     )
     assert_task_done(done, workspace)
     assert_strategy(gateway.sim, "native", turns=3)
+
+
+@pytest.mark.parametrize(
+    ("tool_mode", "http2"),
+    [("native", False), ("emulate", False), ("native", True)],
+    ids=["native-sse", "emulate-sse", "native-run"],
+)
+async def test_kilo_creates_and_reads_back_a_file_over_the_agent_service(
+    stack, workspace, home, tool_mode, http2
+) -> None:
+    """The same task through Cursor's agent service: RunSSE + BidiAppend, or the bidirectional Run."""
+    gateway, done = await run_kilo(
+        stack, workspace, home, tool_mode=tool_mode, upstream_rpc="agent", http2=http2
+    )
+    assert_task_done(done, workspace)
+    assert_agent_strategy(gateway.sim, "native" if tool_mode == "native" else "emulated", turns=3)

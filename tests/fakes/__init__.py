@@ -12,6 +12,7 @@ Public API::
     token = make_jwt(sub="auth0|user_01...")
 """
 
+from tests.fakes.agent_run import BIDI_APPEND_PATH, RUN_PATH, RUN_SSE_PATH, AgentLog
 from tests.fakes.catalog import ModelSpec, default_models
 from tests.fakes.config import SimConfig
 from tests.fakes.h2server import H2Front, TlsPair, make_tls_pair, start_h2c
@@ -39,14 +40,18 @@ from tests.fakes.sim import (
 )
 
 __all__ = [
+    "BIDI_APPEND_PATH",
     "CHAT_PATH",
     "DRY_RUN_PATH",
     "MODELS_PATH",
     "OAUTH_PATH",
+    "RUN_PATH",
+    "RUN_SSE_PATH",
     "SERVER_CONFIG_PATH",
     "SIM_KEY",
     "STRIPE_PATH",
     "USAGE_PATH",
+    "AgentLog",
     "ChecksumInfo",
     "CursorSimulator",
     "H2Front",

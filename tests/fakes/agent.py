@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from gateway.upstream.pb import cursor_pb2 as pb
-from tests.fakes.script import Context, ScenarioLike, Script
+from tests.fakes.script import Context, Params, ScenarioLike, Script
 from tests.fakes.steps import Stall, Step
 from tests.fakes.toolcalls import mcp_call
 
@@ -424,23 +424,42 @@ def plan(view: View, *, max_steps: int = 8) -> Call | Answer:
 # ---------------------------------------------------------------- the scenario
 
 
+def next_step(view: View, p: Params, echo: str) -> Call | Answer:
+    """The step the scripted model takes for `view`; `echo` answers a plain chat (no tools, no task).
+
+    With `prose_first` a turn that should call a tool answers with prose only, unless the latest
+    message carries the gateway's corrective note.
+    """
+    step = plan(view, max_steps=p.integer("max_steps", 8))
+    if view.mode == "none" and view.task is None:
+        # A plain chat is answered like the default scenario: the demo serves tool agents and
+        # plain chats from one simulator.
+        return Answer(echo)
+    corrected = any(hint in view.latest_human for hint in MISS_HINTS)
+    if isinstance(step, Call) and p.flag("prose_first", False) and not corrected:
+        return Answer(f"{step.prose} Let me think about how to do it first.".strip())
+    return step
+
+
+def call_block(nonce: str, step: Call) -> str:
+    """An emulated call as the model writes it: the prose, then the marker block."""
+    body = json.dumps(
+        {"name": step.name, "arguments": step.arguments}, ensure_ascii=False, separators=(",", ":")
+    )
+    prose = f"{step.prose}\n\n" if step.prose else ""
+    return f"{prose}<<call:{nonce}>>\n{body}\n<<end:{nonce}>>"
+
+
 def build_agent(scenario: ScenarioLike, ctx: Context) -> list[Step]:
+    from tests.fakes.scenarios import echo_reply
+
     s = Script(scenario, ctx)
     s.preamble()
     chunk = s.p.integer("chunk", 24)
     view = read_view(ctx.request) if ctx.request is not None else View("none")
-    step = plan(view, max_steps=s.p.integer("max_steps", 8))
-    if view.mode == "none" and view.task is None:
-        # A plain chat (no tools, no task) is answered like the default scenario: the demo serves
-        # tool agents and plain chats from one simulator.
-        from tests.fakes.scenarios import echo_reply
-
-        step = Answer(echo_reply(ctx))
+    step = next_step(view, s.p, echo_reply(ctx))
     if ctx.wants_thinking:
         s.thinking_frame(text=f"Planning the next step for a {view.mode} tool request.")
-    corrected = any(hint in view.latest_human for hint in MISS_HINTS)
-    if isinstance(step, Call) and s.p.flag("prose_first", False) and not corrected:
-        step = Answer(f"{step.prose} Let me think about how to do it first.".strip())
     if isinstance(step, Answer):
         s.texts(step.text, chunk)
         s.end()
@@ -454,10 +473,6 @@ def build_agent(scenario: ScenarioLike, ctx: Context) -> list[Step]:
             return s.finish()
         s.end()
         return s.finish()
-    body = json.dumps(
-        {"name": step.name, "arguments": step.arguments}, ensure_ascii=False, separators=(",", ":")
-    )
-    prose = f"{step.prose}\n\n" if step.prose else ""
-    s.texts(f"{prose}<<call:{view.nonce}>>\n{body}\n<<end:{view.nonce}>>", chunk)
+    s.texts(call_block(view.nonce, step), chunk)
     s.end()
     return s.finish()

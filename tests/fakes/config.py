@@ -66,6 +66,13 @@ class SimConfig:
     # request made with that token; used after the queue and `set_token_behaviour`.
     token_errors: dict[str, Any] = field(default_factory=dict)
 
+    # the agent service (agent_run.py)
+    agent_url: str = ""  # GetServerConfig's AgentUrlConfig.agent_url ("" names none)
+    agentn_url: str = ""  # AgentUrlConfig.agentn_url
+    http2_config: int = 0  # GetServerConfig's Http2Config (1 or 3: no bidirectional Run)
+    agent_answer_timeout_s: float = 10.0  # then a run that waits for an answer fails (Cursor waits on)
+    agent_linger_s: float = 30.0  # a finished run stays open this long unless the client closes it
+
     # Cursor's update feed (upstream-2026.md §1): the newest version it offers, and per endpoint a
     # mode: "ok", "no_update" (204), "error" (503), "garbage" (not a version) or "down" (no answer)
     feed_version: str = "3.20.14"

@@ -17,6 +17,7 @@ from typing import Any, Final, cast
 
 from google.protobuf.message import DecodeError
 
+from gateway.upstream.pb import aiserver_agent_pb2 as bidi_pb
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import catalog
 from tests.fakes.config import SimConfig
@@ -153,7 +154,13 @@ def prompt_dry_run(config: SimConfig, headers: Mapping[str, str], body: bytes) -
 
 
 def server_config(config: SimConfig, headers: Mapping[str, str], body: bytes) -> Respond:
-    return proto_response(headers, pb_bytes(6, config.server_config_version), config)
+    """The config version, Cursor's say on the bidirectional run, and the agent hosts."""
+    answer = bidi_pb.GetServerConfigResponse(
+        config_version=config.server_config_version,
+        http2_config=config.http2_config,  # type: ignore[arg-type]
+        agent_url_config=bidi_pb.AgentUrlConfig(agent_url=config.agent_url, agentn_url=config.agentn_url),
+    )
+    return proto_response(headers, answer.SerializeToString(deterministic=True), config)
 
 
 # ---------------------------------------------------------------- JSON endpoints

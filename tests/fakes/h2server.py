@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import typing
 from dataclasses import dataclass, field
 
 import h2.config
@@ -20,9 +21,14 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+from google.protobuf.message import DecodeError
 
-from tests.fakes.sim import CursorSimulator
+from gateway.upstream.pb.aiserver_agent_pb2 import BidiRequestId
+from tests.fakes.agent_run import RUN_PATH, RUN_SSE_PATH, AgentRun, RunInput
+from tests.fakes.sim import AgentOpening, CursorSimulator
 from tests.fakes.steps import Abort, Respond, Sleep, Stall, StartStream, Step, Write
+from tests.fakes.validate import Rejection
+from tests.fakes.wire import EnvelopeReader, WireError, decode_request_envelope
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +46,9 @@ class _Stream:
     gone: bool = False
     window: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
+    # A bidirectional `Run`: its request frames go to the run while it answers (full duplex).
+    run_input: RunInput | None = None
+    reader: EnvelopeReader | None = None
 
 
 class _H2Protocol(asyncio.Protocol):
@@ -60,7 +69,7 @@ class _H2Protocol(asyncio.Protocol):
     # -- asyncio callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = typing.cast(asyncio.Transport, transport)  # uvloop: not a subclass
         self.transport = transport
         self.front.connections.add(self)
         self.conn.initiate_connection()
@@ -100,21 +109,33 @@ class _H2Protocol(asyncio.Protocol):
                 key = bytes(name).decode("latin-1").lower()
                 text = bytes(value).decode("latin-1")
                 headers[key] = f"{headers[key]}, {text}" if key in headers and key != "cookie" else text
-            self.streams[event.stream_id] = _Stream(event.stream_id, headers)
+            opened = self.streams[event.stream_id] = _Stream(event.stream_id, headers)
+            if headers.get(":method") == "POST" and headers.get(":path", "").split("?", 1)[0] == RUN_PATH:
+                self._start_run(opened)
             if event.stream_ended is not None:
+                if opened.run_input is not None:
+                    opened.run_input.end()
                 self._start(event.stream_id)
         elif isinstance(event, h2.events.DataReceived):
             stream = self.streams.get(event.stream_id)
             if event.flow_controlled_length:
                 self.conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            if stream is not None and event.data:
+            if stream is not None and stream.run_input is not None:
+                self._run_data(stream, event.data)
+                if event.stream_ended is not None:
+                    stream.run_input.end()
+            elif stream is not None and event.data:
                 room = self.sim.config.max_body - len(stream.body)
                 stream.body += event.data[: max(room, 0)]
                 stream.overflow = stream.overflow or len(event.data) > room
             if event.stream_ended is not None:
                 self._start(event.stream_id)
         elif isinstance(event, h2.events.StreamEnded):
-            self._start(event.stream_id)
+            stream = self.streams.get(event.stream_id)
+            if stream is not None and stream.run_input is not None:
+                stream.run_input.end()  # the client half-closed its side of the run
+            else:
+                self._start(event.stream_id)
         elif isinstance(event, h2.events.StreamReset):
             stream = self.streams.get(event.stream_id)
             if stream is not None:
@@ -136,6 +157,92 @@ class _H2Protocol(asyncio.Protocol):
     def _mark_gone(self, stream: _Stream) -> None:
         stream.gone = True
         stream.window.set()
+        if stream.run_input is not None:
+            stream.run_input.end()
+
+    # -- the bidirectional agent run
+
+    def _start_run(self, stream: _Stream) -> None:
+        """Open the run at once: it reads the client's frames as they come while it answers."""
+        headers = {k: v for k, v in stream.headers.items() if not k.startswith(":")}
+        opening = self.sim.open_agent(RUN_PATH, headers, http_version="2", carrier="bidi")
+        stream.run_input = opening.input
+        stream.reader = EnvelopeReader()
+        stream.task = asyncio.get_running_loop().create_task(self._serve_run(stream, opening))
+        self.front.tasks.add(stream.task)
+        stream.task.add_done_callback(self.front.tasks.discard)
+
+    def _run_data(self, stream: _Stream, data: bytes) -> None:
+        assert stream.reader is not None and stream.run_input is not None
+        try:
+            for _, payload in stream.reader.feed(data):
+                stream.run_input.deliver(payload)
+        except WireError as exc:
+            stream.run_input.log.protocol_error = f"a request frame is malformed: {exc}"
+            stream.run_input.end()
+
+    async def _serve_sse(self, stream: _Stream) -> None:
+        """`RunSSE` over HTTP/2: the body names the run whose messages arrive as appends."""
+        headers = {k: v for k, v in stream.headers.items() if not k.startswith(":")}
+        opening = self.sim.open_agent(RUN_SSE_PATH, headers, http_version="2", carrier="sse")
+        request_id = ""
+        if opening.respond is None:
+            try:
+                envelope = decode_request_envelope(bytes(stream.body))
+                request_id = BidiRequestId.FromString(envelope.payload).request_id
+                if not request_id:
+                    raise WireError("no_request_id", "RunSSE needs a BidiRequestId")
+                opening.input.log.request_id = request_id
+                self.sim.sse_runs.attach(request_id, opening.input)
+            except (WireError, DecodeError):
+                opening.rejection = opening.rejection or Rejection(
+                    "bad_request_envelope", code="invalid_argument"
+                )
+        stream.run_input = opening.input
+        try:
+            await self._serve_run(stream, opening)
+        finally:
+            if request_id:
+                self.sim.sse_runs.detach(request_id)
+
+    async def _serve_run(self, stream: _Stream, opening: AgentOpening) -> None:
+        record = opening.record
+        closer = self.sim.register_closer(lambda: self._abort(stream))
+        outcome = "completed"
+        try:
+            if opening.respond is not None:
+                outcome = await self._run(stream, [opening.respond])
+                return
+            self.conn.send_headers(
+                stream.stream_id, [(":status", "200"), ("content-type", "application/connect+proto")]
+            )
+            self.flush()
+            output = _H2RunOutput(self, stream)
+            run = AgentRun(
+                self.sim,
+                record,
+                opening.input,
+                output,
+                scenario=opening.scenario,
+                rejection=opening.rejection,
+            )
+            outcome = await run.play()
+            if not (stream.gone or self.lost):
+                await self._send(stream, b"", end_stream=True)
+        except (_StreamGone, h2.exceptions.StreamClosedError, ConnectionError):
+            outcome = "closed_after_turn" if opening.input.log.turn_ended else "client_gone"
+            opening.input.log.closed_after_turn = opening.input.log.turn_ended
+        except asyncio.CancelledError:
+            outcome = "client_gone"
+            raise
+        except Exception:
+            log.exception("h2 simulator run %d failed", stream.stream_id)
+            outcome = "error"
+            self._abort(stream)
+        finally:
+            self.sim.unregister_closer(closer)
+            self.streams.pop(stream.stream_id, None)
+            self.sim.finish(record, outcome)
 
     # -- writing
 
@@ -187,6 +294,9 @@ class _H2Protocol(asyncio.Protocol):
 
     async def _serve(self, stream: _Stream) -> None:
         headers = stream.headers
+        if headers.get(":path", "").split("?", 1)[0] == RUN_SSE_PATH:
+            await self._serve_sse(stream)
+            return
         record, plan = self.sim.handle(
             headers.get(":method", ""),
             headers.get(":path", "").split("?", 1)[0],
@@ -245,6 +355,23 @@ class _H2Protocol(asyncio.Protocol):
         if started:
             await self._send(stream, b"", end_stream=True)
         return "completed"
+
+
+class _H2RunOutput:
+    """A run's frames as DATA on its stream (flow control honoured)."""
+
+    def __init__(self, protocol: _H2Protocol, stream: _Stream) -> None:
+        self._protocol = protocol
+        self._stream = stream
+
+    async def send(self, data: bytes) -> None:
+        try:
+            await self._protocol._send(self._stream, data)
+        except (_StreamGone, h2.exceptions.StreamClosedError) as exc:
+            raise ConnectionError("the client reset the run") from exc
+
+    def abort(self) -> None:
+        self._protocol._abort(self._stream)
 
 
 @dataclass(slots=True)

@@ -124,15 +124,12 @@ def find_directive(text: str) -> Scenario | None:
 STICKY: Final = frozenset({"agent"})
 
 
-def sticky_directive(ctx: Context) -> Scenario | None:
-    """The latest directive of a sticky scenario (`agent`) in any user message of the request."""
-    if ctx.request is None:
-        return None
-    for message in reversed(ctx.request.conversation):
-        if message.type == pb.MESSAGE_TYPE_HUMAN:
-            found = find_directive(message.text)
-            if found is not None and found.name in STICKY:
-                return found
+def sticky_directive_in(texts: list[str]) -> Scenario | None:
+    """The latest directive of a sticky scenario among `texts` (oldest first)."""
+    for text in reversed(texts):
+        found = find_directive(text)
+        if found is not None and found.name in STICKY:
+            return found
     return None
 
 

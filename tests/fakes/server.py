@@ -15,10 +15,15 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from aiohttp import web
+from google.protobuf.message import DecodeError
 
+from gateway.upstream.pb.aiserver_agent_pb2 import BidiRequestId
+from tests.fakes.agent_run import RUN_PATH, RUN_SSE_PATH, AgentRun
 from tests.fakes.scenarios import Scenario
 from tests.fakes.sim import CursorSimulator, SimRecord
 from tests.fakes.steps import Abort, Respond, Sleep, Stall, StartStream, Step, Write
+from tests.fakes.validate import Rejection
+from tests.fakes.wire import EnvelopeReader, WireError, decode_request_envelope
 
 SIM_KEY: Final = web.AppKey("cursor_simulator", CursorSimulator)
 STALL_POLL_S: Final = 0.02
@@ -46,6 +51,8 @@ def lower_headers(request: web.BaseRequest) -> dict[str, str]:
 
 async def handle_rpc(request: web.Request) -> web.StreamResponse:
     sim = request.app[SIM_KEY]
+    if request.method == "POST" and request.rel_url.path in (RUN_PATH, RUN_SSE_PATH):
+        return await serve_agent_run(request, sim)
     body, overflow = await read_body(request, sim.config.max_body)
     version = f"{request.version.major}.{request.version.minor}"
     record, plan = sim.handle(
@@ -104,6 +111,84 @@ async def run_plan(
         sim.unregister_closer(closer)
         if record is not None:
             sim.finish(record, outcome)
+
+
+# ---------------------------------------------------------------- agent runs
+
+
+class _AiohttpRunOutput:
+    """A run's frames on an aiohttp streaming response."""
+
+    def __init__(self, request: web.Request, response: web.StreamResponse) -> None:
+        self._request = request
+        self._response = response
+
+    async def send(self, data: bytes) -> None:
+        await self._response.write(data)
+
+    def abort(self) -> None:
+        if self._request.transport is not None:
+            self._request.transport.abort()
+
+
+async def serve_agent_run(request: web.Request, sim: CursorSimulator) -> web.StreamResponse:
+    """`RunSSE` (its body names the run whose messages arrive as appends), or `Run` over HTTP/1.1,
+    where the whole body arrives before the answer: its messages, then the end of the input."""
+    path = request.rel_url.path
+    version = f"{request.version.major}.{request.version.minor}"
+    sse = path == RUN_SSE_PATH
+    opening = sim.open_agent(
+        path, lower_headers(request), http_version=version, carrier="sse" if sse else "bidi"
+    )
+    record = opening.record
+    if opening.respond is not None:
+        sim.finish(record, "completed")
+        step = opening.respond
+        return web.Response(status=step.status, headers=dict(step.headers), body=step.body)
+    body, overflow = await read_body(request, sim.config.max_body)
+    request_id = ""
+    try:
+        if sse:
+            envelope = decode_request_envelope(body)
+            request_id = BidiRequestId.FromString(envelope.payload).request_id
+            if not request_id or overflow:
+                raise WireError("no_request_id", "RunSSE needs a BidiRequestId")
+            opening.input.log.request_id = request_id
+            sim.sse_runs.attach(request_id, opening.input)
+        else:
+            reader = EnvelopeReader()
+            for _, payload in reader.feed(body):
+                opening.input.deliver(payload)
+            opening.input.end()
+    except (WireError, DecodeError):
+        opening.rejection = opening.rejection or Rejection("bad_request_envelope", code="invalid_argument")
+        opening.input.end()
+    response = web.StreamResponse(
+        headers={"content-type": "text/event-stream" if sse else "application/connect+proto"}
+    )
+    await response.prepare(request)
+    closer = sim.register_closer(lambda: request.transport.abort() if request.transport is not None else None)
+    outcome = "completed"
+    try:
+        run = AgentRun(
+            sim,
+            record,
+            opening.input,
+            _AiohttpRunOutput(request, response),
+            scenario=opening.scenario,
+            rejection=opening.rejection,
+        )
+        outcome = await run.play()
+    except asyncio.CancelledError:
+        outcome = "closed_after_turn" if opening.input.log.turn_ended else "client_gone"
+        opening.input.log.closed_after_turn = opening.input.log.turn_ended
+        raise
+    finally:
+        sim.unregister_closer(closer)
+        if request_id:
+            sim.sse_runs.detach(request_id)
+        sim.finish(record, outcome)
+    return response
 
 
 # ---------------------------------------------------------------- control API

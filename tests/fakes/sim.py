@@ -20,11 +20,21 @@ from typing import Any, Final
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import DecodeError
 
+from gateway.upstream.pb import aiserver_agent_pb2 as bidi_pb
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import endpoints
+from tests.fakes.agent_checks import Transcript, check_agent_headers
+from tests.fakes.agent_run import BIDI_APPEND_PATH, AgentLog, RunInput, SseRuns
 from tests.fakes.config import SimConfig
 from tests.fakes.identity import ChecksumInfo, user_id_of
-from tests.fakes.scenarios import Scenario, build, error_trailer, find_directive, sticky_directive
+from tests.fakes.scenarios import (
+    Scenario,
+    build,
+    error_trailer,
+    find_directive,
+    http_error_response,
+    sticky_directive_in,
+)
 from tests.fakes.script import Context, Defaults, Params
 from tests.fakes.steps import Respond, StartStream, Step, Write, json_response, text_response
 from tests.fakes.validate import Rejection, check_headers, check_request
@@ -52,6 +62,7 @@ ROUTES: Final[dict[str, str]] = {
     STRIPE_PATH: "GET",
     OAUTH_PATH: "POST",
     USAGE_PATH: "GET",
+    BIDI_APPEND_PATH: "POST",
 }
 
 
@@ -79,6 +90,7 @@ class SimRecord:
     scenario_source: str | None = None  # queue | token | directive | thinking | default
     outcome: str | None = None  # completed | aborted | client_gone | shutdown
     finished: float | None = None
+    agent: AgentLog | None = None  # an agent run: what the client sent
 
     @property
     def sub(self) -> str | None:
@@ -118,7 +130,20 @@ class SimRecord:
             "scenario": self.scenario.to_json() if self.scenario else None,
             "scenario_source": self.scenario_source,
             "outcome": self.outcome,
+            "agent": None if self.agent is None else self.agent.to_json(),
         }
+
+
+@dataclass(slots=True)
+class AgentOpening:
+    """What a front does with a new run: answer `respond` (an HTTP error), or start the stream and
+    play it (ending at once with `rejection` when the headers were refused)."""
+
+    record: SimRecord
+    input: RunInput
+    respond: Respond | None = None
+    rejection: Rejection | None = None
+    scenario: Scenario | None = None
 
 
 class CursorSimulator:
@@ -134,6 +159,7 @@ class CursorSimulator:
         self._counter = itertools.count()
         self._closers: dict[int, Callable[[], None]] = {}
         self._closer_ids = itertools.count()
+        self.sse_runs = SseRuns()
 
     # ---------------------------------------------------------------- test controls
 
@@ -164,6 +190,11 @@ class CursorSimulator:
     @property
     def chat_records(self) -> list[SimRecord]:
         return [record for record in self.records if record.path == CHAT_PATH]
+
+    @property
+    def agent_records(self) -> list[SimRecord]:
+        """The agent runs (`Run` and `RunSSE`), not their appends."""
+        return [record for record in self.records if record.agent is not None]
 
     # ---------------------------------------------------------------- live connections
 
@@ -211,6 +242,8 @@ class CursorSimulator:
         record = self._record(method, path, headers, body, http_version)
         if path == CHAT_PATH:
             return record, self._chat(record, headers, body, overflow)
+        if path == BIDI_APPEND_PATH:
+            return record, [self._bidi_append(record, headers, body)]
         return record, self._unary_call(record, path, headers, body)
 
     def _record(
@@ -231,6 +264,76 @@ class CursorSimulator:
     @property
     def feed_records(self) -> list[SimRecord]:
         return [record for record in self.records if record.path.startswith(endpoints.FEED_PREFIX)]
+
+    # ---------------------------------------------------------------- the agent service
+
+    def open_agent(
+        self, path: str, headers: Mapping[str, str], *, http_version: str, carrier: str
+    ) -> AgentOpening:
+        """A new run on `Run` or `RunSSE`: checked headers, and what a front answers before playing it."""
+        record = SimRecord(
+            index=next(self._counter),
+            method="POST",
+            path=path,
+            http_version=http_version,
+            headers=dict(headers),
+            started=self.config.clock(),
+            agent=AgentLog(carrier),
+        )
+        self.records.append(record)
+        opening = AgentOpening(record, RunInput(record.agent))  # type: ignore[arg-type]
+        report = check_agent_headers(headers, self.config, unary=False)
+        record.warnings = report.warnings
+        record.token, record.claims = report.token, report.claims
+        if report.rejection is not None:
+            record.rejection = report.rejection.reason
+            if report.rejection.status is not None:
+                opening.respond = endpoints.rejection_response(report.rejection)
+            else:
+                opening.rejection = report.rejection
+            return opening
+        chosen = self.preselect(record)
+        if chosen is not None:
+            record.scenario, record.scenario_source = chosen
+            if chosen[0].name == "http_error":
+                p = Params(chosen[0].params)
+                status = p.integer("status", 500)
+                if status == 404 and not p.has("body"):
+                    err = connect_error("unimplemented", f"{path.lstrip('/')} is not implemented")
+                    opening.respond = json_response(404, json.dumps(err).encode())
+                else:
+                    opening.respond = http_error_response(status, p)
+            opening.scenario = chosen[0]
+        return opening
+
+    def choose_agent(self, record: SimRecord, transcript: Transcript, model: str) -> tuple[Scenario, str]:
+        """The scenario of a run the queue and the token table left open, from its conversation."""
+        return self.by_text(transcript.current, transcript.user_texts, model.endswith("-thinking"))
+
+    def _bidi_append(self, record: SimRecord, headers: Mapping[str, str], body: bytes) -> Respond:
+        """`BidiService/BidiAppend`: one client message of an HTTP/1.1 run, as lowercase hex."""
+        report = check_agent_headers(headers, self.config, unary=True)
+        record.warnings, record.token, record.claims = report.warnings, report.token, report.claims
+        if report.rejection is not None:
+            record.rejection = report.rejection.reason
+            return endpoints.rejection_response(report.rejection)
+        try:
+            append = bidi_pb.BidiAppendRequest.FromString(endpoints.unary_body(headers, body))
+            payload = bytes.fromhex(append.data)
+        except (DecodeError, WireError, ValueError):
+            return self._bad_append(record, "the append is not a BidiAppendRequest with hex data")
+        if append.data != append.data.lower() or not payload or not append.request_id.request_id:
+            return self._bad_append(record, "an append needs lowercase hex data and a request id")
+        problem = self.sse_runs.append(append.request_id.request_id, append.append_seqno, payload)
+        if problem is not None:
+            return self._bad_append(record, problem)
+        record.outcome = "completed"
+        return endpoints.proto_response(headers, b"", self.config)
+
+    @staticmethod
+    def _bad_append(record: SimRecord, message: str) -> Respond:
+        record.rejection = "bad_append"
+        return endpoints.unary_error(connect_error("invalid_argument", message))
 
     def _chat(self, record: SimRecord, headers: Mapping[str, str], body: bytes, overflow: bool) -> list[Step]:
         config = self.config
@@ -292,6 +395,15 @@ class CursorSimulator:
         """SIM-02 precedence: queue, token table, directive, the configured default scenario,
         then echo (thinking when asked). An `agent` directive in any earlier user message of the
         conversation still holds for the later turns (their last message carries tool results)."""
+        humans = (
+            [m.text for m in ctx.request.conversation if m.type == pb.MESSAGE_TYPE_HUMAN]
+            if ctx.request
+            else []
+        )
+        return self.preselect(record) or self.by_text(ctx.last_human_text, humans, ctx.wants_thinking)
+
+    def preselect(self, record: SimRecord) -> tuple[Scenario, str] | None:
+        """The scenario the queue or the token table decides, before the request body is read."""
         if self._queue:
             return self._queue.popleft(), "queue"
         for key in self._token_keys(record):
@@ -303,10 +415,14 @@ class CursorSimulator:
             if configured is not None:
                 scenario = configured if isinstance(configured, Scenario) else Scenario(str(configured))
                 return scenario, "token"
-        directive = find_directive(ctx.last_human_text)
+        return None
+
+    def by_text(self, last_text: str, humans: list[str], wants_thinking: bool) -> tuple[Scenario, str]:
+        """The scenario a directive, the configured default or the request's thinking decides."""
+        directive = find_directive(last_text)
         if directive is not None:
             return directive, "directive"
-        sticky = sticky_directive(ctx)
+        sticky = sticky_directive_in(humans)
         if sticky is not None:
             return sticky, "directive"
         if self.config.default_scenario:
@@ -314,7 +430,7 @@ class CursorSimulator:
             if configured is None:
                 raise ValueError(f"default_scenario: not a scenario: {self.config.default_scenario!r}")
             return configured, "default"
-        if ctx.wants_thinking:
+        if wants_thinking:
             return Scenario("thinking"), "thinking"
         return Scenario("echo"), "default"
 
@@ -347,7 +463,12 @@ class CursorSimulator:
         config = self.config
         faults = self._unary.get(path)
         if path in (MODELS_PATH, DRY_RUN_PATH, SERVER_CONFIG_PATH):
-            report = check_headers(headers, config, streaming=False)
+            agent_client = headers.get("x-cursor-client-type") in ("cli", "sdk")
+            report = (
+                check_agent_headers(headers, config, unary=True)
+                if path == SERVER_CONFIG_PATH and agent_client
+                else check_headers(headers, config, streaming=False)
+            )
             record.warnings = report.warnings
             record.token, record.claims, record.checksum = report.token, report.claims, report.checksum
             if report.rejection is not None:

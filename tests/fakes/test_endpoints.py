@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.pb.aiserver_agent_pb2 import GetServerConfigResponse
 from tests.fakes import (
     DRY_RUN_PATH,
     MODELS_PATH,
@@ -110,7 +111,25 @@ async def test_prompt_dry_run(
 async def test_server_config(client: Client, sim: CursorSimulator) -> None:
     status, _, body = await unary(client, SERVER_CONFIG_PATH, b"", **{"accept-encoding": "identity"})
     assert status == 200
-    assert body == b"\x32\x24" + sim.config.server_config_version.encode()
+    assert body.startswith(b"\x32\x24" + sim.config.server_config_version.encode())
+    answer = GetServerConfigResponse.FromString(body)
+    assert (answer.agent_url_config.agent_url, answer.agent_url_config.agentn_url, answer.http2_config) == (
+        "",
+        "",
+        0,
+    )
+    sim.config.agent_url, sim.config.agentn_url, sim.config.http2_config = (
+        "https://a.cursor.sh",
+        "https://n.cursor.sh",
+        3,
+    )
+    _, _, body = await unary(client, SERVER_CONFIG_PATH, b"", **{"accept-encoding": "identity"})
+    answer = GetServerConfigResponse.FromString(body)
+    assert (answer.agent_url_config.agent_url, answer.agent_url_config.agentn_url) == (
+        "https://a.cursor.sh",
+        "https://n.cursor.sh",
+    )
+    assert answer.http2_config == 3
 
 
 async def test_stripe_profile(client: Client, sim: CursorSimulator) -> None:

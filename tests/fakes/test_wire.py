@@ -13,6 +13,7 @@ from tests.fakes.scenarios import gzip_bomb
 from tests.fakes.wire import (
     CLEAN_END,
     MAX_FRAME,
+    EnvelopeReader,
     ErrorDetail,
     WireError,
     b64_unpadded,
@@ -24,7 +25,11 @@ from tests.fakes.wire import (
     frame_header,
     gunzip_bounded,
     gzip_bytes,
+    pb_bytes,
+    pb_double,
+    pb_varint,
     split_frames,
+    top_level_fields,
     wrap_chat_response,
     wrap_tool_call,
 )
@@ -156,3 +161,28 @@ def test_frames_round_trip(items: list[tuple[bytes, bool]]) -> None:
     assert [(flags & 1 == 1) for flags, _ in frames] == [compress for _, compress in items]
     decoded = [gunzip_bounded(p) if flags & 1 else p for flags, p in frames]
     assert decoded == [payload for payload, _ in items]
+
+
+@given(st.lists(st.binary(max_size=40), max_size=6), st.data())
+def test_the_envelope_reader_gives_the_same_frames_at_any_split(payloads, data):
+    stream = b"".join(encode_frame(p, compress=i % 2 == 1) for i, p in enumerate(payloads))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    reader = EnvelopeReader()
+    frames = []
+    for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+        frames.extend(reader.feed(stream[start:end]))
+    assert [payload for _, payload in frames] == payloads and reader.pending == 0
+
+
+def test_the_envelope_reader_refuses_bad_flags_and_sizes():
+    with pytest.raises(WireError):
+        EnvelopeReader().feed(frame_header(0x04, 0))
+    with pytest.raises(WireError):
+        EnvelopeReader(limit=8).feed(frame_header(0, 9))
+
+
+def test_top_level_fields_reads_every_wire_type():
+    data = pb_varint(1, 300) + pb_bytes(8, "x" * 200) + pb_double(3, 1.5) + b"\x25\x00\x00\x00\x00"
+    assert top_level_fields(data) == [1, 8, 3, 4]
+    with pytest.raises(WireError):
+        top_level_fields(pb_bytes(2, "abc")[:-1])

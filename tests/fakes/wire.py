@@ -258,3 +258,76 @@ def wrap_chat_response(inner: bytes) -> bytes:
 def wrap_tool_call(inner: bytes) -> bytes:
     """`StreamUnifiedChatResponseWithTools{client_side_tool_v2_call=<inner bytes>}`."""
     return pb_bytes(1, inner)
+
+
+class EnvelopeReader:
+    """Incremental reader of request envelopes (a bidirectional stream's client frames).
+
+    `feed()` returns the complete (flags, payload) pairs, payloads gunzipped; a bad flag, a length
+    over `limit` or bad gzip raises `WireError`. `pending` is the count of bytes of an unfinished
+    frame, so a caller can tell a clean end of input from a cut one.
+    """
+
+    def __init__(self, limit: int = MAX_FRAME) -> None:
+        self._limit = limit
+        self._buffer = bytearray()
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[tuple[int, bytes]]:
+        self._buffer += data
+        frames: list[tuple[int, bytes]] = []
+        while len(self._buffer) >= HEADER_SIZE:
+            flags, length = struct.unpack(">BI", self._buffer[:HEADER_SIZE])
+            if flags & ~(FLAG_COMPRESSED | FLAG_END_STREAM):
+                raise WireError("bad_flags", f"request frame has unexpected flags 0x{flags:02x}")
+            if length > self._limit:
+                raise WireError("too_large", f"request frame declares {length} bytes, over {self._limit}")
+            if len(self._buffer) < HEADER_SIZE + length:
+                break
+            payload = bytes(self._buffer[HEADER_SIZE : HEADER_SIZE + length])
+            del self._buffer[: HEADER_SIZE + length]
+            if flags & FLAG_COMPRESSED:
+                payload = gunzip_bounded(payload, self._limit)
+            frames.append((flags, payload))
+        return frames
+
+
+def top_level_fields(data: bytes) -> list[int]:
+    """The field numbers at the top level of a serialized message, in order (raises `WireError`)."""
+    numbers: list[int] = []
+    pos = 0
+
+    def read_varint() -> int:
+        nonlocal pos
+        shift = value = 0
+        while True:
+            if pos >= len(data) or shift > 63:
+                raise WireError("bad_protobuf", "truncated varint")
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                return value
+
+    while pos < len(data):
+        key = read_varint()
+        number, wire_type = key >> 3, key & 7
+        numbers.append(number)
+        if wire_type == 0:
+            read_varint()
+        elif wire_type == 1:
+            pos += 8
+        elif wire_type == 2:
+            length = read_varint()  # read first: `pos += read_varint()` would add to the old pos
+            pos += length
+        elif wire_type == 5:
+            pos += 4
+        else:
+            raise WireError("bad_protobuf", f"wire type {wire_type}")
+        if pos > len(data):
+            raise WireError("bad_protobuf", "field runs past the end")
+    return numbers

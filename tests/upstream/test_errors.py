@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.upstream import errors
 from gateway.upstream.errors import decode_details, from_connect_error, from_http_status, too_many_computers
 from gateway.upstream.pb import cursor_pb2 as pb
 
@@ -198,3 +199,41 @@ def test_http_statuses(status, body, code):
 def test_garbage_error_objects_never_crash(garbage):
     result = from_connect_error({"code": "unknown", "details": garbage})
     assert result is None or 400 <= result.status < 600
+
+
+def test_an_http_answer_with_a_connect_error_body_maps_by_its_details():
+    body = b'{"error":{"code":"resource_exhausted","message":"slow down"}}'
+    error = errors.from_http_answer(429, body, "12")
+    assert error.error_class == "rate" and error.headers["Retry-After"] == "12"
+    plain = errors.from_http_answer(404, b"<html>not here</html>")
+    assert plain.error_class == "retired" and "HTTP 404" in plain.message
+
+
+def test_a_broken_connection_is_a_disconnect_only_after_content():
+    assert errors.disconnected(False, "reset").code == "upstream_connection_error"
+    assert errors.disconnected(True, "reset").code == "upstream_disconnected"
+
+
+def test_a_broken_stream_is_classed_by_how_it_broke():
+    from gateway.upstream.framing import FramingError, UndecodableFrame
+    from gateway.upstream.transport import TransportError, TransportTimeout
+
+    assert errors.stream_failure(FramingError("truncated", "cut"), True).code == "upstream_disconnected"
+    assert errors.stream_failure(FramingError("bad_flags", "x"), True).code == "upstream_protocol_error"
+    assert errors.stream_failure(UndecodableFrame("x"), False).code == "upstream_protocol_error"
+    assert errors.stream_failure(TransportTimeout("slow"), True).code == "upstream_timeout"
+    assert errors.stream_failure(TransportError("reset"), False).code == "upstream_connection_error"
+
+
+def test_a_conversation_over_the_frame_limit_is_a_413():
+    from gateway.errors import InvalidRequest
+    from gateway.upstream.framing import MAX_FRAME_BYTES
+
+    errors.check_request_size(b"x" * MAX_FRAME_BYTES)
+    with pytest.raises(InvalidRequest) as refused:
+        errors.check_request_size(b"x" * (MAX_FRAME_BYTES + 1))
+    assert (refused.value.status, refused.value.code, refused.value.param) == (
+        413,
+        "request_too_large",
+        "messages",
+    )

@@ -531,3 +531,21 @@ async def test_close_while_connecting() -> None:
     finally:
         server.close()
         await server.wait_closed()
+
+
+def test_the_transport_runs_on_uvloop() -> None:
+    """uvloop's transports are not `asyncio.Transport` subclasses; production runs on uvloop."""
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> tuple[int, bytes]:
+        sim = CursorSimulator(SimConfig(seed=0))
+        front = await start_h2c(sim, "127.0.0.1", 0)
+        transport = H2Transport(FAST)
+        try:
+            return await read_all(transport, front.url, "on uvloop")
+        finally:
+            await transport.close()
+            await front.close()
+
+    status, data = uvloop.run(main())
+    assert status == 200 and decode_stream(data).text == "\n\nYou said: on uvloop"

@@ -23,17 +23,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
 
-import orjson
 from google.protobuf.message import DecodeError
 
-from gateway.errors import InvalidRequest, UpstreamError
+from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, Timing
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.base import UpstreamEvent
 from gateway.upstream.chatservice.decode import ResponseDecoder, UndecodableFrame
 from gateway.upstream.chatservice.request import CHAT_PATH, MODELS_PATH, build_message
 from gateway.upstream.framing import (
-    MAX_FRAME_BYTES,
     EndStream,
     FrameDecoder,
     FramingError,
@@ -48,13 +46,13 @@ from gateway.upstream.transport import (
     TransportTimeout,
     UpstreamResponse,
     UpstreamTransport,
+    error_body,
     read_capped,
 )
 from gateway.upstream.version import ClientOutdated, VersionSource
 
 log = logging.getLogger(__name__)
 
-ERROR_BODY_LIMIT: Final = 64 * 1024
 MODELS_BODY_LIMIT: Final = 4 * 1024 * 1024
 TRAILING_LIMIT: Final = 64 * 1024
 TRAILING_SECONDS: Final = 0.05
@@ -80,13 +78,7 @@ class ChatServiceClient:
         """The request body: one Connect envelope; 413 when the message is over the frame limit."""
         message = build_message(chat, prompt, client_version=client_version, now=datetime.now(UTC))
         payload = message.SerializeToString()
-        if len(payload) > MAX_FRAME_BYTES:
-            raise InvalidRequest(
-                f"The conversation encodes to {len(payload)} bytes, over the upstream limit of {MAX_FRAME_BYTES}.",
-                param="messages",
-                code="request_too_large",
-                status=413,
-            )
+        upstream_errors.check_request_size(payload)
         return encode_request_frame(payload, gzip=self._options.headers.gzip_requests)
 
     async def available_models(self, who: UpstreamIdentity) -> list[LiveModel]:
@@ -148,6 +140,7 @@ class ChatServiceClient:
         content_seen = False
         if timing is not None:
             timing.upstream_sent = time.perf_counter()
+            timing.upstream_rpc = "chat"
         try:
             async with self._transport.post(self._url, headers, body) as response:
                 if response.status != 200:
@@ -175,19 +168,11 @@ class ChatServiceClient:
                         await _finish_body(chunks)
                         return
                 frames.close()
-                raise _disconnected(content_seen, "the upstream stream ended without an end-of-stream frame")
-        except FramingError as exc:
-            if exc.kind == "truncated":  # EOF inside a frame is an abrupt disconnect (§6.3, §10.6)
-                raise _disconnected(content_seen, str(exc)) from exc
-            raise upstream_errors.build_error(
-                "protocol", f"Cursor sent a malformed stream ({exc.kind}): {exc}"
-            ) from exc
-        except UndecodableFrame as exc:
-            raise upstream_errors.build_error("protocol", f"Cursor sent an undecodable frame: {exc}") from exc
-        except TransportTimeout as exc:
-            raise upstream_errors.build_error("timeout", f"Cursor did not answer in time: {exc}") from exc
-        except TransportError as exc:
-            raise _disconnected(content_seen, str(exc)) from exc
+                raise upstream_errors.disconnected(
+                    content_seen, "the upstream stream ended without an end-of-stream frame"
+                )
+        except (FramingError, UndecodableFrame, TransportError) as exc:
+            raise upstream_errors.stream_failure(exc, content_seen) from exc
 
 
 def decode_chunk(
@@ -246,30 +231,8 @@ async def _finish_body(chunks: AsyncIterator[bytes]) -> None:
                     return
 
 
-def _disconnected(content_seen: bool, reason: str) -> UpstreamError:
-    error = upstream_errors.build_error("transport", f"Connection to Cursor failed: {reason}")
-    if content_seen:
-        error.code = "upstream_disconnected"
-    return error
-
-
 async def _http_error(status: int, response: UpstreamResponse) -> UpstreamError:
     """Map a non-200 answer; its body (JSON, text or HTML) is read up to 64 KiB."""
-    try:
-        raw = await read_capped(response, ERROR_BODY_LIMIT)
-    except TransportError:
-        raw = b""
-    retry_after = response.headers.get("retry-after")
-    try:
-        parsed = orjson.loads(raw) if raw.lstrip().startswith(b"{") else None
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict):
-        connect = parsed.get("error", parsed)
-        if isinstance(connect, dict) and (connect.get("details") or connect.get("code")):
-            mapped = upstream_errors.from_connect_error(connect)
-            if mapped is not None:
-                if retry_after and mapped.error_class == "rate":
-                    mapped.headers["Retry-After"] = retry_after
-                return mapped
-    return upstream_errors.from_http_status(status, raw.decode("utf-8", "replace"), retry_after)
+    return upstream_errors.from_http_answer(
+        status, await error_body(response), response.headers.get("retry-after")
+    )

@@ -28,6 +28,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.neutral.model import TextDelta, ThinkingDelta
 from gateway.neutral.toolcalls import NativeToolFrame
+from gateway.upstream import framing
 from gateway.upstream.chatservice.composer import ThinkSplitter
 from gateway.upstream.pb import cursor_pb2 as pb
 
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 COMPOSER_ANSWER_LIMIT: Final = 4 * 1024 * 1024
 
 
-class UndecodableFrame(ValueError):
+class UndecodableFrame(framing.UndecodableFrame):
     """A data frame whose payload is not a `StreamUnifiedChatResponseWithTools`."""
 
 

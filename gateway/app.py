@@ -15,6 +15,7 @@ import jinja2
 from aiohttp import web
 
 from gateway import keys
+from gateway.chat.item_store import ItemStore
 from gateway.chat.models import ModelDirectory
 from gateway.chat.service import ChatService
 from gateway.chat.turn import ToolOptions
@@ -132,6 +133,7 @@ def create_app(
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     live = app[keys.LIVE_STREAMS] = LiveStreams()
     app[keys.RUNTIME_CONFIG] = RuntimeConfig.for_settings(settings)
+    app[keys.ITEM_STORE] = ItemStore(settings.responses_item_store_bytes)
     metrics.active_streams.set_function(lambda: len(live))
     metrics.tokens.set_function(lambda: pool.size)
     metrics.track_token_states(pool.counts)

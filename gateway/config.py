@@ -576,6 +576,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Largest `n` (choices per request) accepted; each choice is its own upstream request.",
     ),
     Setting(
+        "RESPONSES_ITEM_STORE_BYTES",
+        "16777216",
+        _int_range(0, 1 << 34),
+        "Bytes of recent Responses API output items kept in memory, so a later request can refer to them with `item_reference` (the AI SDK does); 0 keeps none.",
+    ),
+    Setting(
         "WEB_DIR",
         "",
         _text,
@@ -658,6 +664,7 @@ class Settings:
     native_tool_settle_ms: int
     thinking_level: ThinkingLevel
     max_n: int
+    responses_item_store_bytes: int
     web_dir: str
     demo: bool
     debug: bool

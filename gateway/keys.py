@@ -7,6 +7,7 @@ from typing import Final
 
 from aiohttp import web
 
+from gateway.chat.item_store import ItemStore
 from gateway.chat.models import ModelDirectory
 from gateway.chat.service import ChatService
 from gateway.config import Settings
@@ -34,6 +35,7 @@ METRICS: Final = web.AppKey("metrics", Metrics)
 REQUEST_LOG: Final = web.AppKey("request_log", RequestLog)
 WEB_DIR: Final = web.AppKey("web_dir", Path)
 RUNTIME_CONFIG: Final = web.AppKey("runtime_config", RuntimeConfig)
+ITEM_STORE: Final = web.AppKey("item_store", ItemStore)  # recent Responses API output items
 CLIENT_VERSION: Final = web.AppKey("client_version", VersionSource)
 
 REQUEST_ID: Final = web.RequestKey("request_id", str)

@@ -37,7 +37,15 @@ from gateway.tokens.store import TokenEntry
 
 # Route names whose requests leave a row.
 LOGGED_ROUTES: Final = frozenset(
-    {"chat_completions", "models", "model", "anthropic.messages", "anthropic.count_tokens"}
+    {
+        "chat_completions",
+        "responses",
+        "completions",
+        "models",
+        "model",
+        "anthropic.messages",
+        "anthropic.count_tokens",
+    }
 )
 ERROR_CHARS: Final = 500
 CLIENT_GONE: Final = 499

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
+
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import CursorSimulator, SimRecord
 
 TASK: Final = "create a file hello.txt with content 'hi from cursor2api', then read it back"
 CONTENT: Final = "hi from cursor2api"
 MISS_HINT: Final = "did not call a tool"
+
+# The agent-service runs of the file task: (tool_mode, http2, upstream_rpc). With "auto" the
+# simulator plays ChatService retired, so each request reaches the agent service by a switch.
+AGENT_SERVICE_RUNS: Final = pytest.mark.parametrize(
+    ("tool_mode", "http2", "upstream_rpc"),
+    [
+        pytest.param("native", False, "agent", id="native-sse"),
+        pytest.param("emulate", False, "agent", id="emulate-sse"),
+        pytest.param("native", True, "agent", id="native-run"),
+        pytest.param("native", False, "auto", id="auto-chat-retired-native-sse"),
+        pytest.param("emulate", True, "auto", id="auto-chat-retired-emulate-run"),
+    ],
+)
 
 
 def tool_records(sim: CursorSimulator) -> list[SimRecord]:

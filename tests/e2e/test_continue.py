@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clients
-from tests.e2e.checks import CONTENT, TASK, assert_agent_strategy, assert_strategy
+from tests.e2e.checks import AGENT_SERVICE_RUNS, CONTENT, TASK, assert_agent_strategy, assert_strategy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -37,23 +37,7 @@ async def test_continue_reads_a_file_and_answers(stack, workspace, home) -> None
     assert_strategy(gateway.sim, "native", turns=2)
 
 
-@pytest.mark.parametrize(
-    ("tool_mode", "http2", "upstream_rpc"),
-    [
-        ("native", False, "agent"),
-        ("emulate", False, "agent"),
-        ("native", True, "agent"),
-        ("native", False, "auto"),
-        ("emulate", True, "auto"),
-    ],
-    ids=[
-        "native-sse",
-        "emulate-sse",
-        "native-run",
-        "auto-chat-retired-native-sse",
-        "auto-chat-retired-emulate-run",
-    ],
-)
+@AGENT_SERVICE_RUNS
 async def test_continue_creates_and_reads_back_a_file_over_the_agent_service(
     stack, workspace, home, tool_mode, http2, upstream_rpc
 ) -> None:

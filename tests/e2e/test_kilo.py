@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clients
-from tests.e2e.checks import CONTENT, TASK, assert_agent_strategy, assert_strategy, corrective_retries
+from tests.e2e.checks import (
+    AGENT_SERVICE_RUNS,
+    CONTENT,
+    TASK,
+    assert_agent_strategy,
+    assert_strategy,
+    corrective_retries,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -58,23 +65,7 @@ async def test_kilo_accepts_fragmented_tool_arguments(stack, workspace, home) ->
     assert_strategy(gateway.sim, "native", turns=3)
 
 
-@pytest.mark.parametrize(
-    ("tool_mode", "http2", "upstream_rpc"),
-    [
-        ("native", False, "agent"),
-        ("emulate", False, "agent"),
-        ("native", True, "agent"),
-        ("native", False, "auto"),
-        ("emulate", True, "auto"),
-    ],
-    ids=[
-        "native-sse",
-        "emulate-sse",
-        "native-run",
-        "auto-chat-retired-native-sse",
-        "auto-chat-retired-emulate-run",
-    ],
-)
+@AGENT_SERVICE_RUNS
 async def test_kilo_creates_and_reads_back_a_file_over_the_agent_service(
     stack, workspace, home, tool_mode, http2, upstream_rpc
 ) -> None:

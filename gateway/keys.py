@@ -16,13 +16,17 @@ from gateway.reqlog.record import RequestRecord
 from gateway.reqlog.sink import RequestLog
 from gateway.runtime_config import RuntimeConfig
 from gateway.sse import LiveStreams
+from gateway.tokens.access import Credentials
 from gateway.tokens.pool import TokenPool
+from gateway.upstream.router import UpstreamRouter
 from gateway.upstream.transport import UpstreamTransport
 from gateway.upstream.version import VersionSource
 
 SETTINGS: Final = web.AppKey("settings", Settings)
 POOL: Final = web.AppKey("pool", TokenPool)
+CREDENTIALS: Final = web.AppKey("credentials", Credentials)
 TRANSPORT: Final = web.AppKey("transport", UpstreamTransport)
+ROUTER: Final = web.AppKey("router", UpstreamRouter)
 CHAT: Final = web.AppKey("chat", ChatService)
 MODELS: Final = web.AppKey("models", ModelDirectory)
 STARTED_AT: Final = web.AppKey("started_at", float)

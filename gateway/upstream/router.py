@@ -9,10 +9,13 @@ the AgentService adapter (`agent`).
 | token       | remembered for the token          | the request                    | tried first |
 |-------------|-----------------------------------|--------------------------------|-------------|
 | API key     | -                                 | any                            | agent (Cursor decommissioned ChatService for API-key tokens) |
-| session     | nothing, or chat                  | any                            | chat        |
-| session     | agent, for UPSTREAM_RECHECK       | composer, tools or `-thinking` | chat (public clients report these need it) |
-| session     | agent, for UPSTREAM_RECHECK       | any other                      | agent       |
+| session     | nothing, or chat                  | any                            | chat (public clients report composer, tools and `-thinking` need it) |
+| session     | agent, for UPSTREAM_RECHECK       | any                            | agent       |
 | session     | agent, the re-check is due        | any                            | chat        |
+
+A refusal of ChatService is about the token (or the client version), never about one request, so a
+token on AgentService sends every request there until its re-check: an agent whose every request
+carries tools does not pay a refused ChatService round trip per request.
 
 A call that went to ChatService is redone on AgentService, **before the first event only**, when
 ChatService answers that the RPC is gone (HTTP 404 or Connect `unimplemented`: the `retired`
@@ -68,14 +71,6 @@ async def no_newer_version(error: UpstreamError) -> bool:
     return await error.source.after_refusal(error.refused) is None
 
 
-def needs_chat(chat: ChatRequest) -> bool:
-    """Composer models, tool requests and `-thinking` models: public clients report they need
-    ChatService (upstream-2026.md §3, §9), so it is tried first for them."""
-    model = chat.model
-    composer = model.upstream_name.startswith("composer") or model.id.startswith("composer")
-    return composer or model.thinking or bool(chat.tools) or chat.has_tool_history
-
-
 @dataclass(frozen=True, slots=True)
 class Choice:
     """The RPC a token is on, why, since when (wall clock) and until when (monotonic, for agent)."""
@@ -113,7 +108,7 @@ class UpstreamRouter:
     async def chat(
         self, chat: ChatRequest, prompt: Prompt, who: UpstreamIdentity, timing: Timing | None = None
     ) -> AsyncGenerator[UpstreamEvent, None]:
-        route = self._route(who, needs_chat(chat))
+        route = self._route(who)
         for position, rpc in enumerate(route):
             stream = self._adapters[rpc].chat(chat, prompt, who, timing)
             relayed = False
@@ -136,7 +131,7 @@ class UpstreamRouter:
                 self._count(rpc, "answered" if relayed else outcome)
 
     async def available_models(self, who: UpstreamIdentity) -> list[LiveModel]:
-        route = self._route(who, needs_chat=False)
+        route = self._route(who)
         for position, rpc in enumerate(route):
             try:
                 return await self._adapters[rpc].available_models(who)
@@ -148,7 +143,7 @@ class UpstreamRouter:
 
     # ---------------------------------------------------------------- the policy
 
-    def _route(self, who: UpstreamIdentity, needs_chat: bool) -> tuple[Rpc, ...]:
+    def _route(self, who: UpstreamIdentity) -> tuple[Rpc, ...]:
         """The RPCs to try for one call, in order (a switch moves to the next before the first event)."""
         mode = self.mode
         if mode != "auto":
@@ -164,7 +159,7 @@ class UpstreamRouter:
             and choice.recheck_at is not None
             and self._clock() < choice.recheck_at
         )
-        if on_agent and not needs_chat:
+        if on_agent:
             return ("agent",)
         return ("chat", "agent")
 

@@ -28,7 +28,8 @@ async def stack(aiohttp_server, make_settings) -> AsyncIterator[Callable[..., Aw
     `upstream_rpc="agent"` serves the chats through Cursor's agent service instead of ChatService,
     over HTTP/1.1 (`RunSSE` + `BidiAppend`), or over HTTP/2 (`Run`) with `http2=True`.
     `chat_retired=True` makes the simulator play ChatService retired for the session token (for
-    `upstream_rpc="auto"`, which then moves each request to the agent service before its first byte).
+    `upstream_rpc="auto"`, which moves the first request to the agent service before its first byte
+    and keeps the token there).
     """
     fronts: list[HttpFront | H2Front] = []
 

@@ -22,7 +22,7 @@ from gateway.neutral.model import (
 )
 from gateway.upstream.errors import build_error
 from gateway.upstream.identity import UpstreamIdentity
-from gateway.upstream.router import UpstreamRouter, needs_chat, no_newer_version
+from gateway.upstream.router import UpstreamRouter, no_newer_version
 from gateway.upstream.version import IDE, ClientOutdated, VersionSource
 from tests.conftest import IDENTITY
 
@@ -103,13 +103,6 @@ async def collect(r: UpstreamRouter, who=SESSION, chat=None) -> list[object]:
     return [event async for event in r.chat(chat or request(), PROMPT, who)]
 
 
-def test_the_families_that_need_chatservice():
-    assert not needs_chat(request())
-    assert needs_chat(request("composer-2"))
-    assert needs_chat(request("claude-4.5-sonnet-thinking", thinking=True))
-    assert needs_chat(request(tools=True))
-
-
 # ---------------------------------------------------------------- the auto policy, row by row
 
 
@@ -180,13 +173,13 @@ async def test_a_recheck_that_is_refused_again_renews_the_stay_on_agentservice()
     "family",
     [request("composer-2"), request("claude-4.5-sonnet-thinking", thinking=True), request(tools=True)],
 )
-async def test_families_that_need_chatservice_try_it_first_even_while_the_token_is_on_agentservice(family):
-    r, chat, agent, _, _ = router()
+async def test_every_family_goes_straight_to_agentservice_while_the_token_is_on_it(family):
+    r, chat, agent, clock, _ = router(recheck=600)
     chat.then(RETIRED)
     await collect(r)  # the token moves to AgentService
-    chat.then(RETIRED)
     assert await collect(r, chat=family) == [TextDelta("from agent"), Finish("stop")]
-    assert (len(chat.calls), len(agent.calls)) == (2, 2)
+    assert (len(chat.calls), len(agent.calls)) == (1, 2)  # no second refused ChatService call
+    clock.now += 600  # the re-check tries ChatService first, for this family too
     chat.then(TextDelta("composer answer"), Finish("stop"))
     assert await collect(r, chat=family) == [TextDelta("composer answer"), Finish("stop")]
     assert r.describe(SESSION.token_id, "session")["rpc"] == "chat"

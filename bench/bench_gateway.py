@@ -9,7 +9,7 @@ Seven paths to the same simulator in one run, requests interleaved so they share
               the benchmark runs the agent service itself (bench/agent_direct.py), over RunSSE +
               BidiAppend (HTTP/1.1) or the bidirectional Run (h2c): the agent baselines;
   agent-sse / agent-run
-              through the gateway with its agent adapter (bench/agent_gateway.py), over the same
+              through the gateway with UPSTREAM_RPC=agent (its agent adapter), over the same
               carriers.
 Measured: non-streaming latency at concurrency 1, and on streams paced at 20 ms the time to first
 token and the one-way latency of every chunk (the simulator stamps each frame with its send time
@@ -221,16 +221,13 @@ async def run(args: argparse.Namespace) -> tuple[str, str]:
     }
     processes = [sim, relay]
     gateways: dict[str, str] = {}
-    for name, command, env in (
-        ("gateway", ["-m", "gateway", "--env-file", "/dev/null"], {}),
-        ("agent-sse", ["bench/agent_gateway.py"], {"UPSTREAM_HTTP_VERSION": "1.1"}),
-        (
-            "agent-run",
-            ["bench/agent_gateway.py"],
-            {"UPSTREAM_HTTP_VERSION": "2", "CURSOR_BASE_URL": h2c_url},
-        ),
+    for name, env in (
+        ("gateway", {"UPSTREAM_RPC": "chat"}),
+        ("agent-sse", {"UPSTREAM_RPC": "agent", "UPSTREAM_HTTP_VERSION": "1.1"}),
+        ("agent-run", {"UPSTREAM_RPC": "agent", "UPSTREAM_HTTP_VERSION": "2", "CURSOR_BASE_URL": h2c_url}),
     ):
-        process, url = await start([python, *command], {**gateway_env, **env}, "stderr")
+        command = [python, "-m", "gateway", "--env-file", "/dev/null"]
+        process, url = await start(command, {**gateway_env, **env}, "stderr")
         processes.append(process)
         gateways[name] = url
     paths = Paths(sim_url, h2c_url, relay_url, gateways, token)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dotenv import dotenv_values
 
 from gateway import __version__, keys
-from gateway.app import UpstreamRpc, create_app
+from gateway.app import create_app
 from gateway.config import ConfigError, Settings
 from gateway.logs import setup_logging
 from gateway.server import listen
@@ -48,7 +48,7 @@ def load_settings(argv: Sequence[str] | None = None) -> Settings:
     return Settings.from_mapping(values)
 
 
-async def serve(settings: Settings, *, upstream_rpc: UpstreamRpc = "chat") -> None:
+async def serve(settings: Settings) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -59,7 +59,7 @@ async def serve(settings: Settings, *, upstream_rpc: UpstreamRpc = "chat") -> No
             from gateway.demo import start_demo
 
             settings, pool = await stack.enter_async_context(start_demo(settings))
-        app = create_app(settings, pool=pool, upstream_rpc=upstream_rpc)
+        app = create_app(settings, pool=pool)
         listener = await stack.enter_async_context(
             listen(
                 app,
@@ -89,7 +89,7 @@ async def serve(settings: Settings, *, upstream_rpc: UpstreamRpc = "chat") -> No
         log.info("shutting down")
 
 
-def main(argv: Sequence[str] | None = None, *, upstream_rpc: UpstreamRpc = "chat") -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(argv)
     except ConfigError as exc:
@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None, *, upstream_rpc: UpstreamRpc = "chat
         loop_factory = uvloop.new_event_loop
     try:
         with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(serve(settings, upstream_rpc=upstream_rpc))
+            runner.run(serve(settings))
     except ConfigError as exc:
         sys.stderr.write(f"cursor2api: configuration error: {exc}\n")
         return 2

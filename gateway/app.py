@@ -9,13 +9,13 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Literal
 
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
 from gateway import keys
+from gateway.chat.item_store import ItemStore
 from gateway.chat.models import ModelDirectory
 from gateway.chat.service import ChatService
 from gateway.chat.turn import ToolOptions
@@ -35,20 +35,19 @@ from gateway.routes import setup_routes
 from gateway.runtime_config import RuntimeConfig
 from gateway.server import connection_gate
 from gateway.sse import LiveStreams
+from gateway.tokens.access import Credentials
 from gateway.tokens.files import TokenFiles
 from gateway.tokens.pool import PoolPolicy, TokenPool
 from gateway.upstream.agent.client import AgentClient, AgentOptions, ModelLister
 from gateway.upstream.agent.hosts import AgentHosts
-from gateway.upstream.base import Upstream
 from gateway.upstream.chatservice.client import ChatServiceClient, ClientOptions
+from gateway.upstream.exchange import KeyExchange
 from gateway.upstream.identity import AgentHeaderOptions, HeaderOptions, Platform, build_agent_headers
+from gateway.upstream.router import UpstreamRouter
 from gateway.upstream.transport import Timeouts, UpstreamTransport, open_transport
 from gateway.upstream.version import IDE, SAVE_FILE, UpdateFeed, VersionSource, VersionStore
 
 BUNDLED_WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-
-
-UpstreamRpc = Literal["chat", "agent"]
 
 
 def create_app(
@@ -56,9 +55,7 @@ def create_app(
     *,
     transport: UpstreamTransport | None = None,
     pool: TokenPool | None = None,
-    upstream_rpc: UpstreamRpc = "chat",
 ) -> web.Application:
-    """The application; `upstream_rpc` picks the adapter every chat request goes through."""
     cors = CorsPolicy.of(settings.cors_origins, settings.route_prefix) if settings.cors_origins else None
     app = web.Application(
         client_max_size=settings.max_body_bytes,
@@ -91,6 +88,9 @@ def create_app(
         )
     app[keys.POOL] = pool
     metrics = app[keys.METRICS] = Metrics()
+    credentials = app[keys.CREDENTIALS] = Credentials(
+        KeyExchange(transport, settings.cursor_base_url), metrics=metrics
+    )
     versions = app[keys.CLIENT_VERSION] = client_version(settings, transport)
     chat_client = ChatServiceClient(
         transport,
@@ -105,19 +105,24 @@ def create_app(
         ),
         versions,
     )
-    client: Upstream = (
-        chat_client if upstream_rpc == "chat" else agent_client(settings, transport, chat_client)
+    router = app[keys.ROUTER] = UpstreamRouter(
+        chat_client,
+        agent_client(settings, transport, chat_client),
+        mode=settings.upstream_rpc,
+        recheck=settings.upstream_recheck,
+        metrics=metrics,
     )
     app[keys.CHAT] = ChatService(
         pool,
-        client,
+        router,
+        credentials=credentials,
         token_file=settings.token_file,
         max_attempts=settings.max_token_attempts,
         tools=tool_options(settings),
         metrics=metrics,
     )
     app[keys.MODELS] = ModelDirectory(
-        pool, client, source=settings.model_source, ttl=settings.models_cache_ttl
+        pool, router, credentials=credentials, source=settings.model_source, ttl=settings.models_cache_ttl
     )
     app[keys.REQUEST_LOG] = RequestLog(
         Path(settings.data_dir) if settings.data_dir else None,
@@ -128,6 +133,7 @@ def create_app(
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(web_dir / "templates"), autoescape=True)
     live = app[keys.LIVE_STREAMS] = LiveStreams()
     app[keys.RUNTIME_CONFIG] = RuntimeConfig.for_settings(settings)
+    app[keys.ITEM_STORE] = ItemStore(settings.responses_item_store_bytes)
     metrics.active_streams.set_function(lambda: len(live))
     metrics.tokens.set_function(lambda: pool.size)
     metrics.track_token_states(pool.counts)
@@ -191,13 +197,19 @@ async def _finish_streams(app: web.Application) -> None:
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:
-    await app[keys.POOL].load()
+    pool = app[keys.POOL]
+    await pool.load()
     await app[keys.RUNTIME_CONFIG].load()
     reqlog = app[keys.REQUEST_LOG]
     await asyncio.to_thread(reqlog.open)
+    # Access tokens for the pool's API keys: exchanged now, then renewed before they expire.
+    refresher = asyncio.create_task(app[keys.CREDENTIALS].keep_fresh(pool), name="api-key-refresh")
     try:
         yield
     finally:
+        refresher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await refresher
         await asyncio.to_thread(reqlog.close)  # writes every queued row first
         await app[keys.TRANSPORT].close()
 

@@ -34,6 +34,7 @@ ChecksumAlphabet = Literal["urlsafe", "standard"]
 ClientPlatform = Literal["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64"]
 ThinkingLevel = Literal["medium", "high"]
 TokenStrategy = Literal["round-robin", "least-recently-used", "random"]
+UpstreamRpc = Literal["auto", "chat", "agent"]
 
 
 def _text(value: str) -> str:
@@ -338,6 +339,21 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "HTTP version to Cursor: `1.1`, `2`, or `auto` (HTTP/2 for https://, HTTP/1.1 for http://).",
     ),
     Setting(
+        "UPSTREAM_RPC",
+        "auto",
+        _choice("auto", "chat", "agent"),
+        "Which Cursor RPC answers: `chat` (ChatService), `agent` (AgentService), or `auto` (ChatService "
+        "first for session tokens, AgentService for API keys and when ChatService is gone or refuses "
+        "the client version).",
+    ),
+    Setting(
+        "UPSTREAM_RECHECK",
+        "3600",
+        _float_range(10, 30 * 86400),
+        "With UPSTREAM_RPC=auto: seconds a token stays on AgentService after ChatService refused it, "
+        "before ChatService is tried again.",
+    ),
+    Setting(
         "UPSTREAM_GZIP_REQUESTS",
         "false",
         _bool,
@@ -560,6 +576,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Largest `n` (choices per request) accepted; each choice is its own upstream request.",
     ),
     Setting(
+        "RESPONSES_ITEM_STORE_BYTES",
+        "16777216",
+        _int_range(0, 1 << 34),
+        "Bytes of recent Responses API output items kept in memory, so a later request can refer to them with `item_reference` (the AI SDK does); 0 keeps none.",
+    ),
+    Setting(
         "WEB_DIR",
         "",
         _text,
@@ -606,6 +628,8 @@ class Settings:
     cursor_timezone: str
     checksum_alphabet: ChecksumAlphabet
     upstream_http_version: HttpVersion
+    upstream_rpc: UpstreamRpc
+    upstream_recheck: float
     upstream_gzip_requests: bool
     timeout: float
     idle_timeout: float
@@ -640,6 +664,7 @@ class Settings:
     native_tool_settle_ms: int
     thinking_level: ThinkingLevel
     max_n: int
+    responses_item_store_bytes: int
     web_dir: str
     demo: bool
     debug: bool

@@ -1,8 +1,9 @@
 """Logging setup: one line per record, secrets masked, client text unable to forge a line.
 
-`mask()` hides anything token-shaped: a JWT, a bearer credential, and the value of every header
-that carries a credential (`SECRET_HEADERS`) however a library writes it into a line (aiohttp's
-`b'x-api-key: …'` when it refuses a malformed header, hpack's `b'x-client-key'=b'…'` at DEBUG).
+`mask()` hides anything token-shaped: a JWT, a Cursor user API key, a bearer credential, and the
+value of every header that carries a credential (`SECRET_HEADERS`) however a library writes it into
+a line (aiohttp's `b'x-api-key: …'` when it refuses a malformed header, hpack's
+`b'x-client-key'=b'…'` at DEBUG).
 `escape_controls()` writes line breaks and other control characters of a message as escapes, so
 a `%0a` in a request path cannot start a line of its own; tracebacks keep their lines.
 """
@@ -13,6 +14,8 @@ import logging
 import re
 import sys
 from typing import Final
+
+from gateway.tokens.apikey import KEY_IN_TEXT
 
 # Headers whose values are credentials or identify the account (requests to Cursor included).
 SECRET_HEADERS: Final = (
@@ -26,8 +29,11 @@ SECRET_HEADERS: Final = (
     "x-client-key",
     "x-session-id",
 )
-# A JWT (three base64url segments starting with eyJ) or a bearer credential in free text.
-_SECRET = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|(?i:bearer\s+)\S+")
+# A JWT (three base64url segments starting with eyJ), a Cursor user API key, or a bearer
+# credential in free text.
+_SECRET = re.compile(
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+|(?i:bearer\s+)\S+|" + KEY_IN_TEXT.pattern
+)
 # A secret header's name, what separates it from its value (`: `, `=`, `': b'`, `', b'`), the value.
 _HEADER = re.compile(
     r"(?i)(?<![\w-])(?P<name>" + "|".join(re.escape(name) for name in SECRET_HEADERS) + r")"

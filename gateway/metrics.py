@@ -4,8 +4,8 @@ What is counted: requests by endpoint and status, errors by code, open client co
 the ones the gateway closed (by reason), request duration, time to first token, the gateway's own
 overhead (time spent before the upstream call plus after its first event until the client got
 it), live streams, the token pool's size and its tokens by health state, failovers to another
-token, request-log rows dropped, and the Cursor client version announced (with where it came
-from).
+token, upstream calls by RPC and switches between RPCs, API-key exchanges, request-log rows
+dropped, and the Cursor client version announced (with where it came from).
 """
 
 from __future__ import annotations
@@ -91,6 +91,26 @@ class Metrics:
             "cursor2api_token_failovers",
             "Attempts that moved to another token, by the error class of the failed one.",
             ("error_class",),
+            registry=self.registry,
+        )
+        self.upstream_calls = Counter(
+            "cursor2api_upstream_calls",
+            "Calls to each upstream RPC (chat: ChatService, agent: AgentService) by outcome: answered "
+            "(an event was relayed), switched (redone on the other RPC before the first event), failed.",
+            ("rpc", "outcome"),
+            registry=self.registry,
+        )
+        self.upstream_switches = Counter(
+            "cursor2api_upstream_switches",
+            "Calls redone on AgentService because ChatService refused them, by the refusal's class "
+            "(retired, outdated).",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.key_exchanges = Counter(
+            "cursor2api_key_exchanges",
+            "Exchanges of user API keys for access tokens, by outcome (ok, rejected, failed).",
+            ("outcome",),
             registry=self.registry,
         )
         self.reqlog_dropped = Gauge(

@@ -1,7 +1,8 @@
 """Request middlewares: request id + access log, error rendering, bearer-key authentication.
 
 Order (outermost first): `request_context` gives every request an id and writes one access-log
-line; `render_errors` turns every error raised before a response starts into the envelope of the
+line (with `upstream=chat|agent`, the upstream RPC that answered, on the logged routes);
+`render_errors` turns every error raised before a response starts into the envelope of the
 request's dialect (`dialect()`: Anthropic's on the `anthropic.` routes and for any request that
 carries `anthropic-version`, OpenAI's otherwise); `refuse_encoded_bodies` answers 415 to a request
 whose `Content-Encoding` is not identity, before anything reads its body (the server never
@@ -128,13 +129,13 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         metrics.requests.labels(endpoint, str(status)).inc()
         metrics.duration.labels(endpoint).observe(elapsed)
         log.info(
-            "request_id=%s method=%s path=%s status=%s duration_ms=%.1f upstream=%s",
+            "request_id=%s method=%s path=%s status=%s upstream=%s duration_ms=%.1f",
             request_id,
             request.method,
             request.path,
             status,
-            elapsed * 1000,
             (record.upstream_rpc if record is not None else None) or "-",
+            elapsed * 1000,
         )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.handlers.anthropic import count_tokens, messages
+from gateway.handlers.completions import completions
 from gateway.handlers.config_api import config_api
 from gateway.handlers.health import health
 from gateway.handlers.logs_api import query_logs
@@ -24,6 +25,7 @@ from gateway.handlers.pages import (
     static_file,
     tokeninfo_page,
 )
+from gateway.handlers.responses import create_response
 from gateway.handlers.stats_api import stats_charts, stats_json
 from gateway.handlers.tokens import (
     checksum,
@@ -54,6 +56,8 @@ def setup_routes(app: web.Application, prefix: str) -> None:
     app.router.add_get(api(prefix, "/v1/models/{model_id:[^/]+}"), retrieve_model, name="model")
     app.router.add_get(f"{prefix}/metrics", metrics, name="metrics")
     app.router.add_post(api(prefix, "/v1/chat/completions"), chat_completions, name="chat_completions")
+    app.router.add_post(api(prefix, "/v1/responses"), create_response, name="responses")
+    app.router.add_post(api(prefix, "/v1/completions"), completions, name="completions")
     # Anthropic Messages (names starting with "anthropic." get Anthropic's error envelope).
     app.router.add_post(api(prefix, "/v1/messages"), messages, name="anthropic.messages")
     app.router.add_post(api(prefix, "/v1/messages/count_tokens"), count_tokens, name="anthropic.count_tokens")

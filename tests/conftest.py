@@ -116,8 +116,8 @@ async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
     """Start the simulator (HTTP/1.1, or h2c with http2=True) and the gateway in front of it.
 
     Returns (gateway test client, simulator). The gateway uses its real transports; `pool`
-    replaces the default one-token pool; `upstream_rpc="agent"` serves chats through the agent
-    service instead of ChatService.
+    replaces the default one-token pool; `upstream_rpc="agent"` (any setting can be passed) serves
+    chats through the agent service instead of ChatService.
     """
     fronts = []
 
@@ -126,7 +126,6 @@ async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
         *,
         http2: bool = False,
         pool: TokenPool | None = None,
-        upstream_rpc: str = "chat",
         **overrides: object,
     ):
         sim = CursorSimulator(config or SimConfig(seed=0))
@@ -139,7 +138,7 @@ async def sim_gateway(aiohttp_server, aiohttp_client, make_settings):
             base = str(server.make_url("")).rstrip("/")
         overrides.setdefault("upstream_http_version", "2" if http2 else "1.1")
         settings = make_settings(cursor_base_url=base, **overrides)
-        app = create_app(settings, pool=pool or fixed_pool(make_jwt()), upstream_rpc=upstream_rpc)  # type: ignore[arg-type]
+        app = create_app(settings, pool=pool or fixed_pool(make_jwt()))
         client = await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
         return client, sim
 

@@ -43,3 +43,15 @@ def parse_named_sse(body: str) -> tuple[list[tuple[str | None, object]], list[st
             else:
                 raise AssertionError(f"not an SSE line: {line!r}")
     return events, comments
+
+
+async def answer_text(response) -> str:
+    """The content of an OpenAI chat answer: a completion's message, or a stream's deltas joined
+    (the stream must end with `[DONE]` and carry no error)."""
+    if response.content_type == "application/json":
+        return (await response.json())["choices"][0]["message"]["content"]
+    events, _ = parse_sse(await response.text())
+    assert events[-1] == "[DONE]" and not any("error" in event for event in events[:-1])
+    return "".join(
+        event["choices"][0]["delta"].get("content") or "" for event in events[:-1] if event["choices"]
+    )

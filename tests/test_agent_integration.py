@@ -1,4 +1,4 @@
-"""The gateway over Cursor's agent service (`create_app(upstream_rpc="agent")`) against the simulator,
+"""The gateway over Cursor's agent service (`UPSTREAM_RPC=agent`) against the simulator,
 on both carriers: HTTP/2 `Run` and HTTP/1.1 `RunSSE` + `BidiAppend`. Plain chat, thinking shown
 and hidden, images, tool calls with the OpenAI SDK (native, emulated, the `auto` fallback),
 Cursor's own tools refused, errors, and a client that hangs up cancelling the run."""
@@ -226,7 +226,9 @@ async def agent_sdk(aiohttp_server, make_settings):
         config = make_settings(
             cursor_base_url=base, upstream_http_version="2" if http2 else "1.1", **settings
         )
-        gateway = await aiohttp_server(create_app(config, pool=fixed_pool(make_jwt()), upstream_rpc="agent"))
+        gateway = await aiohttp_server(
+            create_app(config.replace(upstream_rpc="agent"), pool=fixed_pool(make_jwt()))
+        )
         client = openai.AsyncOpenAI(
             base_url=str(gateway.make_url("/v1")),
             api_key=API_KEY,

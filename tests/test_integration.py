@@ -98,7 +98,8 @@ async def test_thinking_hidden_by_default(sim_gateway):
     ],
 )
 async def test_upstream_error_before_content_is_an_http_error(sim_gateway, error, status, code):
-    client, sim = await sim_gateway()
+    # ChatService's own answer (UPSTREAM_RPC=auto would redo a retired or outdated refusal on AgentService)
+    client, sim = await sim_gateway(upstream_rpc="chat")
     sim.push(Scenario("error", error=error, after_frames=0))
     response = await client.post(CHAT, json=ask(stream=True))
     assert response.status == status
@@ -136,7 +137,8 @@ async def test_user_aborted_error_is_a_normal_end(sim_gateway):
     ],
 )
 async def test_http_failures_before_any_frame(sim_gateway, status, code):
-    client, sim = await sim_gateway()
+    # ChatService's own answer (UPSTREAM_RPC=auto would redo a retired or outdated refusal on AgentService)
+    client, sim = await sim_gateway(upstream_rpc="chat")
     sim.push(Scenario("http_error", status=status, retry_after=9))
     response = await client.post(CHAT, json=ask())
     body = await response.json()

@@ -28,6 +28,8 @@ def test_mask_hides_jwts_and_bearer_credentials():
     jwt = fake_jwt()
     assert jwt not in mask(f"token={jwt} rest")
     assert "s3cret" not in mask("Authorization: Bearer s3cret")
+    key = "crsr_" + "0123456789abcdef" * 4
+    assert key not in mask(f"key={key} rest") and key[5:] not in mask(f"key {key}")
     assert mask("nothing secret here") == "nothing secret here"
 
 

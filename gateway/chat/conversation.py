@@ -47,11 +47,17 @@ def tool_spec(tool: ToolDef) -> ToolSpec:
 
 
 def fitted(
-    turns: Sequence[Message], system: str, tools: Sequence[ToolSpec], max_input_length: int
+    turns: Sequence[Message],
+    system: str,
+    tools: Sequence[ToolSpec],
+    max_input_length: int,
+    *,
+    param: str = "messages",
 ) -> tuple[Message, ...]:
-    """`turns` trimmed to what `MAX_INPUT_LENGTH` leaves after the system context and the tools."""
+    """`turns` trimmed to what `MAX_INPUT_LENGTH` leaves after the system context and the tools;
+    `param` is the dialect's name for the conversation, for the error when it cannot fit."""
     fixed = len(system) + sum(len(t.name) + len(t.description) + len(t.parameters_json) for t in tools)
-    return trim(turns, max_input_length - fixed)
+    return trim(turns, max_input_length - fixed, param=param)
 
 
 def message_size(m: Message) -> int:
@@ -73,7 +79,7 @@ def _units(turns: Sequence[Message]) -> list[tuple[Message, ...]]:
     return units
 
 
-def trim(turns: Sequence[Message], budget: int) -> tuple[Message, ...]:
+def trim(turns: Sequence[Message], budget: int, *, param: str = "messages") -> tuple[Message, ...]:
     """Drop the oldest units until the conversation fits `budget` characters (module docstring)."""
     units = _units(turns)
     sizes = [sum(message_size(m) for m in unit) for unit in units]
@@ -93,6 +99,6 @@ def trim(turns: Sequence[Message], budget: int) -> tuple[Message, ...]:
         raise ContextTooLong(
             f"The conversation needs {total} characters even after dropping its oldest turns, over this "
             f"gateway's limit (MAX_INPUT_LENGTH, less the system context and tools). Shorten the latest messages.",
-            param="messages",
+            param=param,
         )
     return tuple(m for unit, kept in zip(units, keep, strict=True) if kept for m in unit)

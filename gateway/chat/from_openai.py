@@ -43,19 +43,20 @@ EFFORT_LEVELS: Final[dict[str, ThinkingLevel | None]] = {
 }
 
 
-def thinking_level(body: ChatBody, model: ModelInfo, default: ThinkingLevel) -> ThinkingLevel | None:
-    """K2: a twin asks for `default` unless `reasoning_effort` says otherwise (None: not to think);
+def thinking_level(
+    effort: str | None, model: ModelInfo, default: ThinkingLevel, *, param: str = "reasoning_effort"
+) -> ThinkingLevel | None:
+    """K2: a twin asks for `default` unless the effort (`param`) says otherwise (None: not to think);
     a base model ignores it."""
-    if not model.thinking or body.reasoning_effort is None:
+    if not model.thinking or effort is None:
         return default
-    effort = body.reasoning_effort.strip().lower()
-    if effort in EFFORT_LEVELS:
-        return EFFORT_LEVELS[effort]
+    key = effort.strip().lower()
+    if key in EFFORT_LEVELS:
+        return EFFORT_LEVELS[key]
     allowed = ", ".join(EFFORT_LEVELS)
     raise InvalidRequest(
-        f"Invalid reasoning_effort {body.reasoning_effort[:50]!r} for a thinking model; expected one of: "
-        f"{allowed}.",
-        param="reasoning_effort",
+        f"Invalid {param} {effort[:50]!r} for a thinking model; expected one of: {allowed}.",
+        param=param,
         code="invalid_reasoning_effort",
     )
 
@@ -68,18 +69,23 @@ def to_chat_request(
     max_input_length: int,
     default_thinking_level: ThinkingLevel = "high",
     images: Mapping[str, Image] | None = None,
+    effort_param: str = "reasoning_effort",
+    messages_param: str = "messages",
 ) -> ChatRequest:
-    """`images` holds the loaded images of the body by their path (`vision.load_images`)."""
-    level = thinking_level(body, model, default_thinking_level)
-    if level is None:  # reasoning_effort "none": the twin answers as its base model
+    """`images` holds the loaded images of the body by their path (`vision.load_images`). Errors
+    name `effort_param` and `messages_param`, the body's own names for the reasoning effort and the
+    conversation (the Responses API and legacy completions translate into a `ChatBody`)."""
+    level = thinking_level(body.reasoning_effort, model, default_thinking_level, param=effort_param)
+    if level is None:  # reasoning effort "none": the twin answers as its base model
         model, level = dataclasses.replace(model, thinking=False), default_thinking_level
     system_parts = [m.text for m in body.messages if m.role in ("system", "developer")]
     system = system_context(system_parts, inject, body.response_format)
     tools = tuple(tool_spec(t) for t in body.tools)
+    turns = _turns(body.messages, images or {})
     return ChatRequest(
         model=model,
         system=system,
-        messages=fitted(_turns(body.messages, images or {}), system, tools, max_input_length),
+        messages=fitted(turns, system, tools, max_input_length, param=messages_param),
         stream=body.stream,
         include_usage=body.include_usage,
         stop=body.stop,

@@ -16,9 +16,9 @@ from typing import Final
 from gateway.chat.catalog import CATALOG, ModelSource, live_catalog
 from gateway.errors import UpstreamError
 from gateway.neutral.model import ModelInfo
+from gateway.tokens.access import Credentials
 from gateway.tokens.pool import TokenPool
 from gateway.upstream.base import Upstream
-from gateway.upstream.identity import UpstreamIdentity
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,14 @@ class ModelDirectory:
         pool: TokenPool,
         upstream: Upstream,
         *,
+        credentials: Credentials,
         source: ModelSource,
         ttl: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._pool = pool
         self._upstream = upstream
+        self._credentials = credentials
         self._source = source
         self._ttl = ttl
         self._clock = clock
@@ -67,9 +69,8 @@ class ModelDirectory:
                 return  # no token yet: the static lists, and a fetch as soon as there is one
             try:
                 async with asyncio.timeout(FETCH_TIMEOUT):
-                    live = await self._upstream.available_models(
-                        UpstreamIdentity(lease.jwt, lease.entry.identity)
-                    )
+                    who = await self._credentials.identity(lease.entry)
+                    live = await self._upstream.available_models(who)
             except (UpstreamError, TimeoutError) as exc:
                 log.warning("could not fetch Cursor's model list (%s); keeping the current one", exc)
                 self._next_fetch = now + RETRY_AFTER_FAILURE

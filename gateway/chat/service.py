@@ -31,11 +31,11 @@ from gateway.neutral.model import (
 )
 from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.reqlog.record import current_record
+from gateway.tokens.access import Credentials
 from gateway.tokens.outcome import classify
 from gateway.tokens.pool import TokenPool
 from gateway.tools.encode import plain_prompt
 from gateway.upstream.base import Upstream, UpstreamEvent
-from gateway.upstream.identity import UpstreamIdentity
 from gateway.upstream.version import ClientOutdated
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class ChatService:
         pool: TokenPool,
         upstream: Upstream,
         *,
+        credentials: Credentials,
         token_file: str,
         max_attempts: int = 3,
         tools: ToolOptions | None = None,
@@ -54,6 +55,7 @@ class ChatService:
     ) -> None:
         self._pool = pool
         self._upstream = upstream
+        self._credentials = credentials
         self._token_file = token_file
         self._max_attempts = max_attempts
         self._tools = tools or ToolOptions(nonce_secret=secrets.token_bytes(32))
@@ -73,9 +75,9 @@ class ChatService:
         await self._pool.refresh()
         if self._pool.size == 0:
             raise NoTokenConfigured(
-                "No Cursor session token is configured. Add your token (the WorkosCursorSessionToken "
-                f"cookie value, or alias::token) as a line of {self._token_file}; it is picked up "
-                "without a restart. See the README section 'Adding a Cursor token'."
+                "No Cursor token is configured. Add your token (the WorkosCursorSessionToken cookie value "
+                f"or a user API key, optionally as alias::token) as a line of {self._token_file}; it is "
+                "picked up without a restart. See the README section 'Adding a Cursor token'."
             )
         record = current_record()
         model = chat.model.id
@@ -97,8 +99,6 @@ class ChatService:
             tried.add(lease.jwt)
             if record is not None:
                 record.use_token(lease.entry)
-            identity = lease.entry.identity
-            assert identity is not None, "the pool only leases entries with an identity"
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
                     "chat model=%s token=%s attempt=%d",
@@ -106,9 +106,12 @@ class ChatService:
                     lease.fingerprint,
                     len(tried),
                 )
-            upstream = self._upstream.chat(chat, prompt, UpstreamIdentity(lease.jwt, identity), timing)
             relayed = False
             try:
+                # An API key's access token: cached, or exchanged now when it has none (a refusal is
+                # this token's auth error, handled below like any other).
+                who = await self._credentials.identity(lease.entry)
+                upstream = self._upstream.chat(chat, prompt, who, timing)
                 # aclosing: when our caller closes us, the upstream call is closed now, not by a finalizer.
                 async with contextlib.aclosing(upstream):
                     async for event in upstream:
@@ -128,6 +131,8 @@ class ChatService:
                         continue
                     exc = exc.after(refused)  # says every version tried, and what the feed said
                 outcome = classify(exc, now_wall=time.time())
+                if outcome.kind == "auth":
+                    self._credentials.drop(lease.entry)
                 self._pool.failed(
                     lease, outcome.kind, f"{exc.code}: {exc.message}", hint=outcome.hint, model=model
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import orjson
 
@@ -113,6 +113,10 @@ class ChunkWriter:
 
     def role(self) -> dict[str, Any]:
         return self._chunk({"role": "assistant", "content": ""})
+
+    def opening(self) -> list[dict[str, Any]]:
+        """What a choice's stream starts with: its role chunk."""
+        return [self.role()]
 
     def _close_thinking(self) -> list[dict[str, Any]]:
         """K4: `</think>` alone when a call or the end follows the thinking."""
@@ -243,23 +247,43 @@ def completion_body(
     return merge_completions(parts, sum(usages[1:], usages[0]))
 
 
-class ChatStream:
-    """The SSE bytes of one streamed chat completion: its `n` choices interleaved as they come.
+class ChoiceWriter(Protocol):
+    """The chunks of one streamed choice (`ChunkWriter`; `to_completions.TextWriter` for legacy
+    completions, which share the stream's framing)."""
 
-    Each choice opens with its role chunk; usage (every choice summed) goes into one closing
-    chunk when the client asked for it, then `data: [DONE]`. An error after the commit is one
-    `data: {"error": …}` event, then `[DONE]`.
+    @property
+    def include_usage(self) -> bool: ...
+
+    def opening(self) -> list[dict[str, Any]]:
+        """The chunks sent before the choice's first one."""
+        ...
+
+    def render(self, event: Event) -> list[dict[str, Any]]: ...
+
+    def content_event(self, text: str) -> bytes | None:
+        """The SSE bytes of a text delta after the opening, or None to `render` it instead."""
+        ...
+
+    def usage_chunk(self, usage: Usage) -> dict[str, Any]: ...
+
+
+class ChatStream:
+    """The SSE bytes of one streamed completion: its `n` choices interleaved as they come.
+
+    Each choice opens with its opening chunks (chat: the role chunk); usage (every choice summed)
+    goes into one closing chunk when the client asked for it, then `data: [DONE]`. An error after
+    the commit is one `data: {"error": …}` event, then `[DONE]`.
     """
 
-    __slots__ = ("_role_sent", "_usage", "_writers")
+    __slots__ = ("_opened", "_usage", "_writers")
 
-    def __init__(self, writers: Sequence[ChunkWriter]) -> None:
+    def __init__(self, writers: Sequence[ChoiceWriter]) -> None:
         self._writers = list(writers)
-        self._role_sent = [False] * len(writers)
+        self._opened = [False] * len(writers)
         self._usage: Usage | None = None
 
     def render(self, index: int, event: Event) -> bytes:
-        if type(event) is TextDelta and self._role_sent[index]:
+        if type(event) is TextDelta and self._opened[index]:
             data = self._writers[index].content_event(event.text)
             if data is not None:
                 return data
@@ -270,11 +294,10 @@ class ChatStream:
         chunks = writer.render(event)
         if not chunks:
             return b""
-        data = b"".join(encode_event(chunk) for chunk in chunks)
-        if not self._role_sent[index]:
-            self._role_sent[index] = True
-            data = encode_event(writer.role()) + data
-        return data
+        if not self._opened[index]:
+            self._opened[index] = True
+            chunks = [*writer.opening(), *chunks]
+        return b"".join(encode_event(chunk) for chunk in chunks)
 
     def finish(self) -> bytes:
         writer = self._writers[0]

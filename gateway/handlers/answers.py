@@ -2,7 +2,8 @@
 
 A dialect handler parses its body into a neutral `ChatRequest`, then:
 - `start_answer()` runs the request's choices (each with `stop`, `max_tokens` and
-  `response_format` applied) and keeps the request-log record up to date;
+  `response_format` applied) and keeps the request-log record up to date; `start_batch()` does
+  the same for choices that each answer their own request (legacy completions' prompt lists);
 - `stream_answer()` writes the events as SSE through the dialect's `StreamRenderer`: nothing is
   committed before the first visible event (or the first keep-alive), so an early failure is
   still a real HTTP error; after the commit failures go into the stream, rendered by the dialect;
@@ -84,10 +85,23 @@ async def resolve_model(request: web.Request, model: str) -> ModelInfo:
     return info
 
 
+async def requested_model(request: web.Request, model: str, stream: bool) -> ModelInfo:
+    """Note what the client asked for in the request log, and resolve the model."""
+    record = request.get(keys.REQUEST_RECORD)
+    if record is not None:
+        record.describe(model=model, stream=stream)
+    return await resolve_model(request, model)
+
+
 def start_answer(request: web.Request, chat: ChatRequest, n: int = 1) -> tuple[Choices, Timing]:
     """The `(choice, event)` pairs of the answer's `n` choices, and the request's timing."""
+    return start_batch(request, [chat] * n)
+
+
+def start_batch(request: web.Request, chats: Sequence[ChatRequest]) -> tuple[Choices, Timing]:
+    """Like `start_answer`, with choice `i` answering `chats[i]`."""
     if request.app[keys.RUNTIME_CONFIG].current.enable_slow_pool:
-        chat = replace(chat, slow_pool=True)
+        chats = [replace(chat, slow_pool=True) for chat in chats]
     timing = Timing(request[keys.REQUEST_STARTED])
     service = request.app[keys.CHAT]
 
@@ -95,10 +109,10 @@ def start_answer(request: web.Request, chat: ChatRequest, n: int = 1) -> tuple[C
         return service.events(attempt, timing)
 
     # Each choice is its own answer: stop, max_tokens and response_format apply per choice.
-    events = merge_choices([choice_events(make_events, chat) for _ in range(n)])
+    events = merge_choices([choice_events(make_events, chat) for chat in chats])
     record = request.get(keys.REQUEST_RECORD)
     if record is not None:
-        record.follow(timing, chat)
+        record.follow(timing, chats[0])
         events = _recorded(events, record)
     return events, timing
 

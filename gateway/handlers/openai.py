@@ -16,7 +16,7 @@ from gateway import keys
 from gateway.chat.collect import collect
 from gateway.chat.from_openai import to_chat_request
 from gateway.chat.to_openai import ChatStream, ChunkWriter, completion_body, completion_id
-from gateway.handlers.answers import json_answer, request_images, resolve_model, start_answer, stream_answer
+from gateway.handlers.answers import json_answer, request_images, requested_model, start_answer, stream_answer
 from gateway.handlers.body import parse_body, read_body
 from gateway.schemas.openai import parse_chat_body
 
@@ -26,10 +26,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await parse_body(
         functools.partial(parse_chat_body, max_n=settings.max_n), await read_body(request)
     )
-    record = request.get(keys.REQUEST_RECORD)
-    if record is not None:
-        record.describe(model=body.model, stream=body.stream)
-    model = await resolve_model(request, body.model)
+    model = await requested_model(request, body.model, body.stream)
     images = await request_images(request, body.image_refs)
     chat = to_chat_request(
         body,

@@ -4,7 +4,9 @@
     POST /update-tokeninfo   {tokens, token_list?}: replace the files (atomic, off the loop), reload
     POST /get-tokeninfo      {reveal?}: the files' text, masked unless `reveal` is true
     GET  /checksum           a new valid 137-character checksum
-    GET  /api/tokens         pool health: every token, masked, with state and counters
+    GET  /api/tokens         pool health: every token, masked, with kind, state, counters, its
+                             upstream RPC and, for an API key, its access token's state (never
+                             the token)
     POST /api/tokens/reset   {alias} | {aliases: [...]} | {all: true}: back to active
 
 Malformed lines are never dropped silently: every answer that reads the files lists them in
@@ -133,14 +135,21 @@ async def checksum(request: web.Request) -> web.Response:
 
 async def pool_health(request: web.Request) -> web.Response:
     pool = request.app[keys.POOL]
+    credentials, router = request.app[keys.CREDENTIALS], request.app[keys.ROUTER]
     await pool.refresh()
+    tokens = []
+    for status, entry in zip(pool.snapshot(), pool.entries, strict=True):
+        row = status.to_json()
+        row["access"] = credentials.status(entry.jwt) if entry.kind == "api_key" else None
+        row["upstream"] = router.describe(status.fingerprint, entry.kind)
+        tokens.append(row)
     return web.json_response(
         {
             "status": "success",
             "strategy": pool.policy.strategy,
             "token_count": pool.size,
             "counts": pool.counts(),
-            "tokens": [status.to_json() for status in pool.snapshot()],
+            "tokens": tokens,
             "problems": list(pool.problems),
             **_file_info(request),
         }

@@ -10,6 +10,8 @@ Who fills what:
   the chat request is built, and wraps its event stream in `watch()` to capture `Usage`;
 * `ChatService.attempt()` calls `use_token()` for every token it tries (alias, fingerprint and
   masked forms; never the token);
+* each upstream adapter names its RPC in the `Timing` as it sends (`Timing.upstream_rpc`), so the
+  row names the RPC that answered (or, for a failure, the last one tried);
 * `middlewares.count_error()` calls `fail()` for every error reported to the client, before the
   stream (an HTTP error) or inside it (an in-band error).
 
@@ -35,7 +37,15 @@ from gateway.tokens.store import TokenEntry
 
 # Route names whose requests leave a row.
 LOGGED_ROUTES: Final = frozenset(
-    {"chat_completions", "models", "model", "anthropic.messages", "anthropic.count_tokens"}
+    {
+        "chat_completions",
+        "responses",
+        "completions",
+        "models",
+        "model",
+        "anthropic.messages",
+        "anthropic.count_tokens",
+    }
 )
 ERROR_CHARS: Final = 500
 CLIENT_GONE: Final = 499
@@ -52,6 +62,7 @@ FIELD_CHARS: Final[dict[str, int]] = {
     "token_fingerprint": 64,
     "token_masked": 100,
     "checksum_masked": 200,
+    "upstream": 16,
 }
 
 

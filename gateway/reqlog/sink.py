@@ -50,6 +50,7 @@ _COLUMNS: Final = (
     "token_fingerprint",
     "token_masked",
     "checksum_masked",
+    "upstream",
     "attempts",
     "prompt_tokens",
     "completion_tokens",
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS requests (
     token_fingerprint TEXT,
     token_masked TEXT,
     checksum_masked TEXT,
+    upstream TEXT,
     attempts INTEGER NOT NULL DEFAULT 0,
     prompt_tokens INTEGER,
     completion_tokens INTEGER,
@@ -101,7 +103,17 @@ _SELECT_PAGE: Final = ", ".join(
 )
 _INSERT: Final = f"INSERT INTO requests ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608 - fixed column names
 
+# Columns added after the first release: a database written by an older gateway gets them on open.
+_ADDED_COLUMNS: Final = (("upstream", "TEXT"),)
+
 Row = tuple[object, ...]
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    present = {row[1] for row in connection.execute("PRAGMA table_info(requests)")}
+    for name, kind in _ADDED_COLUMNS:
+        if name not in present:
+            connection.execute(f"ALTER TABLE requests ADD COLUMN {name} {kind}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +164,7 @@ def to_row(record: RequestRecord) -> Row:
         cut(record.token_fingerprint, FIELD_CHARS["token_fingerprint"]),
         cut(record.token_masked, FIELD_CHARS["token_masked"]),
         cut(record.checksum_masked, FIELD_CHARS["checksum_masked"]),
+        cut(record.upstream_rpc, FIELD_CHARS["upstream"]),
         record.attempts,
         record.prompt_tokens,
         record.completion_tokens,
@@ -198,6 +211,7 @@ class RequestLog:
             connection = self._connect()
             try:
                 connection.executescript(_SCHEMA)
+                _add_missing_columns(connection)
                 self._prune(connection)
             finally:
                 connection.close()
@@ -398,6 +412,7 @@ def _to_json(row: sqlite3.Row) -> dict[str, object]:
         "error": row["error"],
         "latency_ms": row["latency_ms"],
         "ttft_ms": row["ttft_ms"],
+        "upstream": row["upstream"],
         "attempts": row["attempts"],
         "usage": usage,
     }

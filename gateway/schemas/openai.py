@@ -19,19 +19,24 @@ from gateway.errors import InvalidRequest
 from gateway.neutral.model import ResponseFormat, ToolCall, ToolChoice
 from gateway.schemas.common import (
     MAX_IMAGES,
+    SAMPLING_CHECKS,
     Check,
     ImageRef,
     ToolDef,
-    check_tool_schema,
+    check_history,
+    check_parameters,
     checked_choice,
+    choices,
+    function_tool,
     integer,
-    load_json,
-    number,
+    load_object,
     of_type,
     required_model,
-    response_schema,
+    response_format,
+    stop_list,
+    stream_usage,
     tool_catalog,
-    tool_name,
+    unsupported,
 )
 
 Role = Literal["system", "developer", "user", "assistant", "tool"]
@@ -49,10 +54,7 @@ ROLE_ALIASES: Final[dict[str, Role]] = {
     "function": "tool",
 }
 MAX_MESSAGES: Final = 10_000
-MAX_STOP: Final = 4
 DEFAULT_MAX_N: Final = 8  # the MAX_N setting's default
-MAX_USER_LENGTH: Final = 256
-SCHEMA_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # H9: thinking the client sends back is dropped, never an error.
 THINKING_FIELDS: Final = ("reasoning_content", "reasoning", "thinking")
 THINKING_PARTS: Final = frozenset({"thinking", "reasoning", "redacted_thinking"})
@@ -94,47 +96,26 @@ class ChatBody:
 
 def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
     """Parse and validate a `/v1/chat/completions` body; `n` may be at most `max_n` (MAX_N)."""
-    data = load_json(raw)
-    if not isinstance(data, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    data = load_object(raw)
     model = required_model(data)
     messages = _messages(data.get("messages"))
     tools, tool_choice = _check_tools(data)
-    for name, check in _PARAMETER_CHECKS.items():
-        if name in data and data[name] is not None:
-            check(name, data[name])
+    check_parameters(data, _PARAMETER_CHECKS)
     stream = data.get("stream") is True
-    include_usage = False
-    options = data.get("stream_options")
-    if options is not None:
-        if not isinstance(options, dict):
-            raise InvalidRequest(
-                "'stream_options' must be an object.", param="stream_options", code="invalid_type"
-            )
-        usage_flag = options.get("include_usage")
-        if usage_flag is not None and not isinstance(usage_flag, bool):
-            raise InvalidRequest(
-                "'stream_options.include_usage' must be a boolean.",
-                param="stream_options.include_usage",
-                code="invalid_type",
-            )
-        include_usage = bool(usage_flag) and stream
+    include_usage = stream_usage(data, stream)
     if data.get("logprobs") is True:
-        raise InvalidRequest(
-            "logprobs are not available: Cursor does not return token probabilities.",
-            param="logprobs",
-            code="unsupported_parameter",
+        raise unsupported(
+            "logprobs are not available: Cursor does not return token probabilities.", "logprobs"
         )
     top_logprobs = data.get("top_logprobs")
     if isinstance(top_logprobs, int) and top_logprobs > 0:
         # OpenAI requires logprobs: true with top_logprobs, and logprobs: true is refused above.
-        raise InvalidRequest(
+        raise unsupported(
             "'top_logprobs' requires 'logprobs': true, and logprobs are not available: Cursor does not "
             "return token probabilities.",
-            param="top_logprobs",
-            code="unsupported_parameter",
+            "top_logprobs",
         )
-    n = _choices(data.get("n"), max_n)
+    n = choices(data.get("n"), max_n)
     max_tokens = data.get("max_completion_tokens")
     if max_tokens is None:
         max_tokens = data.get("max_tokens")
@@ -144,13 +125,13 @@ def parse_chat_body(raw: bytes, *, max_n: int = DEFAULT_MAX_N) -> ChatBody:
         messages=messages,
         stream=stream,
         include_usage=include_usage,
-        stop=_stop_list(data.get("stop")),
+        stop=stop_list(data.get("stop")),
         max_tokens=max_tokens if isinstance(max_tokens, int) else None,
         n=n,
         tools=tools,
         tool_choice=tool_choice,
         parallel_tool_calls=data.get("parallel_tool_calls") is not False,
-        response_format=_response_format(data.get("response_format"), "response_format"),
+        response_format=response_format(data.get("response_format"), "response_format"),
         reasoning_effort=effort if isinstance(effort, str) else None,
     )
 
@@ -259,49 +240,12 @@ def _tool_calls(calls: object, path: str) -> tuple[ToolCall, ...]:
 
 
 def _check_history(messages: Sequence[ChatMessage]) -> None:
-    """H2, H3: results directly follow their calls, each call answered exactly once.
-
-    System and developer messages are taken out of the conversation wherever they appear, so they
-    neither open nor close a group of results.
-    """
-    open_at: int | None = None  # index of the assistant message whose results may follow
-    answered: set[str] = set()
-
-    def close() -> None:
-        if open_at is None:
-            return
-        for j, call in enumerate(messages[open_at].tool_calls):
-            if call.id not in answered:
-                raise InvalidRequest(
-                    f"The tool call {call.id!r} of messages[{open_at}] has no result: every call needs a "
-                    "'tool' message right after its assistant message.",
-                    param=f"messages[{open_at}].tool_calls[{j}].id",
-                    code="missing_tool_result",
-                )
-
-    for i, m in enumerate(messages):
-        if m.role in ("system", "developer"):
-            continue
-        if m.role == "tool":
-            ids = {c.id for c in messages[open_at].tool_calls} if open_at is not None else set()
-            if m.tool_call_id not in ids:
-                raise InvalidRequest(
-                    f"'messages[{i}]' answers {m.tool_call_id!r}, which is not a call of the assistant "
-                    "message right before it.",
-                    param=f"messages[{i}].tool_call_id",
-                    code="unknown_tool_call_id",
-                )
-            if m.tool_call_id in answered:
-                raise InvalidRequest(
-                    f"'messages[{i}]' is a second result for the call {m.tool_call_id!r}.",
-                    param=f"messages[{i}].tool_call_id",
-                    code="duplicate_tool_result",
-                )
-            answered.add(m.tool_call_id or "")
-            continue
-        close()
-        open_at, answered = (i, set()) if m.tool_calls else (None, set())
-    close()
+    """H2, H3 (`schemas/common.py`), naming chat's fields."""
+    check_history(
+        messages,
+        call_param=lambda i, j: f"messages[{i}].tool_calls[{j}].id",
+        result_param=lambda i: f"messages[{i}].tool_call_id",
+    )
 
 
 def _image_refs(value: object, path: str) -> tuple[ImageRef, ...]:
@@ -424,30 +368,7 @@ def _tool(item: object, path: str) -> ToolDef:
         raise InvalidRequest(
             f"'{path}.function' must be an object.", param=f"{path}.function", code="invalid_tools"
         )
-    name = tool_name(function.get("name"), f"{path}.function.name")
-    description = function.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            f"'{path}.function.description' must be a string.",
-            param=f"{path}.function.description",
-            code="invalid_tools",
-        )
-    strict = function.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(
-            f"'{path}.function.strict' must be a boolean.",
-            param=f"{path}.function.strict",
-            code="invalid_tools",
-        )
-    parameters = function.get("parameters")
-    if parameters is not None:
-        check_tool_schema(parameters, f"{path}.function.parameters")
-    return ToolDef(
-        name=name,
-        description=description or "",
-        parameters=parameters,
-        strict=strict is True,
-    )
+    return function_tool(function, f"{path}.function")
 
 
 def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
@@ -482,140 +403,20 @@ def _tool_choice(value: object, tools: Sequence[ToolDef]) -> ToolChoice | None:
 # ---------------------------------------------------------------- sampling parameters
 
 
-def _choices(value: object, max_n: int) -> int:
-    if value is None:
-        return 1
-    integer(1, max_n)("n", value)
-    return value if isinstance(value, int) else 1
-
-
-def _check_stop(name: str, value: object) -> None:
-    _stop_list(value)
-
-
 def _check_response_format(name: str, value: object) -> None:
-    _response_format(value, name)
-
-
-def _response_format(value: object, name: str) -> ResponseFormat | None:
-    """`text` (or absent) is no constraint; `json_object`; `json_schema` with a valid JSON Schema."""
-    if value is None:
-        return None
-    if not isinstance(value, dict) or not isinstance(value.get("type"), str):
-        raise InvalidRequest(
-            "'response_format' must be an object with a string 'type'.", param=name, code="invalid_type"
-        )
-    kind = value["type"]
-    if kind == "text":
-        return None
-    if kind == "json_object":
-        return ResponseFormat("json_object")
-    if kind != "json_schema":
-        raise InvalidRequest(
-            f"Unknown response_format type {kind!r}.", param=f"{name}.type", code="invalid_value"
-        )
-    spec = value.get("json_schema")
-    path = f"{name}.json_schema"
-    if spec is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{path}'.", param=path, code="missing_required_parameter"
-        )
-    if not isinstance(spec, dict):
-        raise InvalidRequest(f"'{path}' must be an object.", param=path, code="invalid_type")
-    schema_name = spec.get("name")
-    if schema_name is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{path}.name'.",
-            param=f"{path}.name",
-            code="missing_required_parameter",
-        )
-    if not isinstance(schema_name, str) or not SCHEMA_NAME.fullmatch(schema_name):
-        raise InvalidRequest(
-            f"'{path}.name' must be 1 to 64 characters of a-z, A-Z, 0-9, '_' and '-'.",
-            param=f"{path}.name",
-            code="invalid_value",
-        )
-    description = spec.get("description")
-    if description is not None and not isinstance(description, str):
-        raise InvalidRequest(
-            f"'{path}.description' must be a string.", param=f"{path}.description", code="invalid_type"
-        )
-    strict = spec.get("strict")
-    if strict is not None and not isinstance(strict, bool):
-        raise InvalidRequest(
-            f"'{path}.strict' must be a boolean.", param=f"{path}.strict", code="invalid_type"
-        )
-    schema = spec.get("schema")
-    if schema is not None:
-        schema = response_schema(schema, f"{path}.schema")
-    return ResponseFormat(
-        "json_schema",
-        name=schema_name,
-        description=description or "",
-        schema=schema,
-        strict=bool(strict),
-    )
-
-
-def _check_user(name: str, value: object) -> None:
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", param=name, code="invalid_type")
-    if len(value) > MAX_USER_LENGTH:
-        raise InvalidRequest(
-            f"'{name}' must be at most {MAX_USER_LENGTH} characters.", param=name, code="invalid_value"
-        )
-
-
-def _check_logit_bias(name: str, value: object) -> None:
-    if not isinstance(value, dict):
-        raise InvalidRequest("'logit_bias' must be an object.", param=name, code="invalid_type")
-    for key, bias in value.items():
-        if not (key.isascii() and key.isdigit()):
-            raise InvalidRequest(
-                f"'logit_bias' keys must be token ids (digits), got {key!r}.",
-                param=f"{name}.{key}",
-                code="invalid_value",
-            )
-        if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
-            raise InvalidRequest(
-                f"'logit_bias[{key}]' must be a number between -100 and 100.",
-                param=f"{name}.{key}",
-                code="invalid_value",
-            )
+    response_format(value, name)
 
 
 _PARAMETER_CHECKS: Final[dict[str, Check]] = {
-    "stream": of_type(bool, "a boolean"),
-    "temperature": number(0, 2),
-    "top_p": number(0, 1),
-    "presence_penalty": number(-2, 2),
-    "frequency_penalty": number(-2, 2),
+    **SAMPLING_CHECKS,
     # Any positive integer: a value above the model's output limit is lowered to it (from_openai).
     "max_tokens": integer(1, 2**64),
     "max_completion_tokens": integer(1, 2**64),
-    "seed": integer(-(2**63), 2**63 - 1),
-    "user": _check_user,
     "logprobs": of_type(bool, "a boolean"),
     "top_logprobs": integer(0, 20),
     "parallel_tool_calls": of_type(bool, "a boolean"),
-    "stop": _check_stop,
     "response_format": _check_response_format,
-    "logit_bias": _check_logit_bias,
     "reasoning_effort": of_type(str, "a string"),
     "metadata": of_type(dict, "an object"),
     "store": of_type(bool, "a boolean"),
 }
-
-
-def _stop_list(value: object) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,) if value else ()
-    if isinstance(value, list) and len(value) <= MAX_STOP and all(isinstance(v, str) for v in value):
-        return tuple(v for v in value if v)
-    raise InvalidRequest(
-        f"'stop' must be a string or an array of at most {MAX_STOP} strings.",
-        param="stop",
-        code="invalid_type",
-    )

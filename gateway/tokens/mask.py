@@ -1,9 +1,9 @@
 """Masked forms of tokens and checksums: what the admin API, pages and request logs may show.
 
-A masked token keeps its first and last four characters (`eyJh…x9Qz`); a masked checksum keeps
-four characters at each end of the machine ids. `mask_file_text()` masks every JWT and every
-64-hex machine id in the text of a token file while keeping aliases, comments and line order.
-Pure.
+A masked token keeps its first and last four characters (`eyJh…x9Qz`, an API key `crsr…a1b2`); a
+masked checksum keeps four characters at each end of the machine ids. `mask_file_text()` masks
+every JWT, every user API key and every 64-hex machine id in the text of a token file while keeping
+aliases, comments and line order. Pure.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from gateway.tokens.apikey import KEY_IN_TEXT
 from gateway.upstream.checksum import Identity
 
 ELLIPSIS: Final = "…"
@@ -48,6 +49,7 @@ def _mask_checksum(match: re.Match[str]) -> str:
 
 def _mask_line(line: str) -> str:
     line = _JWT_IN_TEXT.sub(lambda m: mask_token(m.group()), line)
+    line = KEY_IN_TEXT.sub(lambda m: mask_token(m.group()), line)
     head, comma, tail = line.rpartition(",")
     if comma:
         stripped = tail.strip()

@@ -15,7 +15,9 @@ States of a token (health is keyed by the JWT, so it survives a reload of unchan
     exhausted(until)          usage limit: out for EXHAUSTED_RECHECK seconds or until an operator reset
     disabled                  auth error: kept in the files, out of rotation until an operator reset
                               (a replaced token is a new token, with fresh health)
-    expired                   the JWT's `exp` is less than 60 s away (computed, never stored)
+    expired                   the JWT's `exp` is less than 60 s away (computed, never stored); a
+                              user API key has no `exp` of its own (its access tokens are renewed
+                              by `access.py`), so it never expires here
 
 A plan error (a model the account may not use) skips the token for that model only, for an hour.
 """
@@ -34,6 +36,7 @@ from typing import Final, Literal, Protocol
 from gateway.tokens.jwt import TokenFormatError, fingerprint, read_claims
 from gateway.tokens.mask import mask_identity, mask_token
 from gateway.tokens.store import Loaded, TokenEntry
+from gateway.upstream.identity import TokenKind
 
 Strategy = Literal["round-robin", "least-recently-used", "random"]
 State = Literal["active", "cooling_down", "exhausted", "disabled", "expired"]
@@ -112,6 +115,7 @@ class TokenStatus:
     """What the admin API shows of one token: never the token itself."""
 
     alias: str
+    kind: TokenKind
     token: str  # masked
     checksum: str | None  # masked
     fingerprint: str
@@ -127,6 +131,7 @@ class TokenStatus:
     def to_json(self) -> dict[str, object]:
         return {
             "alias": self.alias,
+            "kind": self.kind,
             "token": self.token,
             "checksum": self.checksum,
             "fingerprint": self.fingerprint,
@@ -377,6 +382,7 @@ class TokenPool:
             out.append(
                 TokenStatus(
                     alias=entry.alias,
+                    kind=entry.kind,
                     token=mask_token(entry.jwt),
                     checksum=mask_identity(entry.identity) if entry.identity is not None else None,
                     fingerprint=fingerprint(entry.jwt),

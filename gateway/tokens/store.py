@@ -2,8 +2,10 @@
 
 This module owns cursor-protocol.md §5.4. `.token` is the user's file (`token`, `alias::token`,
 `alias::user_id::token`, the cookie value `user_id%3A%3Atoken`, `#` comments); `.token-list` is
-ours (`[alias::]token,checksum`). Parsing, merging and rendering are pure functions of text; the
-file I/O (`load_files()`, `file_mtimes()`, and `gateway.atomic.write_atomic()`) is synchronous, and callers on the
+ours (`[alias::]token,checksum`). A token is a session JWT or a user API key (`apikey.py`); its
+kind is read from its shape, and both take the same line forms (`alias::crsr_…`). Parsing, merging
+and rendering are pure functions of text; the file I/O (`load_files()`, `file_mtimes()`, and
+`gateway.atomic.write_atomic()`) is synchronous, and callers on the
 event loop run it in `asyncio.to_thread`.
 
 Rules decided here where the protocol text leaves room:
@@ -12,7 +14,7 @@ Rules decided here where the protocol text leaves room:
   (first separator URL-encoded, two parts) has no given alias: the user id becomes the alias and
   stays part of the raw token text. A bare token gets a *generated* alias `unnamed-<n>` (the
   lowest free `n`). Aliases may not contain `:`, `,` or control characters, and may not look
-  like a JWT. A duplicate alias in one file gets `-2`, `-3`, … (first wins). A repeated token in
+  like a JWT or an API key. A duplicate alias in one file gets `-2`, `-3`, … (first wins). A repeated token in
   one file is ignored after its first line.
 * Rendering. A line is `raw,checksum` when the alias is generated or the raw text already implies
   it (the cookie form), otherwise `alias::raw,checksum`. So generated aliases are never written,
@@ -30,8 +32,10 @@ from pathlib import Path
 from typing import Final
 
 from gateway.atomic import write_atomic
+from gateway.tokens.apikey import is_api_key
 from gateway.tokens.jwt import SEPARATOR, decode_separators, is_jwt
 from gateway.upstream.checksum import Identity, new_identity, parse_checksum, stored_checksum
+from gateway.upstream.identity import TokenKind
 
 GENERATED_PREFIX: Final = "unnamed-"
 
@@ -43,9 +47,11 @@ _BAD_LABEL: Final = re.compile(r"[:,\x00-\x1f\x7f-\x9f]")
 class TokenEntry:
     """One token of the pool.
 
-    `raw` is the token text exactly as written in the file (minus a given alias); `jwt` is what
-    goes upstream. `identity` comes from `.token-list` and is set for every merged entry.
-    `generated_alias` marks `unnamed-<n>` aliases, which are never written to a file.
+    `raw` is the token text exactly as written in the file (minus a given alias); `jwt` is the
+    credential: for a session token the JWT that goes upstream, for an API key (`kind` "api_key")
+    the key, which is exchanged for an access token before use (`access.py`). `identity` comes
+    from `.token-list` and is set for every merged entry. `generated_alias` marks `unnamed-<n>`
+    aliases, which are never written to a file.
     """
 
     alias: str
@@ -53,6 +59,7 @@ class TokenEntry:
     jwt: str
     identity: Identity | None = None
     generated_alias: bool = False
+    kind: TokenKind = "session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +74,7 @@ class _Line:
     alias: str | None  # None: generate one
     raw: str
     jwt: str
+    kind: TokenKind
     identity: Identity | None
     bad_checksum: bool = False
 
@@ -75,29 +83,47 @@ class _LineError(ValueError):
     pass
 
 
-def _parse_token_text(text: str) -> tuple[str | None, str, str]:
-    """`(alias or None, raw, jwt)` of one token text (rule 3 plus §5.1); raises `_LineError`."""
+def token_kind(text: str) -> TokenKind | None:
+    """The kind of a credential by its shape: a session JWT, a user API key, or neither (None)."""
+    if is_jwt(text):
+        return "session"
+    if is_api_key(text):
+        return "api_key"
+    return None
+
+
+def _parse_token_text(text: str) -> tuple[str | None, str, str, TokenKind]:
+    """`(alias or None, raw, credential, kind)` of one token text (rule 3 plus §5.1); raises `_LineError`."""
     text = text.strip()
     parts = [part.strip() for part in decode_separators(text).split(SEPARATOR)]
     if len(parts) > 3:
         raise _LineError(f"{len(parts)} '::'-separated parts; at most 3 (alias::user_id::token) are allowed")
     if any(not part for part in parts):
         raise _LineError("empty alias or user id around '::'")
-    jwt = parts[-1]
-    if not is_jwt(jwt):
-        raise _LineError("not a Cursor token (expected a JWT: three base64url segments starting with 'eyJ')")
+    credential = parts[-1]
+    kind = token_kind(credential)
+    if kind is None:
+        raise _LineError(
+            "not a Cursor token (expected a session JWT: three base64url segments starting with 'eyJ', "
+            "or a user API key starting with 'crsr_' or 'key_')"
+        )
     for label in parts[:-1]:
-        if is_jwt(label):
+        if token_kind(label) is not None:
             raise _LineError("more than one token on the line")
         if _BAD_LABEL.search(label):
             raise _LineError("an alias or user id contains ':', ',' or a control character")
     if len(parts) == 1:
-        return None, text, jwt
+        return None, text, credential, kind
     first = _FIRST_SEPARATOR.search(text)
     assert first is not None  # two or more parts imply a separator
     if len(parts) == 2 and first.group() != SEPARATOR:
-        return parts[0], text, jwt  # cookie value: the user id is the alias and part of the raw text
-    return parts[0], text[first.end() :].strip(), jwt
+        return (
+            parts[0],
+            text,
+            credential,
+            kind,
+        )  # cookie value: the user id is the alias, part of the raw text
+    return parts[0], text[first.end() :].strip(), credential, kind
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -157,7 +183,7 @@ def _finish(lines: list[_Line], problems: list[tuple[int, str]], source: str) ->
         alias_line.setdefault(alias, line.lineno)
         if line.bad_checksum:
             problems.append((line.lineno, f"invalid checksum for '{alias}'; a new one will be generated"))
-        entries.append(TokenEntry(alias, line.raw, line.jwt, line.identity, line.alias is None))
+        entries.append(TokenEntry(alias, line.raw, line.jwt, line.identity, line.alias is None, line.kind))
     problems.sort(key=lambda item: item[0])
     return ParseResult(entries, [f"{source}:{lineno}: {why}" for lineno, why in problems])
 
@@ -171,11 +197,11 @@ def parse_token_file(text: str, *, source: str = ".token") -> ParseResult:
             problems.append((lineno, "',' is not allowed here (checksums belong in .token-list); ignored"))
             continue
         try:
-            alias, raw, jwt = _parse_token_text(line)
+            alias, raw, jwt, kind = _parse_token_text(line)
         except _LineError as exc:
             problems.append((lineno, f"{exc}; ignored"))
             continue
-        lines.append(_Line(lineno, alias, raw, jwt, None))
+        lines.append(_Line(lineno, alias, raw, jwt, kind, None))
     return _finish(lines, problems, source)
 
 
@@ -192,12 +218,12 @@ def parse_token_list(text: str, *, source: str = ".token-list") -> ParseResult:
             )
             continue
         try:
-            alias, raw, jwt = _parse_token_text(fields[0])
+            alias, raw, jwt, kind = _parse_token_text(fields[0])
         except _LineError as exc:
             problems.append((lineno, f"{exc}; ignored"))
             continue
         identity = parse_checksum(fields[1])
-        lines.append(_Line(lineno, alias, raw, jwt, identity, bad_checksum=identity is None))
+        lines.append(_Line(lineno, alias, raw, jwt, kind, identity, bad_checksum=identity is None))
     return _finish(lines, problems, source)
 
 
@@ -280,7 +306,7 @@ def _token_text(entry: TokenEntry) -> str:
     if entry.generated_alias:
         return entry.raw
     try:
-        implied, raw, _ = _parse_token_text(entry.raw)
+        implied, raw, _, _ = _parse_token_text(entry.raw)
     except _LineError:
         implied, raw = None, ""
     if implied == entry.alias and raw == entry.raw:

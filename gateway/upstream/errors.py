@@ -192,7 +192,7 @@ _OUTDATED_TEXT = re.compile(
 _TOO_MANY_COMPUTERS = re.compile(r"too many computers", re.IGNORECASE)
 
 _HINTS: Final[dict[str, str]] = {
-    "auth": "Cursor rejected the session token; replace it in the token file",
+    "auth": "Cursor rejected the token (a session token or API key); replace it in the token file",
     "outdated": "Cursor refused the client version; see the README section 'Client version'",
     "retired": "Cursor no longer serves this RPC; the gateway needs a newer upstream adapter",
     "http2": "Cursor requires HTTP/2; set UPSTREAM_HTTP_VERSION=2",

@@ -12,19 +12,37 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from gateway.upstream import checksum
 
 USER_AGENT: Final = "connect-es/1.6.1"
 
+# What kind of credential a pool token is: a session token (the `WorkosCursorSessionToken` JWT,
+# sent as is) or a user API key (exchanged for an access token first; `tokens/access.py`).
+TokenKind = Literal["session", "api_key"]
+
 
 @dataclass(frozen=True, slots=True)
 class UpstreamIdentity:
-    """What identifies one token upstream: the JWT and its persisted machine ids."""
+    """What identifies one token upstream.
+
+    `jwt` is the bearer sent upstream: the session JWT, or the access token an API key was
+    exchanged for. `identity` holds the token's persisted machine ids. `kind` says which credential
+    the pool token is, so adapters and the upstream router can decide by it. `token_id` names the
+    pool token stably (its fingerprint; the access token of a key changes at every refresh); empty
+    when the caller has no pool token, and then `jwt` names it.
+    """
 
     jwt: str
     identity: checksum.Identity
+    kind: TokenKind = "session"
+    token_id: str = ""
+
+    @property
+    def key(self) -> str:
+        """What names the pool token behind this identity."""
+        return self.token_id or self.jwt
 
 
 @dataclass(frozen=True, slots=True)

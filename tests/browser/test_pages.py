@@ -53,6 +53,7 @@ async def test_pages_in_a_real_browser(aiohttp_server, make_settings, tmp_path) 
 
     tokens = seen["pages"]["tokens"]
     assert tokens["rows"] == 2 and "added" in tokens["listed"]
+    assert "session" in tokens["listed"] and "ChatService" in tokens["listed"]  # kind and upstream RPC
     assert added not in json.dumps(seen)  # the page only ever shows the token masked
     token_file = (tmp_path / ".token").read_text()
     assert f"first::{first}" in token_file and f"added::{added}" in token_file  # nothing lost
@@ -63,7 +64,7 @@ async def test_pages_in_a_real_browser(aiohttp_server, make_settings, tmp_path) 
 
     assert seen["chat"]["status"] == 200 and seen["chat"]["content"] == "You said: hello from the browser"
     row = seen["pages"]["logs"]["row"]
-    assert MODEL in row and "success" in row
+    assert MODEL in row and "success" in row and "ChatService" in row  # the RPC that answered
     assert seen["pages"]["forgotten"] == 1
 
     shots = sorted(p.name for p in ARTIFACTS.glob("*.png"))

@@ -69,6 +69,9 @@ async def versioned(aiohttp_server, aiohttp_client, make_settings):
         if id(sim) not in servers:
             server = await aiohttp_server(create_sim_app(sim))
             servers[id(sim)] = str(server.make_url("")).rstrip("/")
+        # ChatService alone: under UPSTREAM_RPC=auto a final refusal goes on to AgentService
+        # (tests/test_upstream_rpc.py)
+        overrides.setdefault("upstream_rpc", "chat")
         settings = make_settings(cursor_base_url=servers[id(sim)], upstream_http_version="1.1", **overrides)
         app = create_app(settings, pool=fixed_pool(make_jwt()))
         client = await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})

@@ -4,12 +4,28 @@ from __future__ import annotations
 
 from typing import Final
 
+import pytest
+
 from gateway.upstream.pb import cursor_pb2 as pb
 from tests.fakes import CursorSimulator, SimRecord
 
 TASK: Final = "create a file hello.txt with content 'hi from cursor2api', then read it back"
 CONTENT: Final = "hi from cursor2api"
 MISS_HINT: Final = "did not call a tool"
+
+# The agent-service runs of the file task: (tool_mode, http2, upstream_rpc). With "auto" the
+# simulator plays ChatService retired: the first request reaches the agent service by a switch,
+# and the token stays there for the rest of the task.
+AGENT_SERVICE_RUNS: Final = pytest.mark.parametrize(
+    ("tool_mode", "http2", "upstream_rpc"),
+    [
+        pytest.param("native", False, "agent", id="native-sse"),
+        pytest.param("emulate", False, "agent", id="emulate-sse"),
+        pytest.param("native", True, "agent", id="native-run"),
+        pytest.param("native", False, "auto", id="auto-chat-retired-native-sse"),
+        pytest.param("emulate", True, "auto", id="auto-chat-retired-emulate-run"),
+    ],
+)
 
 
 def tool_records(sim: CursorSimulator) -> list[SimRecord]:
@@ -51,11 +67,19 @@ def corrective_retries(sim: CursorSimulator) -> int:
     return sum(MISS_HINT in last_human(r) for r in sim.chat_records)
 
 
-def assert_agent_strategy(sim: CursorSimulator, mode: str, *, turns: int) -> None:
+def assert_agent_strategy(sim: CursorSimulator, mode: str, *, turns: int, chat_retired: bool = False) -> None:
     """Every run on the agent service was accepted and answered in full, and the tool turns used
-    `mode`: client tools as MCP tools (with MCP calls allowed), or the emulation grammar in the text."""
+    `mode`: client tools as MCP tools (with MCP calls allowed), or the emulation grammar in the text.
+
+    With `chat_retired` ChatService was asked once (UPSTREAM_RPC=auto tries it first for a session
+    token), refused, and never asked again: the token stayed on AgentService; otherwise it was
+    never asked."""
     runs = sim.agent_records
-    assert sim.chat_records == []
+    if chat_retired:
+        refusals = [r.rejection for r in sim.chat_records]
+        assert refusals == ["chat_retired"], refusals
+    else:
+        assert sim.chat_records == []
     assert [(r.rejection, r.agent.protocol_error) for r in runs if r.agent] == [(None, None)] * len(runs)
     tool_runs = [
         r for r in runs if r.agent and (r.agent.run.mcp_tools.mcp_tools or "<<tools:" in r.agent.user_text)

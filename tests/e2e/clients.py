@@ -36,7 +36,20 @@ Claude Code (`claude`, a native binary shipped inside the npm package), on Anthr
 content blocks, `user` with the tool results, a closing `result`); `--allowedTools` lets the write
 and read tools run without asking.
 
-The Anthropic TypeScript SDK runs `anthropic_sdk.mjs` with plain `node`.
+The Anthropic TypeScript SDK runs `anthropic_sdk.mjs` with plain `node`; the OpenAI ones (openai-node
+and the AI SDK) run `responses_sdks.mjs`.
+
+Codex CLI (`codex`, a Rust binary in the npm package), on the Responses API::
+
+    $CODEX_HOME/config.toml: model = MODEL, model_provider = "cursor2api", approval_policy = "never",
+        sandbox_mode = "workspace-write", web_search = "disabled",
+        [model_providers.cursor2api] base_url = BASE, env_key = "CURSOR2API_KEY", wire_api = "responses"
+    codex exec --json --skip-git-repo-check --ephemeral "TASK"      # in the workspace
+
+`--json` prints one JSON event per line (`item.completed` with `agent_message`,
+`command_execution` or `file_change` items, `turn.completed`, `error`). Codex knows nothing of
+Cursor's model ids, so it offers its default tools (`exec_command`, …); with `model_catalog`
+set, a catalog file describes the model as taking `apply_patch` as a free-form (`custom`) tool.
 """
 
 from __future__ import annotations
@@ -249,6 +262,89 @@ def anthropic_sdk(
     installed(E2E_DIR / "node_modules" / "@anthropic-ai" / "sdk" / "package.json")
     argv = ["node", str(script), gateway_root(base_url), api_key, model, task]
     return Invocation(argv, isolated_env(home), workspace)
+
+
+def codex_catalog(model: str) -> dict[str, Any]:
+    """A model catalog (`model_catalog_json`) in which `model` takes `apply_patch` as a free-form tool."""
+    entry = {
+        "slug": model,
+        "display_name": model,
+        "base_instructions": "You are a coding agent working in the user's workspace through the tools you are given.",
+        "apply_patch_tool_type": "freeform",
+        "supports_search_tool": False,
+        "shell_type": "shell_command",
+        "context_window": 200_000,
+        "supported_reasoning_levels": [{"effort": "medium", "description": "Medium"}],
+        "visibility": "list",
+        "supported_in_api": True,
+        "priority": 1,
+        "support_verbosity": False,
+        "truncation_policy": {"mode": "tokens", "limit": 10_000},
+        "experimental_supported_tools": [],
+    }
+    return {"models": [entry]}
+
+
+def codex(
+    task: str,
+    *,
+    workspace: Path,
+    home: Path,
+    base_url: str,
+    api_key: str,
+    model: str,
+    model_catalog: bool = False,
+) -> Invocation:
+    """`codex exec --json` with a custom provider on the Responses wire API at `base_url`."""
+    env = isolated_env(home)
+    codex_home = home / ".codex"
+    codex_home.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"model = {json.dumps(model)}",
+        f'model_provider = "{PROVIDER}"',
+        'approval_policy = "never"',
+        'sandbox_mode = "workspace-write"',
+        'web_search = "disabled"',
+        "check_for_update_on_startup = false",
+    ]
+    if model_catalog:
+        catalog = home / "models.json"
+        catalog.write_text(json.dumps(codex_catalog(model)), encoding="utf-8")
+        lines.append(f"model_catalog_json = {json.dumps(str(catalog))}")
+    lines += [
+        "",
+        f"[model_providers.{PROVIDER}]",
+        f'name = "{PROVIDER}"',
+        f"base_url = {json.dumps(base_url)}",
+        'env_key = "CURSOR2API_KEY"',
+        'wire_api = "responses"',
+    ]
+    (codex_home / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    env.update({"CODEX_HOME": str(codex_home), "CURSOR2API_KEY": api_key})
+    argv = [binary("codex"), "exec", "--json", "--skip-git-repo-check", "--ephemeral", task]
+    return Invocation(argv, env, workspace)
+
+
+SDK_SCRIPT: Final = E2E_DIR / "responses_sdks.mjs"
+SDK_PACKAGES: Final = ("openai", "ai", "@ai-sdk/openai", "zod")
+
+
+def node_sdk(
+    scenario: str, task: str, *, workspace: Path, home: Path, base_url: str, api_key: str, model: str
+) -> Invocation:
+    """`node responses_sdks.mjs SCENARIO`: the JavaScript SDKs (openai-node, the AI SDK) at `base_url`."""
+    for package in SDK_PACKAGES:
+        installed(E2E_DIR / "node_modules" / package / "package.json")
+    env = isolated_env(home)
+    env.update(
+        {
+            "CURSOR2API_BASE_URL": base_url,
+            "CURSOR2API_KEY": api_key,
+            "CURSOR2API_MODEL": model,
+            "CURSOR2API_TASK": task,
+        }
+    )
+    return Invocation(["node", str(SDK_SCRIPT), scenario], env, workspace)
 
 
 async def run(invocation: Invocation, *, timeout: float) -> Finished:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clients
-from tests.e2e.checks import CONTENT, TASK, assert_agent_strategy, assert_strategy
+from tests.e2e.checks import AGENT_SERVICE_RUNS, CONTENT, TASK, assert_agent_strategy, assert_strategy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -37,19 +37,25 @@ async def test_continue_reads_a_file_and_answers(stack, workspace, home) -> None
     assert_strategy(gateway.sim, "native", turns=2)
 
 
-@pytest.mark.parametrize(
-    ("tool_mode", "http2"),
-    [("native", False), ("emulate", False), ("native", True)],
-    ids=["native-sse", "emulate-sse", "native-run"],
-)
+@AGENT_SERVICE_RUNS
 async def test_continue_creates_and_reads_back_a_file_over_the_agent_service(
-    stack, workspace, home, tool_mode, http2
+    stack, workspace, home, tool_mode, http2, upstream_rpc
 ) -> None:
-    """The same task through Cursor's agent service: RunSSE + BidiAppend, or the bidirectional Run."""
+    """The same task through Cursor's agent service: RunSSE + BidiAppend, or the bidirectional Run;
+    either chosen (UPSTREAM_RPC=agent), or reached with UPSTREAM_RPC=auto from a ChatService that
+    answers retired, each request moved to the agent service before its first byte."""
     gateway, done = await run_continue(
-        stack, workspace, home, TASK, tool_mode=tool_mode, upstream_rpc="agent", http2=http2
+        stack,
+        workspace,
+        home,
+        TASK,
+        tool_mode=tool_mode,
+        upstream_rpc=upstream_rpc,
+        http2=http2,
+        chat_retired=upstream_rpc == "auto",
     )
     assert done.returncode == 0, done.describe()
     assert (workspace / "hello.txt").read_bytes() == CONTENT.encode()
     assert "I read hello.txt" in done.stdout and CONTENT in done.stdout, done.describe()
-    assert_agent_strategy(gateway.sim, "native" if tool_mode == "native" else "emulated", turns=3)
+    strategy = "native" if tool_mode == "native" else "emulated"
+    assert_agent_strategy(gateway.sim, strategy, turns=3, chat_retired=upstream_rpc == "auto")

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import clients
-from tests.e2e.checks import CONTENT, TASK, assert_agent_strategy, assert_strategy, corrective_retries
+from tests.e2e.checks import (
+    AGENT_SERVICE_RUNS,
+    CONTENT,
+    TASK,
+    assert_agent_strategy,
+    assert_strategy,
+    corrective_retries,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -58,17 +65,22 @@ async def test_kilo_accepts_fragmented_tool_arguments(stack, workspace, home) ->
     assert_strategy(gateway.sim, "native", turns=3)
 
 
-@pytest.mark.parametrize(
-    ("tool_mode", "http2"),
-    [("native", False), ("emulate", False), ("native", True)],
-    ids=["native-sse", "emulate-sse", "native-run"],
-)
+@AGENT_SERVICE_RUNS
 async def test_kilo_creates_and_reads_back_a_file_over_the_agent_service(
-    stack, workspace, home, tool_mode, http2
+    stack, workspace, home, tool_mode, http2, upstream_rpc
 ) -> None:
-    """The same task through Cursor's agent service: RunSSE + BidiAppend, or the bidirectional Run."""
+    """The same task through Cursor's agent service: RunSSE + BidiAppend, or the bidirectional Run;
+    either chosen (UPSTREAM_RPC=agent), or reached with UPSTREAM_RPC=auto from a ChatService that
+    answers retired, each request moved to the agent service before its first byte."""
     gateway, done = await run_kilo(
-        stack, workspace, home, tool_mode=tool_mode, upstream_rpc="agent", http2=http2
+        stack,
+        workspace,
+        home,
+        tool_mode=tool_mode,
+        upstream_rpc=upstream_rpc,
+        http2=http2,
+        chat_retired=upstream_rpc == "auto",
     )
     assert_task_done(done, workspace)
-    assert_agent_strategy(gateway.sim, "native" if tool_mode == "native" else "emulated", turns=3)
+    strategy = "native" if tool_mode == "native" else "emulated"
+    assert_agent_strategy(gateway.sim, strategy, turns=3, chat_retired=upstream_rpc == "auto")

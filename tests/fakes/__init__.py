@@ -30,6 +30,7 @@ from tests.fakes.server import SIM_KEY, HttpFront, create_app, start_http
 from tests.fakes.sim import (
     CHAT_PATH,
     DRY_RUN_PATH,
+    EXCHANGE_PATH,
     MODELS_PATH,
     OAUTH_PATH,
     SERVER_CONFIG_PATH,
@@ -43,6 +44,7 @@ __all__ = [
     "BIDI_APPEND_PATH",
     "CHAT_PATH",
     "DRY_RUN_PATH",
+    "EXCHANGE_PATH",
     "MODELS_PATH",
     "OAUTH_PATH",
     "RUN_PATH",

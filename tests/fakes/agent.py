@@ -26,7 +26,12 @@ Anything else gets a text answer that says which phrasing is understood.
 Tools are found by name (write: `write_to_file`, `write_file`, `write`, `create_file`,
 `create_new_file`, `file_write`, else any name containing "write" or "create"; read: `read_file`,
 `read`, `view_file`, `open_file`, `cat`, else any name containing "read"), case-insensitively, and
-only when every required property can be filled. Arguments are filled by the schema's property
+only when every required property can be filled. Without a fillable write tool the file is written
+with a patch tool (`apply_patch`, one text property: `*** Begin Patch` / `*** Add File: NAME` /
+`+TEXT` / `*** End Patch`, as Codex's tool takes it), else with a shell tool (`exec_command` with
+`cmd`, `shell_command` or `bash` with a `command` string, `shell` with a `command` array) running
+`printf '%s' 'TEXT' > NAME`; without a read tool the file is read with `cat NAME` through the shell
+tool. When one tool serves both steps, the read is the result that came after the write's. Arguments are filled by the schema's property
 names: the path goes to `path`, `file_path`, `filePath`, `filepath`, `target_file`, `filename`,
 `file`, `absolute_path` or `relative_workspace_path`; the text to `content`, `contents`, `text`,
 `file_text` or `data`. When a path property's description asks for an absolute path, NAME is
@@ -52,6 +57,7 @@ from __future__ import annotations
 import json
 import posixpath
 import re
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -76,6 +82,10 @@ PATH_KEYS: Final = (
     "relative_workspace_path",
 )
 CONTENT_KEYS: Final = ("content", "contents", "text", "file_text", "data")
+PATCH_NAMES: Final = ("apply_patch",)
+PATCH_KEYS: Final = ("input", "patch")
+SHELL_NAMES: Final = ("exec_command", "shell_command", "shell", "bash", "run_command")
+SHELL_KEYS: Final = ("cmd", "command")
 ANSWER_KEYS: Final = ("result", "message", "text", "summary")
 NATIVE_PREFIXES: Final = ("mcp_custom_", "mcp__custom__")
 
@@ -332,6 +342,48 @@ def _finish(view: View, text: str) -> Call | Answer:
     return Answer(text)
 
 
+def _patch(view: View, name: str, text: str, prose: str) -> Call | None:
+    """Codex's `apply_patch`: the whole file as an added-file patch in its one text property."""
+    for tool in _pick(view.tools, PATCH_NAMES, ()):
+        key = next((k for k in PATCH_KEYS if k in tool.properties), None)
+        if key is not None and all(r == key for r in tool.required):
+            lines = "".join(f"+{line}\n" for line in text.split("\n"))
+            patch = f"*** Begin Patch\n*** Add File: {name}\n{lines}*** End Patch\n"
+            return Call(tool.name, {key: patch}, prose)
+    return None
+
+
+def _shell(view: View, command: str, prose: str) -> Call | None:
+    """A shell tool running `command`: a string property, or an argv array for `bash -lc`."""
+    for tool in _pick(view.tools, SHELL_NAMES, ()):
+        key = next((k for k in SHELL_KEYS if k in tool.properties), None)
+        if key is None or any(r != key for r in tool.required):
+            continue
+        spec = tool.properties[key]
+        argv = isinstance(spec, dict) and spec.get("type") == "array"
+        return Call(tool.name, {key: ["bash", "-lc", command] if argv else command}, prose)
+    return None
+
+
+def _write_step(view: View, task: Task) -> Call | None:
+    prose = f"I'll create {task.name}."
+    writes = _pick(view.tools, WRITE_NAMES, ("write", "create"))
+    found = _fillable(writes, path=task.name, workdir=view.workdir, content=task.text)
+    if found is not None:
+        return Call(found[0].name, found[1], prose)
+    command = f"printf '%s' {shlex.quote(task.text)} > {shlex.quote(task.name)}"
+    return _patch(view, task.name, task.text, prose) or _shell(view, command, prose)
+
+
+def _read_step(view: View, task: Task) -> Call | None:
+    prose = f"Now I'll read {task.name}."
+    reads = _pick(view.tools, READ_NAMES, ("read",))
+    found = _fillable(reads, path=task.name, workdir=view.workdir)
+    if found is not None:
+        return Call(found[0].name, found[1], prose)
+    return _shell(view, f"cat {shlex.quote(task.name)}", prose)
+
+
 def plan(view: View, *, max_steps: int = 8) -> Call | Answer:
     """The next step for the request described by `view`."""
     task = view.task
@@ -349,22 +401,23 @@ def plan(view: View, *, max_steps: int = 8) -> Call | Answer:
         return Answer(f"The tool {failed.name} failed: {failed.content}")
     if len(view.done) >= max_steps:
         return Answer(f"I stopped after {len(view.done)} tool calls without finishing.")
-    writes = _pick(view.tools, WRITE_NAMES, ("write", "create"))
-    reads = _pick(view.tools, READ_NAMES, ("read",))
-    wrote = any(d.name in {t.name for t in writes} for d in view.done)
-    read = next((d for d in reversed(view.done) if d.name in {t.name for t in reads}), None)
-    if task.kind == "create" and not wrote:
-        found = _fillable(writes, path=task.name, workdir=view.workdir, content=task.text)
-        if found is None:
+    start = 0
+    if task.kind == "create":
+        write = _write_step(view, task)
+        if write is None:
             return Answer(f"None of the tools can write a file: {sorted(t.name for t in view.tools)}.")
-        return Call(found[0].name, found[1], f"I'll create {task.name}.")
-    if (task.kind == "read" or task.read_back) and read is None:
-        found = _fillable(reads, path=task.name, workdir=view.workdir)
-        if found is None:
+        wrote = next((i for i, d in enumerate(view.done) if d.name == write.name), None)
+        if wrote is None:
+            return write
+        start = wrote + 1
+    if task.kind == "read" or task.read_back:
+        read = _read_step(view, task)
+        if read is None:
             return Answer(f"None of the tools can read a file: {sorted(t.name for t in view.tools)}.")
-        return Call(found[0].name, found[1], f"Now I'll read {task.name}.")
-    if read is not None:
-        return _finish(view, f"I read {task.name}. It says:\n\n{read.content}")
+        result = next((d for d in reversed(view.done[start:]) if d.name == read.name), None)
+        if result is None:
+            return read
+        return _finish(view, f"I read {task.name}. It says:\n\n{result.content}")
     return _finish(view, f"I created {task.name} with the requested content.")
 
 

@@ -73,6 +73,14 @@ class SimConfig:
     agent_answer_timeout_s: float = 10.0  # then a run that waits for an answer fails (Cursor waits on)
     agent_linger_s: float = 30.0  # a finished run stays open this long unless the client closes it
 
+    # user API keys (`apikeys.py`): key → the account's JWT `sub`, and how long the access tokens
+    # the exchange hands out live
+    api_keys: dict[str, str] = field(default_factory=dict)
+    access_token_lifetime_s: int = 3600
+    # ChatService answers 404 `unimplemented` for these tokens: token keys (as for `token_errors`)
+    # or token kinds (`session`, `api_key`); Cursor reports it decommissioned for API-key tokens
+    chat_retired: set[str] = field(default_factory=lambda: {"api_key"})
+
     # Cursor's update feed (upstream-2026.md §1): the newest version it offers, and per endpoint a
     # mode: "ok", "no_update" (204), "error" (503), "garbage" (not a version) or "down" (no answer)
     feed_version: str = "3.20.14"

@@ -22,7 +22,7 @@ from google.protobuf.message import DecodeError
 
 from gateway.upstream.pb import aiserver_agent_pb2 as bidi_pb
 from gateway.upstream.pb import cursor_pb2 as pb
-from tests.fakes import endpoints
+from tests.fakes import apikeys, endpoints
 from tests.fakes.agent_checks import Transcript, check_agent_headers
 from tests.fakes.agent_run import BIDI_APPEND_PATH, AgentLog, RunInput, SseRuns
 from tests.fakes.config import SimConfig
@@ -53,6 +53,7 @@ SERVER_CONFIG_PATH: Final = "/aiserver.v1.ServerConfigService/GetServerConfig"
 STRIPE_PATH: Final = "/auth/full_stripe_profile"
 OAUTH_PATH: Final = "/oauth/token"
 USAGE_PATH: Final = "/api/usage-summary"
+EXCHANGE_PATH: Final = apikeys.EXCHANGE_PATH
 
 ROUTES: Final[dict[str, str]] = {
     CHAT_PATH: "POST",
@@ -62,6 +63,7 @@ ROUTES: Final[dict[str, str]] = {
     STRIPE_PATH: "GET",
     OAUTH_PATH: "POST",
     USAGE_PATH: "GET",
+    EXCHANGE_PATH: "POST",
     BIDI_APPEND_PATH: "POST",
 }
 
@@ -345,6 +347,12 @@ class CursorSimulator:
         record.token, record.claims, record.checksum = report.token, report.claims, report.checksum
         if report.rejection is not None:
             return self._reject_stream(record, report.rejection)
+        retired = apikeys.chat_retired(
+            config, [*self._token_keys(record), *self._fingerprints(record)], record.claims
+        )
+        if retired is not None:
+            record.rejection = "chat_retired"
+            return [retired]
         if overflow:
             return self._reject_stream(record, Rejection("body_too_large", code="resource_exhausted"))
         try:
@@ -488,6 +496,8 @@ class CursorSimulator:
             return [endpoints.oauth_token(config, body, self.refresh_counts)]
         token = headers.get("authorization", "").partition(" ")[2].strip() or None
         record.token = token
+        if path == EXCHANGE_PATH:
+            return [apikeys.exchange_user_api_key(config, headers, body)]
         if path == STRIPE_PATH:
             return [endpoints.stripe_profile(config, headers, token)]
         return [endpoints.usage_summary(config, headers)]

@@ -19,7 +19,7 @@ from aiohttp.test_utils import TestClient
 from gateway.neutral.model import ToolChoice, ToolSpec
 from gateway.tools import grammar
 from gateway.upstream.pb import cursor_pb2 as pb
-from tests.fakes import CHAT_PATH, CursorSimulator, Scenario
+from tests.fakes import CHAT_PATH, CursorSimulator, Scenario, agent
 from tests.fakes.agent import find_task, find_workdir
 from tests.fakes.client_for_tests import (
     DecodedStream,
@@ -447,3 +447,58 @@ def test_task_phrasings(text: str, expected: tuple[str, str, str, bool]) -> None
 )
 def test_every_stated_working_directory_is_found(text) -> None:
     assert find_workdir(["nothing here", f"<env>\n{text}\n</env>"]) == "/w/x"
+
+
+# ---------------------------------------------------------------- Codex's catalog: shell and patch tools
+
+EXEC = agent.Tool(
+    "exec_command",
+    {
+        "type": "object",
+        "properties": {"cmd": {"type": "string"}, "workdir": {"type": "string"}},
+        "required": ["cmd"],
+    },
+)
+SHELL_ARGV = agent.Tool(
+    "shell", {"type": "object", "properties": {"command": {"type": "array"}}, "required": ["command"]}
+)
+PATCH = agent.Tool(
+    "apply_patch", {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
+)
+STDIN = agent.Tool(
+    "write_stdin", {"type": "object", "properties": {"chars": {"type": "string"}}, "required": ["session_id"]}
+)
+CODEX_TASK = agent.Task("create", "hello.txt", "it's here", read_back=True)
+
+
+def codex_view(tools, *done):
+    return agent.View(
+        "native", list(tools), task=CODEX_TASK, done=[agent.Done(name, text, False) for name, text in done]
+    )
+
+
+def test_a_shell_tool_writes_then_reads_by_the_order_of_its_results() -> None:
+    write = agent.plan(codex_view([STDIN, EXEC]))
+    assert write == agent.Call(
+        "exec_command", {"cmd": "printf '%s' 'it'\"'\"'s here' > hello.txt"}, "I'll create hello.txt."
+    )
+    read = agent.plan(codex_view([STDIN, EXEC], ("exec_command", "")))
+    assert read == agent.Call("exec_command", {"cmd": "cat hello.txt"}, "Now I'll read hello.txt.")
+    answer = agent.plan(
+        codex_view([STDIN, EXEC], ("exec_command", ""), ("exec_command", "Output:\nit's here"))
+    )
+    assert answer == agent.Answer("I read hello.txt. It says:\n\nOutput:\nit's here")
+
+
+def test_an_argv_shell_gets_bash_lc() -> None:
+    assert agent.plan(codex_view([SHELL_ARGV], ("shell", ""))).arguments == {  # type: ignore[union-attr]
+        "command": ["bash", "-lc", "cat hello.txt"]
+    }
+
+
+def test_a_patch_tool_writes_before_the_shell_reads() -> None:
+    write = agent.plan(codex_view([EXEC, PATCH]))
+    patch = "*** Begin Patch\n*** Add File: hello.txt\n+it's here\n*** End Patch\n"
+    assert write == agent.Call("apply_patch", {"input": patch}, "I'll create hello.txt.")
+    read = agent.plan(codex_view([EXEC, PATCH], ("apply_patch", "Success.")))
+    assert read.arguments == {"cmd": "cat hello.txt"}  # type: ignore[union-attr]

@@ -76,13 +76,14 @@ def bearer(headers: Mapping[str, str]) -> str | None:
 
 
 def check_auth(report: HeaderReport, now: float) -> Rejection | None:
-    """SIM-04: Bearer JWT with an integer future `exp` and `type` in {session, web}."""
+    """SIM-04: Bearer JWT with an integer future `exp` and `type` in {session, web, api_key_token}
+    (the last: an access token from the API key exchange)."""
     token, claims = report.token, report.claims
     if not token:
         return _error("auth_missing", 2, "unauthenticated")
     if COOKIE_PREFIX_RE.match(token):
         return _error("auth_cookie_prefix", 3, "unauthenticated")
-    if claims is None or claims.get("type") not in ("session", "web"):
+    if claims is None or claims.get("type") not in ("session", "web", "api_key_token"):
         return _error("auth_malformed", 1, "unauthenticated")
     exp = claims.get("exp")
     if not isinstance(exp, int) or isinstance(exp, bool):

@@ -121,13 +121,18 @@ async def test_pool_health_and_reset(admin_client):
     by_alias = {t["alias"]: t for t in answer["tokens"]}
     assert by_alias[lease.alias]["state"] == "disabled" and by_alias[lease.alias]["requests"] == 1
     assert set(by_alias[lease.alias]) >= {
+        "kind",
         "token",
         "checksum",
         "fingerprint",
         "exp",
         "last_error",
         "last_used",
+        "upstream",
+        "access",
     }
+    assert by_alias["one"]["kind"] == "session" and by_alias["one"]["access"] is None
+    assert by_alias["one"]["upstream"]["rpc"] == "chat"
     assert by_alias["one"]["exp"] == 4_102_444_800
     assert a not in repr(answer) and b not in repr(answer)
     response = await client.post("/api/tokens/reset", json={"alias": lease.alias})
@@ -203,7 +208,7 @@ async def test_admin_routes_are_off_without_auth_token(aiohttp_client, make_sett
 
 
 async def test_no_admin_answer_contains_a_token_or_machine_id(admin_client, tmp_path):
-    tokens = jwts(3)
+    tokens = [*jwts(3), "crsr_" + "0123456789abcdef" * 4]  # three session tokens and a user API key
     client = await admin_client(token_text="".join(f"n{i}::{t}\n" for i, t in enumerate(tokens)))
     await client.get("/update-tokeninfo")
     await client.post("/v1/chat/completions", headers={"Authorization": f"Bearer {API_KEY}"}, json={})

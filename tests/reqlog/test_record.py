@@ -10,7 +10,13 @@ from hypothesis import strategies as st
 from gateway.chat.catalog import resolve
 from gateway.errors import UpstreamError
 from gateway.neutral.model import ChatRequest, Finish, Message, TextDelta, Timing, Usage
-from gateway.reqlog.record import RequestRecord, activate, conversation_text, current_record, deactivate
+from gateway.reqlog.record import (
+    RequestRecord,
+    activate,
+    conversation_text,
+    current_record,
+    deactivate,
+)
 from gateway.tokens.store import TokenEntry
 from gateway.upstream.checksum import new_identity
 from tests.conftest import fake_jwt
@@ -107,3 +113,13 @@ async def _current_in_fresh_context():
     import contextvars
 
     return contextvars.Context().run(current_record)
+
+
+def test_the_row_names_the_upstream_rpc_its_timing_names():
+    record = RequestRecord("r1", "chat_completions", 0.0, 0.0)
+    assert record.upstream_rpc is None  # no upstream call yet
+    timing = Timing(0.0)
+    record.follow(timing)
+    timing.upstream_rpc = "chat"
+    timing.upstream_rpc = "agent"  # a switch: the last RPC tried is the one named
+    assert record.upstream_rpc == "agent"

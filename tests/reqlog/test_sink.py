@@ -14,6 +14,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gateway.neutral.model import Timing
 from gateway.reqlog.record import FIELD_CHARS, RequestRecord
 from gateway.reqlog.sink import _COLUMNS, DB_NAME, PAGE_PROMPT_CHARS, LogQuery, RequestLog, Retention, to_row
 
@@ -185,6 +186,36 @@ def test_an_unusable_data_dir_disables_logging_instead_of_failing(tmp_path, capl
     sink.close()
 
 
+def test_the_upstream_column_is_written_and_added_to_an_older_database(tmp_path):
+    # A database written before the upstream column existed: opening it adds the column.
+    connection = sqlite3.connect(tmp_path / DB_NAME)
+    connection.execute(
+        "CREATE TABLE requests (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL, request_id TEXT NOT NULL, "
+        "endpoint TEXT NOT NULL, model TEXT, stream INTEGER, http_status INTEGER, error TEXT, latency_ms REAL, "
+        "ttft_ms REAL, token_alias TEXT, token_fingerprint TEXT, token_masked TEXT, checksum_masked TEXT, "
+        "attempts INTEGER NOT NULL DEFAULT 0, prompt_tokens INTEGER, completion_tokens INTEGER, "
+        "total_tokens INTEGER, prompt TEXT)"
+    )
+    connection.execute(
+        "INSERT INTO requests (ts, request_id, endpoint) VALUES (1e9, 'old', 'chat_completions')"
+    )
+    connection.commit()
+    connection.close()
+    sink = opened(tmp_path)
+    answered = record(1)
+    timing = Timing(0.0)
+    timing.upstream_rpc = "agent"
+    answered.follow(timing)
+    sink.submit(answered)
+    assert sink.flush()
+    rows = {row["request_id"]: row["upstream"] for row in sink.query(LogQuery()).rows}
+    assert rows == {"req1": "agent", "old": None}
+    sink.close()
+    sink = opened(tmp_path)  # opening again changes nothing
+    assert sink.query(LogQuery()).total == 2
+    sink.close()
+
+
 # ---------------------------------------------------------------- bounded rows and pages
 
 
@@ -202,7 +233,11 @@ def test_every_text_column_has_a_limit(tmp_path):
 @settings(max_examples=20)
 def test_no_stored_text_is_longer_than_its_limit(huge, field):
     r = record(1)
-    setattr(r, field, huge)
+    if field == "upstream":  # the record names its upstream RPC through its Timing
+        r.follow(Timing(0.0))
+        r.timing.upstream_rpc = huge
+    else:
+        setattr(r, field, huge)
     row = dict(zip(_COLUMNS, to_row(r), strict=True))
     assert all(len(row[name]) <= limit for name, limit in FIELD_CHARS.items() if row[name] is not None)
     assert len(row[field]) == min(len(huge), FIELD_CHARS[field])

@@ -96,6 +96,11 @@ def test_lone_surrogate_is_a_clear_400():
             None,
         ),
         (
+            {"messages": [{"role": "user", "content": [{"type": ["text"]}]}]},
+            "messages[0].content[0].type",
+            "invalid_type",
+        ),
+        (
             {"messages": [{"role": "tool", "content": "x", "tool_call_id": 5}]},
             "messages[0].tool_call_id",
             "invalid_type",

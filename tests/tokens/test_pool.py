@@ -36,6 +36,21 @@ async def test_reads_tokens_and_writes_checksums(tmp_path):
     assert stat.S_IMODE(os.stat(list_file).st_mode) == 0o600
 
 
+async def test_an_api_key_joins_the_pool_with_its_kind_and_never_expires(tmp_path):
+    key = "crsr_" + "0123456789abcdef" * 4
+    (tmp_path / ".token").write_text(f"ci::{key}\nold::{fake_jwt('auth0|a', exp=1)}\n")
+    pool = file_pool(tmp_path)
+    await pool.load()
+    assert [(s.alias, s.kind, s.state, s.exp) for s in pool.snapshot()] == [
+        ("ci", "api_key", "active", None),
+        ("old", "session", "expired", 1),
+    ]
+    [status] = [s.to_json() for s in pool.snapshot() if s.alias == "ci"]
+    assert status["kind"] == "api_key" and status["token"] == f"crsr…{key[-4:]}"
+    assert (tmp_path / ".token-list").read_text().startswith(f"ci::{key},")  # the key as written
+    assert pool.lease().entry.kind == "api_key"
+
+
 async def test_identity_survives_a_reload(tmp_path):
     (tmp_path / ".token").write_text(fake_jwt() + "\n")
     first = file_pool(tmp_path)

@@ -76,6 +76,36 @@ def test_token_file_line_forms():
     ]
 
 
+KEY1 = "crsr_" + "0123456789abcdef" * 4
+KEY2 = "key_" + "fedcba9876543210" * 4
+
+
+def test_api_keys_take_the_same_line_forms_and_carry_their_kind():
+    result = parse_token_file(f"{KEY1}\nci::{KEY2}\nsession::{A}\n")
+    assert result.problems == []
+    assert result.entries == [
+        TokenEntry("unnamed-1", KEY1, KEY1, None, generated_alias=True, kind="api_key"),
+        TokenEntry("ci", KEY2, KEY2, kind="api_key"),
+        TokenEntry("session", A, A, kind="session"),
+    ]
+    # The kind survives the merge with `.token-list` and a round trip through the rendered list.
+    merged = merge(result, parse_token_list(""), make_identity=counter_identities())
+    reparsed = parse_token_list(render_token_list(merged, NOW))
+    assert [(e.alias, e.jwt, e.kind) for e in reparsed.entries] == [
+        ("unnamed-1", KEY1, "api_key"),
+        ("ci", KEY2, "api_key"),
+        ("session", A, "session"),
+    ]
+
+
+def test_a_key_is_never_an_alias_and_bad_keys_are_reported_without_the_key():
+    result = parse_token_file(f"{KEY1}::{A}\nwork::crsr_tooshort\nwork::{KEY2}\n")
+    assert [(e.alias, e.kind) for e in result.entries] == [("work", "api_key")]
+    assert "more than one token" in result.problems[0] and "crsr_' or 'key_'" in result.problems[1]
+    assert_no_token_in(result.problems, A)
+    assert all(KEY1 not in problem and "crsr_tooshort" not in problem for problem in result.problems)
+
+
 def test_decoded_cookie_form_uses_the_user_id_as_alias():
     [entry] = parse_token_file(f"{USER}::{A}").entries
     assert (entry.alias, entry.raw, entry.jwt) == (USER, A, A)

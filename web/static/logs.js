@@ -26,6 +26,7 @@ document.addEventListener("DOMContentLoaded", () => {
       cell(row, r.ttft_ms === null || r.ttft_ms === undefined ? "" : `${Math.round(r.ttft_ms)} ms`);
       const info = r.token_info || {};
       cell(row, info.alias ? `${info.alias} (${info.token || ""})` : (info.token || ""));
+      cell(row, r.upstream === "agent" ? "AgentService" : r.upstream === "chat" ? "ChatService" : "");
       cell(row, r.usage ? `${r.usage.prompt_tokens} + ${r.usage.completion_tokens}` : "");
       cell(row, r.error, r.error ? "bad" : ""); cell(row, r.prompt);
       body.appendChild(row);

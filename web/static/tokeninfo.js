@@ -14,12 +14,18 @@ document.addEventListener("DOMContentLoaded", () => {
     for (const t of data.tokens) {
       const row = document.createElement("tr");
       row.dataset.alias = t.alias;
-      cell(row, t.alias); cell(row, t.token);
+      cell(row, t.alias); cell(row, t.kind === "api_key" ? "API key" : "session"); cell(row, t.token);
       const pill = document.createElement("span");
       pill.textContent = t.state;
       pill.className = "pill " + (t.state === "active" ? "ok" : t.state === "disabled" || t.state === "expired" ? "bad" : "warn");
       cell(row, "").appendChild(pill);
-      cell(row, stamp(t.exp)); cell(row, t.requests); cell(row, t.errors); cell(row, t.last_error); cell(row, stamp(t.last_used));
+      const up = t.upstream || {};
+      const rpc = cell(row, up.rpc === "agent" ? "AgentService" : up.rpc === "chat" ? "ChatService" : "");
+      rpc.title = (up.reason || "") + (up.recheck_at ? `; ChatService is tried again at ${stamp(up.recheck_at)}` : "");
+      // An API key has no expiry of its own: its access token's is shown (it is renewed before then).
+      const access = t.access || {};
+      cell(row, t.kind === "api_key" ? (access.expires_at ? `${stamp(access.expires_at)} (access token)` : access.state || "") : stamp(t.exp));
+      cell(row, t.requests); cell(row, t.errors); cell(row, t.last_error); cell(row, stamp(t.last_used));
       const actions = cell(row, "");
       if (t.state !== "active") {
         const button = document.createElement("button");

@@ -140,11 +140,12 @@ async def drive(args: argparse.Namespace, name: str) -> list[dict[str, int]]:
         processes.append(target)
         paths = Paths(sim_url, h2c_url, url, {"gateway": url}, token)
         async with aiohttp.ClientSession(auto_decompress=False) as session:
-            for _ in range(args.streams):
-                await one_stream(session, paths, name, args.frames, args.pace_ms / 1000)
+            async with asyncio.timeout(args.streams * (args.frames * args.pace_ms / 1000 + 30)):
+                for _ in range(args.streams):
+                    await one_stream(session, paths, name, args.frames, args.pace_ms / 1000)
         await paths.h2.close()
-        target.send_signal(signal.SIGINT)
-        await target.wait()
+        target.send_signal(signal.SIGINT)  # a clean exit writes the stamps
+        await asyncio.wait_for(target.wait(), 30)
     finally:
         for process in processes:
             if process.returncode is None:

@@ -177,23 +177,24 @@ async def one_stream(
     sse = SseStamps()
     started = time.monotonic_ns()
 
-    def arrived(stamps: list[int]) -> None:
+    def arrived(stamps: list[int], now: int) -> None:
+        """`now` is when the bytes were read: the client's own parsing is no part of the path."""
         nonlocal ttft, coalesced
-        now = time.monotonic_ns()
         if stamps and not latencies:
             ttft = (now - started) / 1e6
         coalesced += len(stamps) > 1
         latencies.extend((now - stamp) / 1e3 for stamp in stamps)
 
     if path in AGENT_DIRECT:
-        async for piece in paths.agent_direct(session, path, text):
-            arrived([int(s) for s in piece.split(";") if s.strip()])
+        async for piece in paths.agent_direct(session, path, text):  # read and parsed in there
+            arrived([int(s) for s in piece.split(";") if s.strip()], time.monotonic_ns())
     else:
         url, body, headers = paths.request(path, text, stream=True)
         async with session.post(url, data=body, headers=headers) as response:
             assert response.status == 200, (path, response.status)
             while chunk := await response.content.readany():
-                arrived(sse.feed(chunk) if path in GATEWAYS else stamps_from_frames(decoder, chunk))
+                now = time.monotonic_ns()
+                arrived(sse.feed(chunk) if path in GATEWAYS else stamps_from_frames(decoder, chunk), now)
     assert len(latencies) == frames, (path, len(latencies))
     return ttft, latencies, coalesced + sse.multi_stamp_deltas
 

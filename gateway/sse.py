@@ -95,7 +95,13 @@ class EventStream:
 
     async def send(self, data: bytes) -> None:
         """Write already-encoded event bytes (commits the response on first use)."""
-        await self._write(data)
+        if self._lock.locked() or self._ended or not self._response.prepared or len(data) > WRITE_SLICE:
+            await self._write(data)
+            return
+        # The per-chunk path: one write that goes to the transport before it awaits anything, so
+        # no keep-alive can come between its bytes and the lock is not needed.
+        await self._response.write(data)
+        self._last_write = self._loop.time()
 
     def _tick(self) -> None:
         self._timer = None

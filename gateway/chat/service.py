@@ -183,7 +183,10 @@ class ChatService:
         upstream = self.attempt(chat, prompt, timing)
         async with contextlib.aclosing(upstream):
             while True:
-                frame = await next_before(upstream, settle_until)
+                if settle_until is None:  # the usual step, without a call in between
+                    frame = await anext(upstream, None)
+                else:
+                    frame = await next_before(upstream, settle_until)
                 event: TextDelta | ThinkingDelta | Finish
                 if isinstance(frame, NativeToolFrame):
                     if frame.is_streaming and not frame.is_last_message:

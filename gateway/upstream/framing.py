@@ -180,6 +180,8 @@ class FrameDecoder:
             # The common case: a chunk that is exactly one whole frame.
             flags, length = _HEADER.unpack_from(data)
             if len(data) == HEADER_BYTES + length and not flags & ~KNOWN_FLAGS and length <= self._max:
+                if not flags:  # plain data: nothing to inflate, not the end
+                    return [Frame(0, data[HEADER_BYTES:])]
                 self._flags = flags
                 try:
                     return [self._complete(data[HEADER_BYTES:])]

@@ -40,6 +40,7 @@ from gateway.upstream import framing
 from gateway.upstream.agent.request import PROVIDER, RunPlan
 from gateway.upstream.framing import EndStream, FrameDecoder, parse_end_stream
 from gateway.upstream.pb import agent_v1_pb2 as pb
+from gateway.upstream.text_only import AGENT_TEXT, text_only
 
 log = logging.getLogger(__name__)
 
@@ -225,6 +226,9 @@ class RunDecoder:
         return self._blob_bytes
 
     def feed(self, payload: bytes) -> Decoded:
+        text = text_only(payload, AGENT_TEXT)  # the usual frame, without a parse
+        if text is not None:
+            return Decoded(events=[TextDelta(text)])
         try:
             message = pb.AgentServerMessage.FromString(payload)
         except DecodeError as exc:
@@ -320,17 +324,20 @@ class RunDecoder:
 def decode_chunk(frames: FrameDecoder, decoder: RunDecoder, chunk: bytes) -> tuple[Decoded, EndStream | None]:
     """Everything the frames `chunk` completes say, up to the end of the turn or of the stream:
     decoded at once, so a caller that yields the events holds them, not the frames."""
-    out = Decoded()
+    out: Decoded | None = None  # a chunk is usually one frame: its part is the whole
     for frame in frames.feed(chunk):
         if frame.is_end_stream:
-            return out, parse_end_stream(frame.payload)
+            return out or Decoded(), parse_end_stream(frame.payload)
         part = decoder.feed(frame.payload)
-        out.events += part.events
-        out.replies += part.replies
+        if out is None:
+            out = part
+        else:
+            out.events += part.events
+            out.replies += part.replies
+            out.turn_ended = part.turn_ended
         if part.turn_ended:
-            out.turn_ended = True
             break
-    return out, None
+    return out or Decoded(), None
 
 
 def _answer(query: pb.InteractionQuery) -> pb.InteractionResponse:

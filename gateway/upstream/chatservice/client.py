@@ -111,32 +111,25 @@ class ChatServiceClient:
             return error
         return ClientOutdated(error.message, refused=version, source=self._versions)
 
+    def _explained(self, error: UpstreamError, chat: ChatRequest, version: str) -> UpstreamError:
+        """`error` with what the client needs to act on it: which model, or the refused version."""
+        if error.error_class == "model":  # say which model, and where the current ones are listed
+            error.message = (
+                f"{error.message} (the model {chat.model.id!r}, sent to Cursor as {chat.model.upstream_name!r}; "
+                "GET /v1/models lists the models on offer)"
+            )
+        return self._outdated(error, version)
+
     async def chat(
         self, chat: ChatRequest, prompt: Prompt, who: UpstreamIdentity, timing: Timing | None = None
     ) -> AsyncGenerator[UpstreamEvent, None]:
+        # One generator from the response body to the caller: every layer between them costs each
+        # streamed chunk a resumption.
         version = self._versions.current.version  # one version for the header and the body
         body = self.encode(chat, prompt, version)
         headers = build_headers(
             who, self._options.headers, client_version=version, unix_seconds=int(time.time())
         )
-        try:
-            async with contextlib.aclosing(self._stream(chat, headers, body, timing)) as events:
-                async for event in events:
-                    yield event
-        except UpstreamError as exc:
-            if exc.error_class == "model":  # say which model, and where the current ones are listed
-                exc.message = (
-                    f"{exc.message} (the model {chat.model.id!r}, sent to Cursor as {chat.model.upstream_name!r}; "
-                    "GET /v1/models lists the models on offer)"
-                )
-            outdated = self._outdated(exc, version)
-            if outdated is exc:
-                raise
-            raise outdated from exc
-
-    async def _stream(
-        self, chat: ChatRequest, headers: dict[str, str], body: bytes, timing: Timing | None
-    ) -> AsyncGenerator[UpstreamEvent, None]:
         content_seen = False
         if timing is not None:
             timing.upstream_sent = time.perf_counter()
@@ -172,7 +165,12 @@ class ChatServiceClient:
                     content_seen, "the upstream stream ended without an end-of-stream frame"
                 )
         except (FramingError, UndecodableFrame, TransportError) as exc:
-            raise upstream_errors.stream_failure(exc, content_seen) from exc
+            raise self._explained(upstream_errors.stream_failure(exc, content_seen), chat, version) from exc
+        except UpstreamError as exc:
+            explained = self._explained(exc, chat, version)
+            if explained is exc:
+                raise
+            raise explained from exc
 
 
 def decode_chunk(

@@ -31,6 +31,7 @@ from gateway.neutral.toolcalls import NativeToolFrame
 from gateway.upstream import framing
 from gateway.upstream.chatservice.composer import ThinkSplitter
 from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.text_only import CHAT_TEXT, text_only
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,9 @@ class ResponseDecoder:
     def message(self, payload: bytes) -> list[Decoded]:
         if not payload or payload == b"\x12\x00":
             return []
+        text = text_only(payload, CHAT_TEXT)  # the usual frame, without a parse
+        if text is not None:
+            return self._visible(text)
         try:
             wrapper = pb.StreamUnifiedChatResponseWithTools.FromString(payload)
         except DecodeError as exc:

@@ -97,6 +97,20 @@ def test_text_frames_round_trip_with_only_leading_newlines_trimmed(pieces):
     assert out == "".join(pieces).lstrip("\r\n")
 
 
+def test_text_frames_take_the_wire_path_and_other_frames_the_parse():
+    decoder = ResponseDecoder()
+    with_thinking = pb.StreamUnifiedChatResponseWithTools(
+        stream_unified_chat_response=pb.StreamUnifiedChatResponse(
+            text="a", thinking=pb.ConversationMessage.Thinking(text="t")
+        )
+    ).SerializeToString()
+    assert decoder.message(text_frame("é" * 200)) == [TextDelta("é" * 200)]  # a two-byte length
+    assert decoder.message(with_thinking) == [TextDelta("a")]  # text first (§9.2), as before
+    assert decoder.message(text_frame("a") + text_frame("b")) == [TextDelta("b")]  # the last one wins
+    with pytest.raises(UndecodableFrame):  # not UTF-8: refused, on either path
+        decoder.message(bytes.fromhex("12 03 0a 01 ff"))
+
+
 # ---------------------------------------------------------------- MCP arguments (upstream-2026.md §5)
 
 

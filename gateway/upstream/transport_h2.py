@@ -678,6 +678,8 @@ class H2Transport:
     async def _acquire(self, origin: _Origin) -> _Connection:
         """A connection to `origin` with room for one more stream (opened without awaiting)."""
         while True:
+            if self._closed:  # closed while this caller waited: open nothing more
+                raise TransportError("the upstream transport was closed")
             conns = self._pool.get(origin)
             if conns:
                 conns[:] = [conn for conn in conns if conn.usable]
@@ -725,6 +727,9 @@ class H2Transport:
             raise TransportError(f"could not reach upstream: {type(exc).__name__}: {exc}") from exc
         if conn.dead is not None:
             raise TransportError(conn.dead)
+        if self._closed:  # the transport closed as this connection came up: it would never be closed
+            conn.shutdown()
+            raise TransportError("the upstream transport was closed")
         self._connections.add(conn)
         self._pool.setdefault(origin, []).append(conn)
         return conn

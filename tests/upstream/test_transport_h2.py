@@ -16,7 +16,7 @@ import h2.events
 import pytest
 
 from gateway.upstream.transport import Timeouts, TransportError, TransportTimeout, read_capped
-from gateway.upstream.transport_h2 import STREAM_WINDOW, H2Transport
+from gateway.upstream.transport_h2 import STREAM_WINDOW, H2Transport, _request
 from tests.fakes import CHAT_PATH, CursorSimulator, H2Front, Scenario, SimConfig, make_tls_pair, start_h2c
 from tests.fakes.client_for_tests import build_request, chat_headers, decode_stream, frame_request
 
@@ -549,3 +549,29 @@ def test_the_transport_runs_on_uvloop() -> None:
 
     status, data = uvloop.run(main())
     assert status == 200 and decode_stream(data).text == "\n\nYou said: on uvloop"
+
+
+async def test_nothing_connects_once_the_transport_is_closed() -> None:
+    """A caller still inside the pool when the transport closes (waiting for a connection that
+    came up as `close()` ran) must not open a new one: nothing would ever close it."""
+    accepted: list[asyncio.Transport] = []
+
+    class Count(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted.append(transport)  # type: ignore[arg-type]
+
+    server = await asyncio.get_running_loop().create_server(Count, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/x"
+    transport = H2Transport(FAST)
+    try:
+        await transport.close()
+        origin, _ = _request("POST", url, {})
+        with pytest.raises(TransportError, match="closed"):
+            await transport._acquire(origin)
+        await asyncio.sleep(0.05)
+        assert accepted == [] and transport._connections == set() and not transport._tasks
+    finally:
+        for accepted_transport in accepted:
+            accepted_transport.close()
+        server.close()
+        await server.wait_closed()

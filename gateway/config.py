@@ -393,6 +393,13 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "Seconds of silence after which an SSE keep-alive comment is sent.",
     ),
     Setting(
+        "CLIENT_WRITE_TIMEOUT",
+        "60",
+        _float_range(0, 3600),
+        "Seconds a streamed answer's write may wait for a client that stopped reading before its "
+        "connection is dropped and the upstream call closed (checked with the keep-alive timer); 0: no limit.",
+    ),
+    Setting(
         "SHUTDOWN_GRACE",
         "30",
         _float_range(0, 3600),
@@ -636,6 +643,7 @@ class Settings:
     cursor_agent_client_version: str
     agent_host_ttl: float
     keepalive_seconds: float
+    client_write_timeout: float
     shutdown_grace: float
     system_prompt_inject: str
     max_input_length: int

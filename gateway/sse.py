@@ -13,7 +13,9 @@ Backpressure: every write waits while the client's socket buffer is above the tr
 high-water mark, and data larger than `WRITE_SLICE` is written in slices, each waiting for the
 buffer to drain. So a client that stops reading stops the stream (and with it the reading of the
 upstream) with at most one rendered event and about one slice queued in the transport, whatever
-the size of the upstream frames.
+the size of the upstream frames. A write still waiting `write_timeout` seconds after it began
+(checked whenever the keep-alive timer runs) means the client stopped reading: its connection is
+dropped, which ends the handler like any disconnect and closes the upstream call.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class EventStream:
         request: web.Request,
         *,
         keepalive: float,
+        write_timeout: float = 0.0,
         headers: dict[str, str] | None = None,
         render_error: Callable[[GatewayError], bytes] = openai_error,
     ) -> None:
@@ -60,8 +63,10 @@ class EventStream:
         self._render_error = render_error
         self._response = web.StreamResponse(status=200, headers={**HEADERS, **(headers or {})})
         self._keepalive = keepalive
+        self._write_timeout = write_timeout  # 0: no limit
         self._loop = asyncio.get_running_loop()
         self._last_write = self._loop.time()
+        self._writing_since: float | None = None  # when the write in progress began
         self._lock = asyncio.Lock()
         self._timer: asyncio.TimerHandle | None = self._loop.call_later(keepalive, self._tick)
         self._pinger: asyncio.Task[None] | None = None
@@ -85,6 +90,7 @@ class EventStream:
                 return
             if not self._response.prepared:
                 await self._response.prepare(self._request)
+            self._writing_since = self._loop.time()
             if len(data) <= WRITE_SLICE:
                 await self._response.write(data)
             else:
@@ -92,6 +98,7 @@ class EventStream:
                 for start in range(0, len(data), WRITE_SLICE):
                     await self._response.write(view[start : start + WRITE_SLICE])
             self._last_write = self._loop.time()
+            self._writing_since = None
 
     async def send(self, data: bytes) -> None:
         """Write already-encoded event bytes (commits the response on first use)."""
@@ -100,20 +107,36 @@ class EventStream:
             return
         # The per-chunk path: one write that goes to the transport before it awaits anything, so
         # no keep-alive can come between its bytes and the lock is not needed.
+        self._writing_since = self._loop.time()
         await self._response.write(data)
         self._last_write = self._loop.time()
+        self._writing_since = None
 
     def _tick(self) -> None:
         self._timer = None
         if self.closed:
             return
-        idle = self._loop.time() - self._last_write
+        now = self._loop.time()
+        writing = self._writing_since
+        if writing is not None and self._write_timeout and now - writing >= self._write_timeout:
+            self._drop_stalled_client(now - writing)
+            return
+        delay = self._keepalive - (now - self._last_write)
         if not self.committed and not self.commit_on_keepalive:
-            idle = 0.0  # stream check: only real content commits the response
-        elif idle >= self._keepalive and (self._pinger is None or self._pinger.done()):
-            self._pinger = self._loop.create_task(self._ping())
-            idle = 0.0
-        self._timer = self._loop.call_later(max(self._keepalive - idle, 0.01), self._tick)
+            delay = self._keepalive  # stream check: only real content commits the response
+        elif delay <= 0:
+            if self._pinger is None or self._pinger.done():
+                self._pinger = self._loop.create_task(self._ping())
+            delay = self._keepalive
+        if writing is not None and self._write_timeout:
+            delay = min(delay, writing + self._write_timeout - now)
+        self._timer = self._loop.call_later(max(delay, 0.01), self._tick)
+
+    def _drop_stalled_client(self, waited: float) -> None:
+        log.info("client stopped reading (a write waited %.1f s); connection dropped", waited)
+        transport = self._request.transport
+        if transport is not None:
+            transport.abort()  # the waiting write fails with ConnectionResetError
 
     async def _ping(self) -> None:
         try:

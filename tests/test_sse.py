@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import socket
 
 import pytest
@@ -96,3 +97,40 @@ async def test_a_client_that_stops_reading_stops_the_upstream_with_little_buffer
     assert transport.delivered == taken  # still stopped
     writer.transport.abort()
     sock.close()
+
+
+async def _upstream_closed(transport: ScriptedTransport, within: float) -> bool:
+    for _ in range(int(within / 0.05)):
+        if transport.closed:
+            return True
+        await asyncio.sleep(0.05)
+    return bool(transport.closed)
+
+
+async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout(gateway, make_settings, caplog):
+    caplog.set_level(logging.INFO, logger="gateway.sse")
+    frames = [text("x" * (1 << 20)) for _ in range(24)]
+    settings = make_settings(keepalive_seconds=0.1, client_write_timeout=0.3)
+    client, transport = await gateway(Reply([*frames, END]), settings=settings)
+    sock, writer = await _stalled_stream(client, 1)
+    try:
+        assert await _upstream_closed(transport, 5), "the upstream call was left open"
+        assert transport.delivered < len(frames)
+        assert "client stopped reading" in caplog.text
+        assert client.server.runner.server.connections == []  # the connection was dropped
+    finally:
+        writer.transport.abort()
+        sock.close()
+
+
+async def test_without_a_write_timeout_a_stalled_client_keeps_its_stream(gateway, make_settings):
+    frames = [text("x" * (1 << 20)) for _ in range(24)]
+    settings = make_settings(keepalive_seconds=0.1, client_write_timeout=0)
+    client, transport = await gateway(Reply([*frames, END]), settings=settings)
+    sock, writer = await _stalled_stream(client, 1)
+    try:
+        assert not await _upstream_closed(transport, 1)
+        assert len(client.server.runner.server.connections) == 1
+    finally:
+        writer.transport.abort()
+        sock.close()

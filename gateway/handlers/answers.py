@@ -152,7 +152,12 @@ async def stream_answer(
 ) -> web.StreamResponse:
     """Write the answer's events as SSE through `renderer`, each as soon as it comes."""
     settings = request.app[keys.SETTINGS]
-    stream = EventStream(request, keepalive=settings.keepalive_seconds, render_error=renderer.error)
+    stream = EventStream(
+        request,
+        keepalive=settings.keepalive_seconds,
+        write_timeout=settings.client_write_timeout,
+        render_error=renderer.error,
+    )
     stream.commit_on_keepalive = not request.app[keys.RUNTIME_CONFIG].current.enable_stream_check
     live = request.app[keys.LIVE_STREAMS]
     live.add(stream)

@@ -604,8 +604,6 @@ class H2Transport:
     async def _exchange(
         self, method: str, url: str, headers: Mapping[str, str], body: bytes
     ) -> AsyncIterator[UpstreamResponse]:
-        if self._closed:
-            raise TransportError("the upstream transport is closed")
         origin, request_headers = _request(method, url, headers)
         stream: _Stream | None = None
         try:
@@ -639,8 +637,6 @@ class H2Transport:
         The headers go out at once; nothing waits for the response headers until `response()`.
         Leaving the block resets the stream (`CANCEL`) unless it ended both ways.
         """
-        if self._closed:
-            raise TransportError("the upstream transport is closed")
         origin, request_headers = _request("POST", url, headers)
         stream: _Stream | None = None
         try:
@@ -678,8 +674,8 @@ class H2Transport:
     async def _acquire(self, origin: _Origin) -> _Connection:
         """A connection to `origin` with room for one more stream (opened without awaiting)."""
         while True:
-            if self._closed:  # closed while this caller waited: open nothing more
-                raise TransportError("the upstream transport was closed")
+            if self._closed:  # closed before the call, or while this caller waited: open nothing more
+                raise TransportError("the upstream transport is closed")
             conns = self._pool.get(origin)
             if conns:
                 conns[:] = [conn for conn in conns if conn.usable]

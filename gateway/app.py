@@ -207,9 +207,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
+        await _stop(refresher)
         await asyncio.to_thread(reqlog.close)  # writes every queued row first
         await app[keys.TRANSPORT].close()
 
@@ -222,7 +220,12 @@ async def _client_version_lifetime(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        refresher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await refresher
+        await _stop(refresher)
         await versions.close()
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel a background task of the app's lifetime and wait until it has ended."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

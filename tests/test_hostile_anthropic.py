@@ -24,14 +24,13 @@ from tests.test_hostile_http import (
     Dialect,
     Raw,
     Served,
+    any_json,
     check_samples,
+    documents,
     either,
     encode,
     optional_fields,
-    plain_leaves,
-    plain_strings,
-    poison_leaves,
-    poison_strings,
+    plain_and_poisoned,
     served,
     walk_one,
     walker_served,
@@ -84,11 +83,7 @@ def messages_documents_with(
     strings: st.SearchStrategy[str], leaves: st.SearchStrategy[Any]
 ) -> st.SearchStrategy[Any]:
     """Messages-shaped documents whose every field is sometimes right, sometimes wrong, sometimes absent."""
-    anything = st.recursive(
-        leaves,
-        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4),
-        max_leaves=12,
-    )
+    anything = any_json(strings, leaves)
 
     def field(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         return either(valid, anything)
@@ -173,17 +168,10 @@ def messages_documents_with(
         "container": anything,
         "context_management": anything,
     }
-    return (
-        st.fixed_dictionaries(required, optional=optional)
-        | st.fixed_dictionaries(required, optional=optional)
-        | st.fixed_dictionaries({}, optional={**required, **optional})
-        | anything
-    )
+    return documents(required, optional, anything)
 
 
-messages_documents = messages_documents_with(plain_strings, plain_leaves) | messages_documents_with(
-    plain_strings | poison_strings, plain_leaves | poison_leaves
-)
+messages_documents = plain_and_poisoned(messages_documents_with)
 
 
 @given(document=messages_documents, path=st.sampled_from(ROUTES), ascii_only=st.booleans())

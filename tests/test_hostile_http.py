@@ -277,15 +277,43 @@ def optional_fields(**fields: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[
     return st.fixed_dictionaries({}, optional=fields)
 
 
-def chat_documents_with(
-    strings: st.SearchStrategy[str], leaves: st.SearchStrategy[Any]
-) -> st.SearchStrategy[Any]:
-    """Chat-shaped documents whose every field is sometimes right, sometimes wrong, sometimes absent."""
-    anything = st.recursive(
+def any_json(strings: st.SearchStrategy[str], leaves: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Any JSON value built from `strings` (as keys) and `leaves`."""
+    return st.recursive(
         leaves,
         lambda inner: st.lists(inner, max_size=4) | st.dictionaries(strings, inner, max_size=4),
         max_leaves=12,
     )
+
+
+def documents(
+    required: dict[str, st.SearchStrategy[Any]],
+    optional: dict[str, st.SearchStrategy[Any]],
+    anything: st.SearchStrategy[Any],
+) -> st.SearchStrategy[Any]:
+    """Mostly a document with its required fields, sometimes one missing them, sometimes anything."""
+    return (
+        st.fixed_dictionaries(required, optional=optional)
+        | st.fixed_dictionaries(required, optional=optional)
+        | st.fixed_dictionaries({}, optional={**required, **optional})
+        | anything
+    )
+
+
+def plain_and_poisoned(
+    documents_with: Callable[[st.SearchStrategy[str], st.SearchStrategy[Any]], st.SearchStrategy[Any]],
+) -> st.SearchStrategy[Any]:
+    """The documents of a route built from plain strings and leaves, or from poisoned ones too."""
+    return documents_with(plain_strings, plain_leaves) | documents_with(
+        plain_strings | poison_strings, plain_leaves | poison_leaves
+    )
+
+
+def chat_documents_with(
+    strings: st.SearchStrategy[str], leaves: st.SearchStrategy[Any]
+) -> st.SearchStrategy[Any]:
+    """Chat-shaped documents whose every field is sometimes right, sometimes wrong, sometimes absent."""
+    anything = any_json(strings, leaves)
 
     def field(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
         return either(valid, anything)
@@ -345,17 +373,10 @@ def chat_documents_with(
         "parallel_tool_calls": anything,
         "reasoning_effort": anything,
     }
-    return (
-        st.fixed_dictionaries(required, optional=optional)
-        | st.fixed_dictionaries(required, optional=optional)
-        | st.fixed_dictionaries({}, optional={**required, **optional})
-        | anything
-    )
+    return documents(required, optional, anything)
 
 
-chat_documents = chat_documents_with(plain_strings, plain_leaves) | chat_documents_with(
-    plain_strings | poison_strings, plain_leaves | poison_leaves
-)
+chat_documents = plain_and_poisoned(chat_documents_with)
 
 
 VALID = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}

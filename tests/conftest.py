@@ -12,6 +12,7 @@ from typing import Final
 
 import openai
 import pytest
+from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, settings
 
 from gateway.app import create_app
@@ -158,14 +159,19 @@ async def sdk(aiohttp_server, make_settings):
         keepalive_seconds=5,
     )
     gateway = await aiohttp_server(create_app(settings, pool=fixed_pool(make_jwt())))
-    client = openai.AsyncOpenAI(
+    client = strict_openai(gateway)
+    yield client, sim
+    await client.close()
+
+
+def strict_openai(gateway: TestServer) -> openai.AsyncOpenAI:
+    """The OpenAI SDK on the gateway's `/v1`, validating every response strictly, never retrying."""
+    return openai.AsyncOpenAI(
         base_url=str(gateway.make_url("/v1")),
         api_key=API_KEY,
         max_retries=0,
         _strict_response_validation=True,
     )
-    yield client, sim
-    await client.close()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.chat.test_images import data_url, png
-from tests.conftest import API_KEY, MODEL, fixed_pool
+from tests.conftest import MODEL, fixed_pool, strict_openai
 from tests.fakes import (
     CursorSimulator,
     Scenario,
@@ -229,12 +229,7 @@ async def agent_sdk(aiohttp_server, make_settings):
         gateway = await aiohttp_server(
             create_app(config.replace(upstream_rpc="agent"), pool=fixed_pool(make_jwt()))
         )
-        client = openai.AsyncOpenAI(
-            base_url=str(gateway.make_url("/v1")),
-            api_key=API_KEY,
-            max_retries=0,
-            _strict_response_validation=True,
-        )
+        client = strict_openai(gateway)
         clients.append(client)
         return client, sim
 

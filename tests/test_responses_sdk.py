@@ -10,7 +10,7 @@ import pytest
 from pydantic import BaseModel
 
 from gateway.app import create_app
-from tests.conftest import API_KEY, MODEL, fixed_pool
+from tests.conftest import MODEL, fixed_pool, strict_openai
 from tests.e2e.checks import CONTENT, TASK
 from tests.fakes import CursorSimulator, Scenario, SimConfig, make_jwt
 from tests.fakes import create_app as create_sim_app
@@ -55,12 +55,7 @@ async def responses_sdk(aiohttp_server, make_settings):
             cursor_base_url=str(upstream.make_url("")).rstrip("/"), upstream_http_version="1.1", **overrides
         )
         gateway = await aiohttp_server(create_app(settings, pool=fixed_pool(make_jwt())))
-        client = openai.AsyncOpenAI(
-            base_url=str(gateway.make_url("/v1")),
-            api_key=API_KEY,
-            max_retries=0,
-            _strict_response_validation=True,
-        )
+        client = strict_openai(gateway)
         clients.append(client)
         return client, sim
 

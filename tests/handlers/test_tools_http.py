@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
-import openai
 import orjson
 import pytest
 
 from gateway.app import create_app
 from gateway.tools.grammar import conversation_nonce
-from tests.conftest import API_KEY, fixed_pool
+from tests.conftest import fixed_pool, strict_openai
 from tests.scripted import END, Reply, ScriptedTransport, end_error, reply, sent_text, text
 
 SECRET = "a-test-nonce-secret-0123456789"
@@ -139,9 +138,7 @@ async def sdk(aiohttp_server, make_settings):
     transport = ScriptedTransport()
     app = create_app(settings_for(make_settings), transport=transport, pool=fixed_pool())
     server = await aiohttp_server(app)
-    client = openai.AsyncOpenAI(
-        base_url=str(server.make_url("/v1")), api_key=API_KEY, max_retries=0, _strict_response_validation=True
-    )
+    client = strict_openai(server)
     yield client, transport
     await client.close()
 

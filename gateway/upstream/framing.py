@@ -142,7 +142,7 @@ class FrameDecoder:
     so memory is bounded by `max_frame_bytes` plus the header, whatever the chunking.
     """
 
-    __slots__ = ("_error", "_finished", "_flags", "_header", "_max", "_need", "_payload")
+    __slots__ = ("_error", "_finished", "_flags", "_header", "_max", "_need", "_payload", "at_boundary")
 
     def __init__(self, max_frame_bytes: int = MAX_FRAME_BYTES) -> None:
         if max_frame_bytes < 0:
@@ -154,6 +154,8 @@ class FrameDecoder:
         self._need = -1  # -1: reading a header; >= 0: payload bytes still missing
         self._finished = False
         self._error: FramingError | None = None
+        # Read-only outside: no part of a frame is held, so the next byte fed starts a frame.
+        self.at_boundary = True
 
     @property
     def finished(self) -> bool:
@@ -197,6 +199,8 @@ class FrameDecoder:
             self._payload = bytearray()
             if not frames:
                 raise
+        finally:
+            self.at_boundary = self._need < 0 and not self._header
         return frames
 
     def close(self) -> None:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from gateway.upstream.framing import HEADER_BYTES, MAX_FRAME_BYTES
+
 # The tag bytes, outermost first, of each path (field number << 3 | 2, for fields 1 to 15).
 CHAT_TEXT: Final = b"\x12\x0a"  # StreamUnifiedChatResponseWithTools.2 -> StreamUnifiedChatResponse.1
 AGENT_TEXT: Final = b"\x0a\x0a\x0a"  # AgentServerMessage.1 -> InteractionUpdate.1 -> TextDeltaUpdate.1
@@ -32,22 +34,37 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
     return -1, pos
 
 
-def text_only(payload: bytes, tags: bytes) -> str | None:
-    """The text at the end of `tags` when `payload` holds nothing else; None otherwise."""
-    size = len(payload)
+def text_only(data: bytes, tags: bytes, *, framed: bool = False) -> str | None:
+    """The text at the end of `tags` when the message holds nothing else; None otherwise.
+
+    The message is `data`; with `framed`, `data` is a whole Connect frame instead, and gives a
+    text only when it is exactly one data frame without flags (neither compressed nor the end of
+    the stream) of at most `MAX_FRAME_BYTES` whose message is such a text. Reading the envelope
+    here saves the usual chunk of a stream a call and a copy.
+    """
+    size = len(data)
     pos = 0
-    for tag in tags:
-        if size - pos < 2 or payload[pos] != tag:
+    if framed:
+        if (
+            size <= HEADER_BYTES
+            or data[0]
+            or int.from_bytes(data[1:HEADER_BYTES]) != size - HEADER_BYTES
+            or size - HEADER_BYTES > MAX_FRAME_BYTES
+        ):
             return None
-        length = payload[pos + 1]
+        pos = HEADER_BYTES
+    for tag in tags:
+        if size - pos < 2 or data[pos] != tag:
+            return None
+        length = data[pos + 1]
         pos += 2
         if length >= 0x80:  # a length of more than one byte
-            length, pos = _varint(payload, pos - 1)
+            length, pos = _varint(data, pos - 1)
         if length != size - pos:
             return None
     if pos == size:
         return None
     try:
-        return payload[pos:].decode()
+        return data[pos:].decode()
     except UnicodeDecodeError:
         return None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gateway.handlers import openai as openai_handler
 from gateway.handlers.body import INLINE_PARSE_BYTES
@@ -331,3 +334,34 @@ async def test_a_large_body_is_parsed_off_the_event_loop(gateway, monkeypatch, s
     response = await client.post(CHAT, json=body)
     assert response.status == 200
     assert (threads[0] is not threading.main_thread()) == off_loop
+
+
+async def test_a_chunk_that_ends_a_frame_is_never_read_as_a_frame_of_its_own(gateway):
+    # The rest of this frame, cut where its text holds the bytes of a whole text frame, looks
+    # exactly like the usual chunk the gateway reads without the frame decoder.
+    inner = text("EVIL")
+    assert inner.isascii()
+    carrier = "tail:" + inner.decode()
+    outer = text(carrier)
+    assert outer.endswith(inner)
+    client, _ = await gateway(Reply([text("Hello "), outer[: -len(inner)], outer[-len(inner) :], END]))
+    response = await client.post(CHAT, json=chat(stream=True))
+    events, _ = parse_sse(await response.text())
+    content = "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1] if e["choices"])
+    assert content == "Hello " + carrier
+
+
+@given(
+    pieces=st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(0, 400), max_size=6),
+)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+async def test_any_chunking_of_the_upstream_stream_streams_the_same_text(gateway, pieces, cuts):
+    stream = b"".join(text(piece) for piece in pieces)
+    bounds = sorted({min(cut, len(stream)) for cut in cuts} | {0, len(stream)})
+    chunks = [stream[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+    client, _ = await gateway(Reply([*chunks, END]))
+    response = await client.post(CHAT, json=chat(stream=True))
+    events, _ = parse_sse(await response.text())
+    content = "".join(e["choices"][0]["delta"].get("content", "") for e in events[:-1] if e["choices"])
+    assert content == "".join(pieces).lstrip("\r\n")

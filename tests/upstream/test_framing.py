@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import os
 import struct
 import zlib
@@ -392,3 +393,21 @@ def test_good_frames_before_a_bad_one_in_the_same_chunk_are_delivered_first():
     assert info.value.kind == "bad_flags"
     with pytest.raises(FramingError):
         decoder.close()
+
+
+@given(
+    payloads=st.lists(st.binary(max_size=40), min_size=1, max_size=6),
+    cuts=st.lists(st.integers(0, 300), max_size=8),
+)
+def test_at_boundary_says_whether_the_bytes_fed_so_far_end_where_a_frame_ends(payloads, cuts):
+    stream = b"".join(encode_frame(payload) for payload in payloads)
+    ends = set(itertools.accumulate(len(encode_frame(payload)) for payload in payloads))
+    decoder = FrameDecoder()
+    assert decoder.at_boundary
+    fed = 0
+    for cut in sorted({min(cut, len(stream)) for cut in cuts} | {len(stream)}):
+        if cut == fed:
+            continue
+        decoder.feed(stream[fed:cut])
+        fed = cut
+        assert decoder.at_boundary == (fed in ends)

@@ -106,3 +106,25 @@ def test_anything_more_than_the_text_is_left_to_the_parse():
         )
     ).SerializeToString()
     assert text_only(notice, AGENT_TEXT) is None
+
+
+@pytest.mark.parametrize(("tags", "frame", "full_parse"), PATHS)
+@given(
+    data=st.data(),
+    flags=st.sampled_from([0, 0, 1, 2, 3, 0x80]),
+    length_off=st.sampled_from([0, 0, 0, -1, 1, 1 << 24]),
+)
+def test_a_framed_text_is_the_text_of_exactly_one_plain_frame(
+    tags, frame, full_parse, data, flags, length_off
+):
+    payload = data.draw(st.one_of(st.binary(max_size=64), near_misses(frame)))
+    declared = max(len(payload) + length_off, 0)
+    chunk = bytes([flags]) + declared.to_bytes(4, "big") + payload
+    whole_plain = flags == 0 and declared == len(payload)
+    assert text_only(chunk, tags, framed=True) == (text_only(payload, tags) if whole_plain else None)
+
+
+def test_a_framed_text_needs_a_whole_envelope():
+    assert text_only(b"", CHAT_TEXT, framed=True) is None
+    assert text_only(b"\x00\x00\x00\x00\x00", CHAT_TEXT, framed=True) is None  # an empty frame
+    assert text_only(b"\x00\x00\x00", CHAT_TEXT, framed=True) is None

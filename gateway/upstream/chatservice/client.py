@@ -26,7 +26,7 @@ from typing import Final
 from google.protobuf.message import DecodeError
 
 from gateway.errors import UpstreamError
-from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, Timing
+from gateway.neutral.model import ChatRequest, Finish, LiveModel, Prompt, TextDelta, Timing
 from gateway.upstream import errors as upstream_errors
 from gateway.upstream.base import UpstreamEvent
 from gateway.upstream.chatservice.decode import ResponseDecoder, UndecodableFrame
@@ -41,6 +41,7 @@ from gateway.upstream.framing import (
 )
 from gateway.upstream.identity import HeaderOptions, UpstreamIdentity, build_headers
 from gateway.upstream.pb import cursor_pb2 as pb
+from gateway.upstream.text_only import CHAT_TEXT, text_only
 from gateway.upstream.transport import (
     TransportError,
     TransportTimeout,
@@ -142,6 +143,14 @@ class ChatServiceClient:
                 decoder = ResponseDecoder(composer=chat.model.composer)
                 chunks = response.chunks()
                 async for chunk in chunks:
+                    # The usual chunk once the answer's text has begun: one plain frame of text,
+                    # read from the wire without building frames or a message (each step costs
+                    # a streamed chunk its share of cold caches between paced frames).
+                    if decoder.text_started and frames.at_boundary:
+                        text = text_only(chunk, CHAT_TEXT, framed=True)
+                        if text is not None:
+                            yield TextDelta(text)
+                            continue
                     # Decoded first, then yielded: while the caller holds us suspended (a client
                     # that reads slowly), only the events are alive, not the frames they came from.
                     events, end = decode_chunk(frames, decoder, chunk)

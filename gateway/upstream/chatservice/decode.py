@@ -49,10 +49,10 @@ class ResponseDecoder:
     """Stateful per stream: whether visible text has started (for the trim), and for composer
     models the thinking splitter and the thinking kept in case it was the answer."""
 
-    __slots__ = ("_kept", "_kept_chars", "_splitter", "_text_started")
+    __slots__ = ("_kept", "_kept_chars", "_splitter", "text_started")
 
     def __init__(self, *, composer: bool = False) -> None:
-        self._text_started = False
+        self.text_started = False  # read-only outside: a text delta has been decoded
         self._splitter = ThinkSplitter() if composer else None
         self._kept: list[str] = []
         self._kept_chars = 0
@@ -85,11 +85,11 @@ class ResponseDecoder:
         return []
 
     def _visible(self, text: str) -> list[Decoded]:
-        if not self._text_started:
+        if not self.text_started:
             text = text.lstrip("\r\n")
             if not text:
                 return []
-            self._text_started = True
+            self.text_started = True
         return [TextDelta(text)]
 
     def _composer(self, events: list[TextDelta | ThinkingDelta]) -> list[Decoded]:
@@ -98,7 +98,7 @@ class ResponseDecoder:
             if isinstance(event, TextDelta):
                 out.extend(self._visible(event.text))
             else:
-                if not self._text_started and self._kept_chars <= COMPOSER_ANSWER_LIMIT:
+                if not self.text_started and self._kept_chars <= COMPOSER_ANSWER_LIMIT:
                     self._kept.append(event.text)
                     self._kept_chars += len(event.text)
                 out.append(event)
@@ -109,7 +109,7 @@ class ResponseDecoder:
         if self._splitter is None:
             return []
         out = self._composer(self._splitter.end())
-        if not self._text_started and self._kept:
+        if not self.text_started and self._kept:
             if self._kept_chars > COMPOSER_ANSWER_LIMIT:
                 log.warning(
                     "a composer answer without </think> is over %d characters; not repeated as text",

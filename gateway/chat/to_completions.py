@@ -54,7 +54,7 @@ class TextWriter:
             return [self._chunk("", event.reason)]
         return []
 
-    def content_event(self, text: str) -> bytes | None:
+    def content_frame(self) -> tuple[bytes, bytes] | None:
         """No fast path here: `render` makes every chunk."""
         return None
 

@@ -84,11 +84,12 @@ class ChunkWriter:
             chunk["usage"] = None
         return chunk
 
-    def content_event(self, text: str) -> bytes | None:
-        """The SSE event of a `content` delta, or None while `<think>` is open (see `render`).
+    def content_frame(self) -> tuple[bytes, bytes] | None:
+        """The SSE event of a `content` delta around its JSON-encoded text, or None while `<think>`
+        is open (see `render`).
 
-        The hot path of a stream: the same bytes as `encode_event(self._chunk({"content": text}))`,
-        with only the text encoded per call (the rest of the chunk is encoded once).
+        The hot path of a stream: `head + orjson.dumps(text) + tail` is the same bytes as
+        `encode_event(self._chunk({"content": text}))`, with only the text encoded per chunk.
         """
         if self._thinking_open:
             return None
@@ -98,7 +99,7 @@ class ChunkWriter:
             whole = encode_event(self._chunk({"content": marker}))
             head, _, tail = whole.partition(orjson.dumps(marker))
             frame = self._content_frame = (head, tail)
-        return frame[0] + orjson.dumps(text) + frame[1]
+        return frame
 
     def usage_chunk(self, usage: Usage) -> dict[str, Any]:
         """The closing `choices: []` chunk with the usage of the whole response (all choices)."""
@@ -260,8 +261,9 @@ class ChoiceWriter(Protocol):
 
     def render(self, event: Event) -> list[dict[str, Any]]: ...
 
-    def content_event(self, text: str) -> bytes | None:
-        """The SSE bytes of a text delta after the opening, or None to `render` it instead."""
+    def content_frame(self) -> tuple[bytes, bytes] | None:
+        """The SSE bytes around a text delta's JSON-encoded text after the opening, as long as
+        only text deltas follow; None to `render` it instead."""
         ...
 
     def usage_chunk(self, usage: Usage) -> dict[str, Any]: ...
@@ -275,18 +277,24 @@ class ChatStream:
     the commit is one `data: {"error": …}` event, then `[DONE]`.
     """
 
-    __slots__ = ("_opened", "_usage", "_writers")
+    __slots__ = ("_frames", "_opened", "_usage", "_writers")
 
     def __init__(self, writers: Sequence[ChoiceWriter]) -> None:
         self._writers = list(writers)
         self._opened = [False] * len(writers)
         self._usage: Usage | None = None
+        # Per choice, its writer's `content_frame()` while only text deltas have come since.
+        self._frames: list[tuple[bytes, bytes] | None] = [None] * len(writers)
 
     def render(self, index: int, event: Event) -> bytes:
-        if type(event) is TextDelta and self._opened[index]:
-            data = self._writers[index].content_event(event.text)
-            if data is not None:
-                return data
+        if type(event) is TextDelta:  # the usual event: one call, whatever the layers around it
+            frame = self._frames[index]
+            if frame is None and self._opened[index]:
+                frame = self._frames[index] = self._writers[index].content_frame()
+            if frame is not None:
+                return frame[0] + orjson.dumps(event.text) + frame[1]
+        else:
+            self._frames[index] = None  # another event may change how text looks (think tags)
         if isinstance(event, Usage):
             self._usage = event if self._usage is None else self._usage + event
             return b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -149,14 +150,55 @@ def test_the_content_fast_path_writes_exactly_the_general_chunk(texts, include_u
         include_usage=include_usage,
         choice_index=choice_index,
     )
+    frame = writer.content_frame()
+    assert frame is not None
     for text in texts:
-        assert writer.content_event(text) == encode_event(writer.render(TextDelta(text))[0])
+        fast = frame[0] + orjson.dumps(text) + frame[1]
+        assert fast == encode_event(writer.render(TextDelta(text))[0])
 
 
 def test_the_content_fast_path_steps_aside_while_think_tags_are_open():
     writer = ChunkWriter(id="chatcmpl-x", created=1, model="m", thinking_output="think_tags")
     stream = ChatStream([writer])
-    stream.render(0, ThinkingDelta("hmm"))
-    assert writer.content_event("x") is None
-    assert b"</think>" in stream.render(0, TextDelta("answer"))
-    assert stream.render(0, TextDelta("more")) == writer.content_event("more")
+    assert stream.render(0, TextDelta("first")) == encode_event(writer.role()) + encode_event(
+        writer.render(TextDelta("first"))[0]
+    )
+    stream.render(0, ThinkingDelta("hmm"))  # opens <think> again
+    assert writer.content_frame() is None
+    answer = stream.render(0, TextDelta("answer"))
+    assert b"</think>" in answer and b"answer" in answer
+    frame = writer.content_frame()
+    assert frame is not None
+    assert stream.render(0, TextDelta("more")) == frame[0] + orjson.dumps("more") + frame[1]
+
+
+def rendered_without_shortcuts(writer: ChunkWriter, events: list[TextDelta | ThinkingDelta]) -> bytes:
+    """What `ChatStream` must write for one choice: every event through `writer.render`."""
+    out = b""
+    opened = False
+    for event in events:
+        chunks = writer.render(event)
+        if chunks and not opened:
+            opened = True
+            chunks = [*writer.opening(), *chunks]
+        out += b"".join(encode_event(chunk) for chunk in chunks)
+    return out
+
+
+@given(
+    events=st.lists(
+        st.one_of(st.builds(TextDelta, st.text(max_size=8)), st.builds(ThinkingDelta, st.text(max_size=8))),
+        max_size=12,
+    ),
+    thinking_output=st.sampled_from(["hidden", "reasoning_content", "think_tags"]),
+)
+def test_the_stream_writes_what_the_writer_renders_whatever_the_order_of_text_and_thinking(
+    events, thinking_output
+):
+    def writer() -> ChunkWriter:
+        return ChunkWriter(id="chatcmpl-x", created=1, model="m", thinking_output=thinking_output)
+
+    stream = ChatStream([writer()])
+    assert b"".join(stream.render(0, event) for event in events) == rendered_without_shortcuts(
+        writer(), events
+    )

@@ -72,6 +72,9 @@ class EventStream:
         self._pinger: asyncio.Task[None] | None = None
         self.closed = False
         self._ended = False
+        self._pending = 0  # writes in `_write`, waiting for the lock or writing
+        # Committed, not ended, and no `_write` pending: a send may write without the lock.
+        self._direct = False
         # False (ENABLE_STREAM_CHECK): keep-alives wait until the first event has committed the
         # response, so any failure before it is still a real HTTP status.
         self.commit_on_keepalive = True
@@ -85,24 +88,30 @@ class EventStream:
         return self._response
 
     async def _write(self, data: bytes) -> None:
-        async with self._lock:
-            if self._ended:
-                return
-            if not self._response.prepared:
-                await self._response.prepare(self._request)
-            self._writing_since = self._loop.time()
-            if len(data) <= WRITE_SLICE:
-                await self._response.write(data)
-            else:
-                view = memoryview(data)
-                for start in range(0, len(data), WRITE_SLICE):
-                    await self._response.write(view[start : start + WRITE_SLICE])
-            self._last_write = self._loop.time()
-            self._writing_since = None
+        self._pending += 1
+        self._direct = False
+        try:
+            async with self._lock:
+                if self._ended:
+                    return
+                if not self._response.prepared:
+                    await self._response.prepare(self._request)
+                self._writing_since = self._loop.time()
+                if len(data) <= WRITE_SLICE:
+                    await self._response.write(data)
+                else:
+                    view = memoryview(data)
+                    for start in range(0, len(data), WRITE_SLICE):
+                        await self._response.write(view[start : start + WRITE_SLICE])
+                self._last_write = self._loop.time()
+                self._writing_since = None
+        finally:
+            self._pending -= 1
+            self._direct = not self._pending and not self._ended and self._response.prepared
 
     async def send(self, data: bytes) -> None:
         """Write already-encoded event bytes (commits the response on first use)."""
-        if self._lock.locked() or self._ended or not self._response.prepared or len(data) > WRITE_SLICE:
+        if not self._direct or len(data) > WRITE_SLICE:
             await self._write(data)
             return
         # The per-chunk path: one write that goes to the transport before it awaits anything, so
@@ -153,6 +162,7 @@ class EventStream:
         with contextlib.suppress(ConnectionResetError):
             await self._write(self._render_error(error))
         self._ended = True
+        self._direct = False
 
     async def abort(self, error: GatewayError) -> None:
         """End a stream from outside its handler: the rendered `error`, then the end of the body.

@@ -184,7 +184,10 @@ class ChatService:
         async with contextlib.aclosing(upstream):
             while True:
                 if settle_until is None:  # the usual step, without a call in between
-                    frame = await anext(upstream, None)
+                    try:
+                        frame = await upstream.__anext__()
+                    except StopAsyncIteration:
+                        frame = None
                 else:
                     frame = await next_before(upstream, settle_until)
                 event: TextDelta | ThinkingDelta | Finish

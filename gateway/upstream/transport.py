@@ -39,27 +39,28 @@ class Timeouts:
 
 
 class IdleWatch:
-    """Calls `on_idle` once `touch()` has not been called for `seconds`.
+    """Calls `on_idle` once no sign of life has come for `seconds`.
 
-    The hot path only records the time (`touch()`, once per chunk); the one timer is re-armed
-    when it fires early, so a stream costs one timer per idle period instead of a timer
-    cancelled and created for every chunk (aiohttp's `sock_read`, `asyncio.timeout()`).
+    A sign of life is `touch()`, or setting `last` to the loop's time (what the per-chunk path
+    does: one attribute, no call). The one timer is re-armed when it fires early, so a stream
+    costs one timer per idle period instead of a timer cancelled and created for every chunk
+    (aiohttp's `sock_read`, `asyncio.timeout()`).
     """
 
-    __slots__ = ("_handle", "_last", "_loop", "_on_idle", "_seconds")
+    __slots__ = ("_handle", "_loop", "_on_idle", "_seconds", "last")
 
     def __init__(self, seconds: float, on_idle: Callable[[], None]) -> None:
         self._loop = asyncio.get_running_loop()
         self._seconds = seconds
         self._on_idle = on_idle
-        self._last = self._loop.time()
-        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self._last + seconds, self._check)
+        self.last = self._loop.time()
+        self._handle: asyncio.TimerHandle | None = self._loop.call_at(self.last + seconds, self._check)
 
     def touch(self) -> None:
-        self._last = self._loop.time()
+        self.last = self._loop.time()
 
     def _check(self) -> None:
-        due = self._last + self._seconds
+        due = self.last + self._seconds
         if self._loop.time() < due:
             self._handle = self._loop.call_at(due, self._check)
             return
@@ -169,12 +170,13 @@ class _AiohttpResponse:
         if self._watch is None:
             self._watch = IdleWatch(self._idle, lambda: content.set_exception(_IdleTimeout()))
         watch = self._watch
+        now = asyncio.get_running_loop().time
         try:
             while True:
                 chunk = await content.readany()
                 if not chunk:
                     return
-                watch.touch()
+                watch.last = now()
                 yield chunk
         except _IdleTimeout as exc:
             raise TransportTimeout("the upstream stream was idle for too long") from exc

@@ -45,12 +45,9 @@ def text_only(data: bytes, tags: bytes, *, framed: bool = False) -> str | None:
     size = len(data)
     pos = 0
     if framed:
-        if (
-            size <= HEADER_BYTES
-            or data[0]
-            or int.from_bytes(data[1:HEADER_BYTES]) != size - HEADER_BYTES
-            or size - HEADER_BYTES > MAX_FRAME_BYTES
-        ):
+        if size <= HEADER_BYTES or size - HEADER_BYTES > MAX_FRAME_BYTES or data[0]:
+            return None
+        if (data[1] << 24 | data[2] << 16 | data[3] << 8 | data[4]) != size - HEADER_BYTES:
             return None
         pos = HEADER_BYTES
     for tag in tags:

@@ -24,6 +24,9 @@ from tests.fakes import CursorSimulator, SimConfig, make_jwt, start_h2c
 from tests.fakes import create_app as create_sim_app
 from tests.scripted import Reply, ScriptedTransport
 
+# Every socket a test opens must be closed (tests/socket_guard.py); pytester drives that guard's own test.
+pytest_plugins = ["tests.socket_guard", "pytester"]
+
 # `fast` runs in CI on every commit; `deep` (HYPOTHESIS_PROFILE=deep) is the long run.
 settings.register_profile(
     "fast", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]

@@ -41,10 +41,10 @@ class Timeouts:
 class IdleWatch:
     """Calls `on_idle` once no sign of life has come for `seconds`.
 
-    A sign of life is `touch()`, or setting `last` to the loop's time (what the per-chunk path
-    does: one attribute, no call). The one timer is re-armed when it fires early, so a stream
-    costs one timer per idle period instead of a timer cancelled and created for every chunk
-    (aiohttp's `sock_read`, `asyncio.timeout()`).
+    A sign of life is setting `last` to the loop's time, once per chunk: one attribute, no call.
+    The one timer is re-armed when it fires early, so a stream costs one timer per idle period
+    instead of a timer cancelled and created for every chunk (aiohttp's `sock_read`,
+    `asyncio.timeout()`).
     """
 
     __slots__ = ("_handle", "_loop", "_on_idle", "_seconds", "last")
@@ -55,9 +55,6 @@ class IdleWatch:
         self._on_idle = on_idle
         self.last = self._loop.time()
         self._handle: asyncio.TimerHandle | None = self._loop.call_at(self.last + seconds, self._check)
-
-    def touch(self) -> None:
-        self.last = self._loop.time()
 
     def _check(self) -> None:
         due = self.last + self._seconds

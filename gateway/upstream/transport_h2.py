@@ -480,13 +480,14 @@ class _Connection(asyncio.Protocol):
 class _Chunks:
     """`chunks()`: each DATA payload as soon as it arrives, acknowledged as it is taken."""
 
-    __slots__ = ("_stream", "_watch")
+    __slots__ = ("_now", "_stream", "_watch")
 
     def __init__(self, stream: _Stream, idle: float) -> None:
         self._stream = stream
         if stream.watch is None:  # one per stream, stopped when the stream is released
             stream.watch = IdleWatch(idle, partial(_idle, stream))
         self._watch = stream.watch
+        self._now = asyncio.get_running_loop().time
 
     def __aiter__(self) -> _Chunks:
         return self
@@ -497,7 +498,7 @@ class _Chunks:
             if stream.queue:
                 data, size = stream.queue.popleft()
                 stream.conn.consumed(stream, size)
-                self._watch.touch()
+                self._watch.last = self._now()
                 return data
             if stream.ended:
                 raise StopAsyncIteration

@@ -80,6 +80,18 @@ async def start(
             return process, match.group(1)
 
 
+def gateway_settings(sim_url: str, workdir: Path) -> dict[str, str]:
+    """The environment of a benchmarked `python -m gateway`: any free port, API key `bench`, the
+    simulator as Cursor, and the token files in `workdir` (`.token` written by the caller)."""
+    return {
+        "PORT": "0",
+        "API_KEY": "bench",
+        "CURSOR_BASE_URL": sim_url,
+        "TOKEN_FILE": str(workdir / ".token"),
+        "TOKEN_LIST_FILE": str(workdir / ".token-list"),
+    }
+
+
 async def _drain(pipe: asyncio.StreamReader) -> None:
     while await pipe.readline():
         pass
@@ -212,13 +224,7 @@ async def run(args: argparse.Namespace) -> tuple[str, str]:
     relay, relay_url = await start(
         [python, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout"
     )
-    gateway_env = {
-        "PORT": "0",
-        "API_KEY": "bench",
-        "CURSOR_BASE_URL": sim_url,
-        "TOKEN_FILE": str(workdir / ".token"),
-        "TOKEN_LIST_FILE": str(workdir / ".token-list"),
-    }
+    gateway_env = gateway_settings(sim_url, workdir)
     processes = [sim, relay]
     gateways: dict[str, str] = {}
     for name, env in (

@@ -108,7 +108,7 @@ def stamped(out: str, target: list[str]) -> None:
 async def drive(args: argparse.Namespace, name: str) -> list[dict[str, int]]:
     sys.path.insert(0, str(ROOT / "bench"))
     import aiohttp
-    from bench_gateway import BOTH, Paths, one_stream, start
+    from bench_gateway import BOTH, Paths, gateway_settings, one_stream, start
 
     from tests.fakes import make_jwt
 
@@ -129,13 +129,7 @@ async def drive(args: argparse.Namespace, name: str) -> list[dict[str, int]]:
                 [*wrap, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout"
             )
         else:
-            env = {
-                "PORT": "0",
-                "API_KEY": "bench",
-                "CURSOR_BASE_URL": sim_url,
-                "TOKEN_FILE": str(workdir / ".token"),
-                "TOKEN_LIST_FILE": str(workdir / ".token-list"),
-            }
+            env = gateway_settings(sim_url, workdir)
             target, url = await start([*wrap, "-m", "gateway", "--env-file", "/dev/null"], env, "stderr")
         processes.append(target)
         paths = Paths(sim_url, h2c_url, url, {"gateway": url}, token)

@@ -28,7 +28,7 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench_gateway import MODEL_PUBLIC, MODEL_UPSTREAM, start  # noqa: E402
+from bench_gateway import MODEL_PUBLIC, MODEL_UPSTREAM, gateway_settings, start  # noqa: E402
 
 from tests.fakes import CHAT_PATH, make_jwt  # noqa: E402
 from tests.fakes.client_for_tests import build_request, chat_headers, frame_request  # noqa: E402
@@ -182,13 +182,7 @@ async def start_stack(*, with_relay: bool, gateway_backlog: int = 0) -> Stack:
         relay, relay_url = await start(
             [python, "bench/relay.py", "--upstream", sim_url, "--port", "0"], {}, "stdout"
         )
-    gateway_env = {
-        "PORT": "0",
-        "API_KEY": "bench",
-        "CURSOR_BASE_URL": sim_url,
-        "TOKEN_FILE": str(workdir / ".token"),
-        "TOKEN_LIST_FILE": str(workdir / ".token-list"),
-    }
+    gateway_env = gateway_settings(sim_url, workdir)
     if gateway_backlog:
         gateway_env["BACKLOG"] = str(gateway_backlog)
     gateway, gateway_url = await start(

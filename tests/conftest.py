@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -165,6 +167,16 @@ async def sdk(aiohttp_server, make_settings):
     client = strict_openai(gateway)
     yield client, sim
     await client.close()
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll `condition()` until it holds or `timeout` seconds have passed; what it says then (the
+    caller asserts it, or the details behind it)."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            while not condition():
+                await asyncio.sleep(0.01)
+    return condition()
 
 
 def strict_openai(gateway: TestServer) -> openai.AsyncOpenAI:

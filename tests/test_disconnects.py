@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import resource
-from collections.abc import Callable
 from typing import Final
 
 import pytest
@@ -22,7 +21,7 @@ from aiohttp import web
 from gateway import keys
 from gateway.upstream.transport import AiohttpTransport
 from gateway.upstream.transport_h2 import H2Transport
-from tests.conftest import API_KEY, MODEL
+from tests.conftest import API_KEY, MODEL, eventually
 from tests.fakes import CHAT_PATH, CursorSimulator, Scenario
 from tests.fakes.steps import StartStream, Step, Write
 from tests.scripted import END, text
@@ -33,19 +32,10 @@ HTTP_VERSIONS = [pytest.param(False, id="http1.1"), pytest.param(True, id="http2
 DEEP: Final = os.environ.get("HYPOTHESIS_PROFILE") == "deep"
 STREAMS: Final = 1000 if DEEP else 200  # concurrent clients that hang up
 SETTLE_S: Final = 10.0  # how long the gateway gets to tidy up after they are gone
-POLL_S: Final = 0.02
 
 
 def ask(*, stream: bool = True) -> dict[str, object]:
     return {"model": MODEL, "stream": stream, "messages": [{"role": "user", "content": "Hi"}]}
-
-
-async def eventually(condition: Callable[[], bool], timeout: float = SETTLE_S) -> None:
-    """Poll until `condition()` holds; the caller asserts the details afterwards."""
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(timeout):
-            while not condition():
-                await asyncio.sleep(POLL_S)
 
 
 def open_upstream(app: web.Application) -> list[str]:
@@ -118,7 +108,8 @@ async def test_many_clients_hanging_up_leave_nothing_running(sim_gateway, http2)
     await eventually(
         lambda: (
             all(r.outcome is not None for r in records) and not leftover_tasks() and not open_upstream(app)
-        )
+        ),
+        SETTLE_S,
     )
     outcomes = [r.outcome for r in records]
     assert outcomes == ["client_gone"] * STREAMS, {o: outcomes.count(o) for o in set(outcomes)}
@@ -194,5 +185,5 @@ async def test_a_client_that_stops_reading_stalls_the_upstream(sim_gateway, http
         if isinstance(e, dict) and e.get("choices")
     )
     assert len(content) == FRAMES * len(FRAME_TEXT)
-    await eventually(lambda: record.outcome is not None)
+    await eventually(lambda: record.outcome is not None, SETTLE_S)
     assert record.outcome == "completed"

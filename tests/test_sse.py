@@ -12,7 +12,7 @@ import pytest
 from gateway import keys
 from gateway.errors import UpstreamError
 from gateway.sse import WRITE_SLICE
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, eventually
 from tests.scripted import END, Reply, ScriptedTransport, text
 from tests.sse_reader import parse_sse
 
@@ -99,14 +99,6 @@ async def test_a_client_that_stops_reading_stops_the_upstream_with_little_buffer
     sock.close()
 
 
-async def _upstream_closed(transport: ScriptedTransport, within: float) -> bool:
-    for _ in range(int(within / 0.05)):
-        if transport.closed:
-            return True
-        await asyncio.sleep(0.05)
-    return bool(transport.closed)
-
-
 async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout(gateway, make_settings, caplog):
     caplog.set_level(logging.INFO, logger="gateway.sse")
     frames = [text("x" * (1 << 20)) for _ in range(24)]
@@ -114,7 +106,7 @@ async def test_a_client_that_stops_reading_is_dropped_after_the_write_timeout(ga
     client, transport = await gateway(Reply([*frames, END]), settings=settings)
     sock, writer = await _stalled_stream(client, 1)
     try:
-        assert await _upstream_closed(transport, 5), "the upstream call was left open"
+        assert await eventually(lambda: transport.closed > 0), "the upstream call was left open"
         assert transport.delivered < len(frames)
         assert "client stopped reading" in caplog.text
         assert client.server.runner.server.connections == []  # the connection was dropped
@@ -129,7 +121,7 @@ async def test_without_a_write_timeout_a_stalled_client_keeps_its_stream(gateway
     client, transport = await gateway(Reply([*frames, END]), settings=settings)
     sock, writer = await _stalled_stream(client, 1)
     try:
-        assert not await _upstream_closed(transport, 1)
+        assert not await eventually(lambda: transport.closed > 0, 1)
         assert len(client.server.runner.server.connections) == 1
     finally:
         writer.transport.abort()

@@ -15,7 +15,7 @@ from gateway.tokens.pool import TokenPool
 from gateway.tokens.store import TokenEntry
 from gateway.upstream import version as version_module
 from gateway.upstream.checksum import new_identity
-from tests.conftest import MODEL
+from tests.conftest import MODEL, eventually
 from tests.fakes import EXCHANGE_PATH, CursorSimulator, SimConfig, make_jwt
 from tests.sse_reader import answer_text, parse_sse
 
@@ -42,12 +42,6 @@ def session_pool(*subs: str) -> TokenPool:
 async def settled(sim: CursorSimulator, count: int = 1) -> None:
     async with asyncio.timeout(5):
         while len([r for r in sim.agent_records if r.outcome]) < count:
-            await asyncio.sleep(0.01)
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
             await asyncio.sleep(0.01)
 
 
@@ -157,7 +151,7 @@ async def test_still_outdated_after_the_newest_version_switches_to_agentservice(
     pool = session_pool("user_a")
     client, sim = await sim_gateway(SimConfig(seed=0, min_client_version="3.30.0"), pool=pool)
     versions = client.app[keys.CLIENT_VERSION]
-    await until(lambda: versions.last_read is not None)  # the start-up read: nothing newer yet
+    assert await eventually(lambda: versions.last_read is not None)  # the start-up read: nothing newer yet
     built_in = versions.current.version
     sim.config.feed_version = "3.21.4"  # a new release, still below the floor
     assert await answer_text(await client.post(CHAT, json=body(stream))) == ANSWER

@@ -17,7 +17,7 @@ from gateway import keys
 from gateway.app import create_app
 from gateway.upstream import version as version_module
 from gateway.upstream.version import SAVE_FILE, ClientVersion, VersionStore
-from tests.conftest import API_KEY, MODEL, fixed_pool
+from tests.conftest import API_KEY, MODEL, eventually, fixed_pool
 from tests.fakes import CursorSimulator, SimConfig, make_jwt
 from tests.fakes import create_app as create_sim_app
 from tests.sse_reader import parse_sse
@@ -36,12 +36,6 @@ def no_feed_gap(monkeypatch):
     """In production the floor moves hours after the last feed read; here it moves milliseconds
     later, so the one-read-a-minute limit would hide the read a refusal asks for."""
     monkeypatch.setattr(version_module, "MIN_FEED_GAP", 0.0)
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def announced(sim) -> list[str]:
@@ -77,7 +71,7 @@ async def versioned(aiohttp_server, aiohttp_client, make_settings):
         client = await aiohttp_client(app, headers={"Authorization": f"Bearer {API_KEY}"})
         versions = app[keys.CLIENT_VERSION]
         if versions.auto:
-            await until(lambda: versions.last_read is not None)
+            assert await eventually(lambda: versions.last_read is not None)
         return client, sim, versions
 
     return start

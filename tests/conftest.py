@@ -179,6 +179,11 @@ async def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> boo
     return condition()
 
 
+async def runs_ended(sim: CursorSimulator, count: int = 1, timeout: float = 5.0) -> bool:
+    """Whether `count` of the simulator's agent runs have ended (have an outcome) within `timeout`."""
+    return await eventually(lambda: sum(1 for r in sim.agent_records if r.outcome) >= count, timeout)
+
+
 def strict_openai(gateway: TestServer) -> openai.AsyncOpenAI:
     """The OpenAI SDK on the gateway's `/v1`, validating every response strictly, never retrying."""
     return openai.AsyncOpenAI(

@@ -5,7 +5,6 @@ Cursor's own tools refused, errors, and a client that hangs up cancelling the ru
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -14,7 +13,7 @@ import pytest
 
 from gateway.app import create_app
 from tests.chat.test_images import data_url, png
-from tests.conftest import MODEL, fixed_pool, strict_openai
+from tests.conftest import MODEL, fixed_pool, runs_ended, strict_openai
 from tests.fakes import (
     CursorSimulator,
     Scenario,
@@ -56,12 +55,6 @@ async def agent(sim_gateway, http2: bool, config: SimConfig | None = None, **set
     return await sim_gateway(config, http2=http2, upstream_rpc="agent", **settings)
 
 
-async def settled(sim: CursorSimulator, count: int = 1) -> None:
-    async with asyncio.timeout(5):
-        while len([r for r in sim.agent_records if r.outcome]) < count:
-            await asyncio.sleep(0.01)
-
-
 @pytest.mark.parametrize("http2", CARRIERS)
 async def test_a_plain_chat_streams_through_the_agent_service(sim_gateway, http2, caplog):
     client, sim = await agent(sim_gateway, http2)
@@ -74,7 +67,7 @@ async def test_a_plain_chat_streams_through_the_agent_service(sim_gateway, http2
     )
     assert text == "You said: Grüße 👋 agent"
     assert sim.chat_records == []  # ChatService was never called
-    await settled(sim)
+    assert await runs_ended(sim)
     record = sim.agent_records[0]
     assert record.agent.carrier == ("bidi" if http2 else "sse") and record.agent.closed_after_turn
     assert record.rejection is None and record.warnings == []
@@ -145,7 +138,7 @@ async def test_cursors_own_tools_are_refused_and_the_answer_completes(sim_gatewa
     sim.push(Scenario("echo", builtin="all", queries="all"))
     body = await (await client.post(CHAT, json=ask("no tools for you"))).json()
     assert body["choices"][0]["message"]["content"] == "You said: no tools for you"
-    await settled(sim)
+    assert await runs_ended(sim)
     log = sim.agent_records[0].agent
     assert (
         log.protocol_error is None
@@ -196,7 +189,7 @@ async def test_a_client_that_hangs_up_cancels_the_run(sim_gateway, http2):
     response = await client.post(CHAT, json=ask(stream=True))
     await response.content.readany()
     response.close()
-    await settled(sim)
+    assert await runs_ended(sim)
     record = sim.agent_records[0]
     assert not record.agent.turn_ended
     if http2:
@@ -268,7 +261,7 @@ async def test_the_sdk_completes_a_file_task_through_the_agent_service(agent_sdk
     files, answer, turns = await run_task(client)
     assert files == {"hello.txt": "hi from the agent"}
     assert "I read hello.txt" in answer and "hi from the agent" in answer and turns == 3
-    await settled(sim, 3)
+    assert await runs_ended(sim, 3)
     runs = sim.agent_records
     assert [r.rejection for r in runs] == [None] * len(runs)
     if tool_mode == "native":

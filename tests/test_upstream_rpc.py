@@ -15,8 +15,8 @@ from gateway.tokens.pool import TokenPool
 from gateway.tokens.store import TokenEntry
 from gateway.upstream import version as version_module
 from gateway.upstream.checksum import new_identity
-from tests.conftest import MODEL, eventually
-from tests.fakes import EXCHANGE_PATH, CursorSimulator, SimConfig, make_jwt
+from tests.conftest import MODEL, eventually, runs_ended
+from tests.fakes import EXCHANGE_PATH, SimConfig, make_jwt
 from tests.sse_reader import answer_text, parse_sse
 
 CHAT = "/v1/chat/completions"
@@ -37,12 +37,6 @@ def session_pool(*subs: str) -> TokenPool:
         jwt = make_jwt(sub=f"auth0|{sub}")
         entries.append(TokenEntry(sub, jwt, jwt, new_identity()))
     return TokenPool.fixed(entries)
-
-
-async def settled(sim: CursorSimulator, count: int = 1) -> None:
-    async with asyncio.timeout(5):
-        while len([r for r in sim.agent_records if r.outcome]) < count:
-            await asyncio.sleep(0.01)
 
 
 @pytest.mark.parametrize("http2", CARRIERS)
@@ -67,7 +61,7 @@ async def test_chatservice_retired_switches_to_agentservice_before_the_first_byt
         assert (await response.json())["choices"][0]["message"]["content"] == ANSWER
     # ChatService was asked once and refused; AgentService answered with the same token.
     assert [r.rejection for r in sim.chat_records] == ["chat_retired"]
-    await settled(sim)
+    assert await runs_ended(sim)
     [run] = sim.agent_records
     assert run.sub == "auth0|user_retired" and run.rejection is None
     assert run.agent.carrier == ("bidi" if http2 else "sse")
@@ -101,7 +95,7 @@ async def test_the_token_stays_on_agentservice_and_another_token_stays_on_chatse
         "auth0|user_served",
         "auth0|user_served",
     ]
-    await settled(sim, 2)
+    assert await runs_ended(sim, 2)
     assert [r.sub for r in sim.agent_records] == ["auth0|user_retired", "auth0|user_retired"]
 
 
@@ -129,7 +123,7 @@ async def test_an_api_key_works_end_to_end_on_agentservice(sim_gateway, http2, s
     # Exchanged once; each run went to AgentService with the access token, never the key, and
     # ChatService (decommissioned for API keys) was never asked.
     assert len([r for r in sim.records if r.path == EXCHANGE_PATH]) == 1
-    await settled(sim, 2)
+    assert await runs_ended(sim, 2)
     for run in sim.agent_records:
         assert run.token != KEY and run.claims["type"] == "api_key_token" and run.sub == "auth0|user_keyowner"
     assert sim.chat_records == []
@@ -158,7 +152,7 @@ async def test_still_outdated_after_the_newest_version_switches_to_agentservice(
     # ChatService refused the version in use, then the newest one the feed offered; then AgentService.
     assert [r.headers["x-cursor-client-version"] for r in sim.chat_records] == [built_in, "3.21.4"]
     assert [r.rejection for r in sim.chat_records] == ["client_outdated", "client_outdated"]
-    await settled(sim)
+    assert await runs_ended(sim)
     assert len(sim.agent_records) == 1
     [status] = pool.snapshot()
     assert (status.state, status.errors) == ("active", 0)
@@ -173,7 +167,7 @@ async def test_a_fixed_version_refused_switches_to_agentservice_at_once(sim_gate
         "content"
     ] == ANSWER
     assert [r.headers["x-cursor-client-version"] for r in sim.chat_records] == ["3.20.14"]
-    await settled(sim)
+    assert await runs_ended(sim)
     assert len(sim.agent_records) == 1
 
 

@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient
 from gateway.neutral.model import ToolChoice, ToolSpec
 from gateway.tools import grammar
 from gateway.upstream.pb import cursor_pb2 as pb
+from tests.conftest import eventually
 from tests.fakes import CHAT_PATH, CursorSimulator, Scenario, agent
 from tests.fakes.agent import find_task, find_workdir
 from tests.fakes.client_for_tests import (
@@ -365,9 +366,7 @@ async def test_native_agent_writes_then_reads_then_answers(client: Client, sim: 
     third = await post(client, native_request(steps))
     assert third.tool_calls == [] and READ_OUTPUT in third.text and third.end == {}
     first_record = sim.chat_records[0]
-    async with asyncio.timeout(2):
-        while first_record.outcome is None:
-            await asyncio.sleep(0.01)
+    assert await eventually(lambda: first_record.outcome is not None, 2.0)
     assert first_record.outcome in ("stalled", "client_gone")  # it waited for results like Cursor
 
 

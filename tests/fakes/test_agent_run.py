@@ -13,6 +13,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from gateway.upstream.pb import agent_v1_pb2 as apb
+from tests.conftest import runs_ended
 from tests.fakes import RUN_PATH, SERVER_CONFIG_PATH, CursorSimulator, Scenario
 from tests.fakes.agent_checks import read_transcript
 from tests.fakes.agent_client_for_tests import (
@@ -39,12 +40,6 @@ async def run(client: Client, message: apb.AgentClientMessage, answer=None, **kw
         runner.close()
 
 
-async def settled(sim: CursorSimulator, count: int = 1) -> None:
-    async with asyncio.timeout(3):
-        while len([r for r in sim.agent_records if r.outcome]) < count:
-            await asyncio.sleep(0.01)
-
-
 async def test_an_echo_run_asks_parks_reads_back_then_waits_for_the_client_to_close(
     client: Client, sim: CursorSimulator
 ):
@@ -58,7 +53,7 @@ async def test_an_echo_run_asks_parks_reads_back_then_waits_for_the_client_to_cl
         "kv_server_message.get_blob_args",
     ]
     assert "interaction_update.turn_ended" in kinds
-    await settled(sim)
+    assert await runs_ended(sim, timeout=3.0)
     [record] = sim.agent_records
     log = record.agent
     assert log.carrier == "sse" and log.request_id == runner.request_id
@@ -78,7 +73,7 @@ async def test_appends_out_of_order_are_delivered_in_seqno_order(client: Client,
     seen = await runner.play(handshake_answers())
     runner.close()
     assert seen.text == "You said: late first"
-    await settled(sim)
+    assert await runs_ended(sim, timeout=3.0)
     log = sim.agent_records[0].agent
     assert log.kinds()[:3] == ["run_request", "client_heartbeat", "client_heartbeat"]
     assert log.heartbeats == 2 and log.appends[:3] == [2, 1, 0]
@@ -263,14 +258,14 @@ async def test_a_builtin_tool_request_must_be_refused_in_its_own_result_type(
     sim.push(Scenario("echo", builtin="read_args", queries="web_search_request_query"))
     _, seen = await run(client, run_request(), answer=refusing(handshake_answers()))
     assert seen.turn_ended
-    await settled(sim)
+    assert await runs_ended(sim, timeout=3.0)
     assert sim.agent_records[0].agent.refused == ["read_args", "web_search_request_query"]
 
 
 async def test_a_refusal_in_the_wrong_type_ends_the_run(client: Client, sim: CursorSimulator):
     sim.push(Scenario("echo", builtin="shell_args"))
     await run(client, run_request(), answer=refusing(handshake_answers()), timeout=2)
-    await settled(sim)
+    assert await runs_ended(sim, timeout=3.0)
     assert sim.agent_records[0].agent.protocol_error == "exec shell_args was answered in read_result"
 
 
@@ -323,7 +318,7 @@ async def test_a_client_that_cancels_at_the_call_is_recorded(client: Client, sim
     seen = await runner.play(answer)
     runner.close()
     assert seen.end is None and not seen.turn_ended
-    await settled(sim)
+    assert await runs_ended(sim, timeout=3.0)
     record = sim.agent_records[0]
     assert record.agent.cancelled == "client went away" and record.outcome == "cancelled"
 

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from tests.conftest import eventually
 from tests.fakes import CHAT_PATH, CursorSimulator, H2Front, Scenario, SimConfig, make_tls_pair, start_h2c
 from tests.fakes.client_for_tests import build_request, chat_headers, decode_stream, frame_request
 
@@ -20,12 +21,6 @@ def h2_client(**kwargs: object) -> httpx.AsyncClient:
 async def post(client: httpx.AsyncClient, url: str, text: str = "Hello") -> httpx.Response:
     body = frame_request(build_request(text))
     return await client.post(url + CHAT_PATH, content=body, headers=chat_headers())
-
-
-async def wait_for(condition: object, timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 async def test_echo_over_h2c(h2_front: H2Front, sim: CursorSimulator) -> None:
@@ -99,7 +94,7 @@ async def test_client_reset_ends_a_stall(h2_front: H2Front, sim: CursorSimulator
         assert r.status_code == 200
         async for _ in r.aiter_raw():
             break
-    await wait_for(lambda: sim.records[-1].outcome is not None)
+    assert await eventually(lambda: sim.records[-1].outcome is not None, 2.0)
     assert sim.records[-1].outcome in ("stalled", "client_gone")
 
 
@@ -116,7 +111,7 @@ async def test_close_aborts_open_streams() -> None:
     sim.push(Scenario("stall", at="after_headers"))
     async with h2_client() as client:
         task = asyncio.create_task(post(client, front.url))
-        await wait_for(lambda: len(sim.records) == 1)
+        assert await eventually(lambda: len(sim.records) == 1, 2.0)
         await front.close()
         with pytest.raises(httpx.HTTPError):
             await task

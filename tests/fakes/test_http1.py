@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import eventually
 from tests.fakes import CHAT_PATH, CursorSimulator, Scenario, SimConfig, start_http
 from tests.fakes.client_for_tests import build_request, chat_headers, decode_stream, frame_request
 
@@ -21,12 +22,6 @@ async def post_chat(client: Client, text: str = "Hello", **kwargs: object) -> tu
         CHAT_PATH, data=body, headers=chat_headers(), skip_auto_headers=["Accept-Encoding"]
     ) as r:
         return r.status, await r.read()
-
-
-async def wait_for(condition: object, timeout: float = 2.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():  # type: ignore[operator]
-            await asyncio.sleep(0.01)
 
 
 async def test_echo_over_http1(client: Client, sim: CursorSimulator) -> None:
@@ -75,7 +70,7 @@ async def test_disconnect_really_aborts(client: Client, sim: CursorSimulator, at
     with pytest.raises(aiohttp.ClientError):
         async with client.post(CHAT_PATH, data=body, headers=chat_headers()) as r:
             await r.read()
-    await wait_for(lambda: sim.records[-1].outcome is not None)
+    assert await eventually(lambda: sim.records[-1].outcome is not None, 2.0)
     assert sim.records[-1].outcome == "aborted"
 
 
@@ -90,7 +85,7 @@ async def test_stall_then_client_gives_up(client: Client, sim: CursorSimulator) 
             async with asyncio.timeout(0.2):
                 await r.read()
         r.close()
-    await wait_for(lambda: sim.records[-1].outcome is not None)
+    assert await eventually(lambda: sim.records[-1].outcome is not None, 2.0)
     assert sim.records[-1].outcome in ("stalled", "client_gone")
 
 
@@ -110,7 +105,7 @@ async def test_shutdown_aborts_open_streams() -> None:
             return None
 
         tasks = [asyncio.create_task(one()) for _ in range(2)]
-        await wait_for(lambda: len(sim.records) == 2)
+        assert await eventually(lambda: len(sim.records) == 2, 2.0)
         await asyncio.sleep(0.05)
         async with asyncio.timeout(5):
             await front.close()

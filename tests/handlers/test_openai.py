@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from gateway.handlers import openai as openai_handler
 from gateway.handlers.body import INLINE_PARSE_BYTES
 from gateway.tokens.pool import TokenPool
+from tests.conftest import eventually
 from tests.scripted import END, HEARTBEAT, Reply, end_error, reply, text, thinking
 from tests.sse_reader import answer_text, parse_sse
 
@@ -133,10 +134,7 @@ async def test_client_disconnect_closes_the_upstream_call(gateway):
     while b'"one"' not in await response.content.readany():
         pass
     response.close()
-    for _ in range(100):
-        if transport.closed:
-            break
-        await asyncio.sleep(0.01)
+    await eventually(lambda: transport.closed > 0, 1.0)
     assert transport.opened == transport.closed == 1
     assert transport.delivered == 1
 
@@ -306,10 +304,7 @@ async def test_late_stream_that_never_wrote_is_ended_in_band_at_shutdown(gateway
     client, _ = await gateway(Reply([HEARTBEAT, gate, text("never"), END]))
     request = asyncio.ensure_future(client.post(CHAT, json=chat(stream=True)))
     live = client.app[keys.LIVE_STREAMS]
-    for _ in range(200):
-        if len(live):
-            break
-        await asyncio.sleep(0.005)
+    await eventually(lambda: len(live) > 0, 1.0)
     await live.finish(0.05, UpstreamError("stopping", code="gateway_shutting_down"))
     response = await request
     assert response.status == 200

@@ -9,7 +9,7 @@ import pytest
 
 from gateway import keys
 from gateway.upstream.pb import cursor_pb2 as pb
-from tests.conftest import MODEL
+from tests.conftest import MODEL, eventually
 from tests.fakes import Scenario
 from tests.scripted import END, Reply, reply, text
 from tests.sse_reader import parse_sse
@@ -45,11 +45,8 @@ def finishes(events):
 
 
 async def outcome_of(sim, index=-1):
-    for _ in range(100):
-        if sim.chat_records[index].outcome is not None:
-            return sim.chat_records[index].outcome
-        await asyncio.sleep(0.02)
-    return None
+    await eventually(lambda: sim.chat_records[index].outcome is not None, 2.0)
+    return sim.chat_records[index].outcome
 
 
 # ---------------------------------------------------------------- stop

@@ -16,6 +16,7 @@ import pytest
 
 from gateway.upstream.transport import AiohttpTransport, Timeouts, TransportError, TransportTimeout
 from gateway.upstream.transport_h2 import H2Transport
+from tests.conftest import eventually
 
 FAST = Timeouts(connect=2.0, idle=2.0)
 
@@ -102,12 +103,6 @@ async def read_exactly(chunks, size: int) -> bytes:
     return bytes(data)
 
 
-async def wait_for(condition, timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_writes_and_reads_interleave_on_one_stream(transport: H2Transport) -> None:
     async with echo_server() as (url, state):
         async with transport.duplex(url, {"x-test": "1"}) as call:
@@ -119,7 +114,7 @@ async def test_writes_and_reads_interleave_on_one_stream(transport: H2Transport)
             await call.send(b"ping-2")  # written after reading: the body is still open
             assert await read_exactly(chunks, 6) == b"ping-2"
         assert state["headers"]["x-test"] == "1" and state["headers"][":method"] == "POST"
-        await wait_for(lambda: state["resets"] == [h2.errors.ErrorCodes.CANCEL])
+        assert await eventually(lambda: state["resets"] == [h2.errors.ErrorCodes.CANCEL], 3.0)
         assert not state["ended"]  # never half-closed: left with RST_STREAM
 
 
@@ -141,7 +136,7 @@ async def test_a_peer_that_does_not_read_holds_the_write_back(transport: H2Trans
         transport.duplex(url, {}) as call,
     ):
         sending = asyncio.create_task(call.send(b"x" * 5000))
-        await wait_for(lambda: len(state["received"]) == 1000)
+        assert await eventually(lambda: len(state["received"]) == 1000, 3.0)
         await asyncio.sleep(0.1)
         assert not sending.done() and len(state["received"]) == 1000  # backpressure: no more than the window
         assert not call.send_nowait(b"y")  # a write is in progress
@@ -180,7 +175,7 @@ async def test_a_last_write_goes_out_only_if_it_fits_now(transport: H2Transport)
     ):
         assert call.send_nowait(b"z" * 60)
         assert not call.send_nowait(b"z" * 60)  # over what is left of the window
-        await wait_for(lambda: len(state["received"]) == 60)
+        assert await eventually(lambda: len(state["received"]) == 60, 3.0)
 
 
 async def test_response_headers_that_never_come_time_out() -> None:

@@ -17,6 +17,7 @@ import pytest
 
 from gateway.upstream.transport import Timeouts, TransportError, TransportTimeout, read_capped
 from gateway.upstream.transport_h2 import STREAM_WINDOW, H2Transport, _request
+from tests.conftest import eventually
 from tests.fakes import CHAT_PATH, CursorSimulator, H2Front, Scenario, SimConfig, make_tls_pair, start_h2c
 from tests.fakes.client_for_tests import build_request, chat_headers, decode_stream, frame_request
 
@@ -50,12 +51,6 @@ async def read_all(transport: H2Transport, url: str, text: str = "Hello") -> tup
     async with transport.post(url + CHAT_PATH, chat_headers(), body(text)) as response:
         data = b"".join([chunk async for chunk in response.chunks()])
         return response.status, data
-
-
-async def wait_for(condition, timeout: float = 3.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not condition():
-            await asyncio.sleep(0.01)
 
 
 def free_port() -> int:
@@ -177,7 +172,7 @@ async def test_a_full_connection_makes_another(
             )
         )
         assert len(front.connections) == 2
-    await wait_for(lambda: all(r.outcome is not None for r in sim.records))
+    assert await eventually(lambda: all(r.outcome is not None for r in sim.records), 3.0)
     assert {r.outcome for r in sim.records} == {"stalled"}  # a stall ends when the stream is reset
 
 
@@ -188,7 +183,7 @@ async def test_a_connection_out_of_stream_ids_is_retired(
     (conn,) = transport._connections
     conn.h2.highest_outbound_stream_id = 2**31 - 3  # the next stream gets the last id, 2**31 - 1
     assert (await read_all(transport, front.url))[0] == 200
-    await wait_for(lambda: conn.closed.done())  # retired and closed once its last stream ended
+    assert await eventually(lambda: conn.closed.done(), 3.0)  # retired and closed once its last stream ended
     assert (await read_all(transport, front.url))[0] == 200
     assert len(transport._connections) == 1 and conn not in transport._connections
 
@@ -222,7 +217,7 @@ async def test_leaving_early_resets_only_that_stream(
         # `abandoned` was reset on leaving its block; `survivor` carries on
         data = b"".join([chunk async for chunk in survivor.chunks()])
     assert len(decode_stream(data).text) > 0
-    await wait_for(lambda: all(r.outcome is not None for r in sim.records))
+    assert await eventually(lambda: all(r.outcome is not None for r in sim.records), 3.0)
     assert [r.outcome for r in sim.records] == ["completed", "client_gone"]
     assert len(front.connections) == 1  # the connection survived the reset
 
@@ -243,7 +238,7 @@ async def test_cancelled_reader_resets_the_stream(
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await wait_for(lambda: sim.records[-1].outcome is not None)
+    assert await eventually(lambda: sim.records[-1].outcome is not None, 3.0)
     assert sim.records[-1].outcome == "client_gone"
 
 
@@ -257,7 +252,7 @@ async def test_idle_timeout(front: H2Front, sim: CursorSimulator) -> None:
                 async for _ in response.chunks():
                     pass
         # the stream was reset (the connection is still open): the simulator's stall ends
-        await wait_for(lambda: sim.records[-1].outcome is not None)
+        assert await eventually(lambda: sim.records[-1].outcome is not None, 3.0)
         assert sim.records[-1].outcome == "stalled"
         assert len(front.connections) == 1
     finally:
@@ -272,7 +267,7 @@ async def test_headers_timeout(front: H2Front, sim: CursorSimulator) -> None:
         with pytest.raises(TransportTimeout, match="response headers"):
             await read_all(transport, front.url)
         assert time.monotonic() - started < 1.0
-        await wait_for(lambda: sim.records[-1].outcome is not None)
+        assert await eventually(lambda: sim.records[-1].outcome is not None, 3.0)
         assert sim.records[-1].outcome == "stalled"  # reset, on a connection that stays open
         assert len(front.connections) == 1
     finally:
@@ -451,7 +446,7 @@ async def test_a_peer_that_stops_answering_pings_is_dropped(front: H2Front, sim:
         [server_side] = front.connections
         assert server_side.transport is not None
         server_side.transport.pause_reading()  # the peer goes silent
-        await wait_for(lambda: not transport._connections, timeout=2.0)
+        assert await eventually(lambda: not transport._connections, 2.0)
         server_side.transport.resume_reading()
         status, _ = await read_all(transport, front.url)  # served on a fresh connection
         assert status == 200
@@ -509,7 +504,7 @@ async def test_close_fails_open_streams_and_leaves_no_tasks(front: H2Front, sim:
         await task
     assert asyncio.all_tasks() - front.tasks == {asyncio.current_task()}  # the simulator's own aside
     assert transport._connections == set() and transport._tasks == set()
-    await wait_for(lambda: not front.connections)
+    assert await eventually(lambda: not front.connections, 3.0)
     # a closed transport refuses new calls instead of quietly opening connections nobody closes
     with pytest.raises(TransportError, match="closed"):
         await read_all(transport, front.url)

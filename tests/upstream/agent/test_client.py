@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import uuid
@@ -35,6 +34,7 @@ from gateway.upstream.identity import AgentHeaderOptions, UpstreamIdentity, buil
 from gateway.upstream.pb import agent_v1_pb2 as pb
 from gateway.upstream.transport import AiohttpTransport, Timeouts, UpstreamResponse, UpstreamTransport
 from gateway.upstream.transport_h2 import H2Transport
+from tests.conftest import eventually
 from tests.fakes import CursorSimulator, Scenario, SimConfig, make_jwt, start_h2c, start_http
 
 MODEL = "claude-sonnet-4-5-20250929"
@@ -158,9 +158,10 @@ async def events(client: AgentClient, request: ChatRequest) -> list[object]:
 
 
 async def settled(sim: CursorSimulator) -> None:
-    async with asyncio.timeout(3):
-        while not sim.agent_records or not all(r.outcome for r in sim.agent_records):
-            await asyncio.sleep(0.01)
+    """Every run the simulator has seen (at least one) has ended."""
+    assert await eventually(
+        lambda: bool(sim.agent_records) and all(r.outcome for r in sim.agent_records), 3.0
+    )
 
 
 def text_of(items) -> str:

@@ -1,5 +1,7 @@
 """The real captured ChatService response (tests/fixtures/README.md) through the frame decoder and
-the response decoder: whole, in random chunks, and byte by byte, always with the same result."""
+the response decoder: whole, in random chunks, and byte by byte, always with the same result; and
+through the gateway a frame per chunk, as a live stream arrives, where plain text frames are read
+straight from the wire."""
 
 from __future__ import annotations
 
@@ -13,8 +15,13 @@ from hypothesis import strategies as st
 
 from gateway.neutral.model import TextDelta, ThinkingDelta
 from gateway.neutral.toolcalls import NativeToolFrame
+from gateway.upstream.chatservice import client as client_module
 from gateway.upstream.chatservice.decode import ResponseDecoder
-from gateway.upstream.framing import FrameDecoder, parse_end_stream
+from gateway.upstream.framing import HEADER_BYTES, FrameDecoder, parse_end_stream
+from gateway.upstream.pb import cursor_pb2 as pb
+from tests.conftest import MODEL
+from tests.scripted import Reply
+from tests.sse_reader import answer_text
 
 CAPTURE = Path(__file__).resolve().parents[2] / "fixtures" / "chatservice-response-2026-01.hex"
 READ_FILE, EDIT_FILE = 5, 7
@@ -102,3 +109,56 @@ def test_any_random_chunks_decode_alike(cuts):
 def test_byte_by_byte_decodes_alike():
     data = capture()
     assert decode(data[i : i + 1] for i in range(len(data))) == whole()
+
+
+def plain_texts_after_the_first(frames: list[bytes]) -> list[str]:
+    """The texts of the uncompressed frames whose message is nothing but a text (by the protobuf
+    parse), after the first one that shows text (in this capture the answer's text begins in one)."""
+    texts = []
+    for frame in frames:
+        payload = frame[HEADER_BYTES:]
+        if frame[0] != 0 or not payload:
+            continue
+        message = pb.StreamUnifiedChatResponseWithTools.FromString(payload)
+        inner = message.stream_unified_chat_response
+        if (
+            [field.name for field, _ in message.ListFields()] == ["stream_unified_chat_response"]
+            and [field.name for field, _ in inner.ListFields()] == ["text"]
+            and message.SerializeToString() == payload
+        ):
+            texts.append(inner.text)
+    first = next(i for i, text in enumerate(texts) if text.lstrip("\r\n"))
+    return texts[first + 1 :]
+
+
+def frames_of(data: bytes) -> list[bytes]:
+    """The capture cut where its frames end: each chunk one whole frame."""
+    out, pos = [], 0
+    while pos < len(data):
+        end = pos + HEADER_BYTES + int.from_bytes(data[pos + 1 : pos + HEADER_BYTES])
+        out.append(data[pos:end])
+        pos = end
+    return out
+
+
+async def test_frame_by_frame_through_the_gateway_the_client_gets_the_captured_text(gateway, monkeypatch):
+    read_from_wire: list[str] = []
+    full_read = client_module.text_only
+
+    def counted(*args, **kwargs):
+        text = full_read(*args, **kwargs)
+        if text is not None:
+            read_from_wire.append(text)
+        return text
+
+    monkeypatch.setattr(client_module, "text_only", counted)
+    chunks = frames_of(capture())
+    assert b"".join(chunks) == capture() and len(chunks) == len(whole().flags)
+    client, _ = await gateway(Reply(list(chunks)))
+    body = {"model": MODEL, "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    response = await client.post("/v1/chat/completions", json=body)
+    assert response.status == 200
+    text = "".join(e.text for e in whole().events if isinstance(e, TextDelta))
+    assert await answer_text(response) == text
+    # Every plain frame that holds only a text, once the visible text has begun, took the shortcut.
+    assert read_from_wire == plain_texts_after_the_first(chunks)
